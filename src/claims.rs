@@ -1,0 +1,448 @@
+//! Verified claims: the typed [`Claims`] handed to handlers, the default [`AccessClaims`], and the
+//! type-erased [`Grant`] that per-route policies read.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::response::Responder;
+
+/// Verified claims of the request's access token, of the application's type `C`.
+///
+/// Put into the request extensions by the layer; an axum extractor (feature `axum`); readable
+/// with `request.extensions().get::<Claims>()` anywhere else. Cheap to clone.
+///
+/// ```
+/// # use tower_jwt_auth::Claims;
+/// async fn usage(claims: Claims) -> String {
+///     format!("{} may {:?}", claims.sub, claims.scopes().collect::<Vec<_>>())
+/// }
+/// ```
+pub struct Claims<C = AccessClaims> {
+    claims: Arc<C>,
+    grant: Grant,
+}
+
+impl<C> Claims<C> {
+    pub(crate) fn new(claims: C, grant: Grant) -> Self {
+        Self {
+            claims: Arc::new(claims),
+            grant,
+        }
+    }
+
+    /// What the token grants, independent of the claims type: subject, scopes, `sub_type`,
+    /// expiry.
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// The shared claims value.
+    pub fn into_inner(self) -> Arc<C> {
+        self.claims
+    }
+}
+
+impl<C> Clone for Claims<C> {
+    fn clone(&self) -> Self {
+        Self {
+            claims: Arc::clone(&self.claims),
+            grant: self.grant.clone(),
+        }
+    }
+}
+
+impl<C> Deref for Claims<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.claims
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Claims<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.claims, f)
+    }
+}
+
+/// What a verified token grants, whatever the application's claims type. Inserted into the
+/// request extensions next to [`Claims`]; [`RequireScopes`](crate::RequireScopes) reads it.
+#[derive(Clone)]
+pub struct Grant {
+    inner: Arc<GrantInner>,
+}
+
+struct GrantInner {
+    sub: Box<str>,
+    sub_type: Option<Box<str>>,
+    scopes: Box<[Box<str>]>,
+    exp: u64,
+    responder: Responder,
+}
+
+impl Grant {
+    pub(crate) fn new(
+        sub: &str,
+        sub_type: Option<&str>,
+        scopes: Box<[Box<str>]>,
+        exp: u64,
+        responder: Responder,
+    ) -> Self {
+        Self {
+            inner: Arc::new(GrantInner {
+                sub: sub.into(),
+                sub_type: sub_type.map(Into::into),
+                scopes,
+                exp,
+                responder,
+            }),
+        }
+    }
+
+    /// The `sub` claim.
+    pub fn sub(&self) -> &str {
+        &self.inner.sub
+    }
+
+    /// The `sub_type` claim, e.g. `"user"` for delegated tokens.
+    pub fn sub_type(&self) -> Option<&str> {
+        self.inner.sub_type.as_deref()
+    }
+
+    /// The granted scopes, from `scope` (space-delimited) and `scp` (array or string).
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.inner.scopes.iter().map(|s| &**s)
+    }
+
+    /// Whether `scope` was granted (exact, case-sensitive comparison).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.inner.scopes.iter().any(|s| &**s == scope)
+    }
+
+    /// The `exp` claim, seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.inner.exp
+    }
+
+    /// How refusals are answered for this token's layer (realm, custom closure).
+    pub(crate) fn responder(&self) -> &Responder {
+        &self.inner.responder
+    }
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grant")
+            .field("sub", &self.sub())
+            .field("sub_type", &self.sub_type())
+            .field("scopes", &self.inner.scopes)
+            .field("exp", &self.inner.exp)
+            .finish()
+    }
+}
+
+/// The claims of an OAuth 2.0 JWT access token (RFC 9068 and the seeds' delegated tokens).
+///
+/// The default claims type. For more claims, use your own `T: DeserializeOwned` with
+/// [`JwtAuth::with_claims`](crate::JwtAuth::with_claims); the registered claims are still
+/// validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the end user for delegated tokens, the client for app tokens.
+    pub sub: String,
+    /// Audience(s).
+    pub aud: Audience,
+    /// Expiry, seconds since the Unix epoch.
+    #[serde(deserialize_with = "numeric_date")]
+    pub exp: u64,
+    /// Not before, seconds since the Unix epoch.
+    #[serde(
+        default,
+        deserialize_with = "opt_numeric_date",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub nbf: Option<u64>,
+    /// Issued at, seconds since the Unix epoch.
+    #[serde(
+        default,
+        deserialize_with = "opt_numeric_date",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iat: Option<u64>,
+    /// Token id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// The OAuth client the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Space-delimited scopes, as issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Scopes as an array (`scp`), as some providers issue them.
+    #[serde(
+        default,
+        deserialize_with = "opt_string_list",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub scp: Option<Vec<String>>,
+    /// Subject type, e.g. `"user"` for delegated tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_type: Option<String>,
+}
+
+impl AccessClaims {
+    /// The granted scopes, from `scope` and `scp`.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope
+            .as_deref()
+            .into_iter()
+            .flat_map(|s| s.split(' ').filter(|s| !s.is_empty()))
+            .chain(self.scp.iter().flatten().map(String::as_str))
+    }
+}
+
+/// The `aud` claim: one audience or several. Serialises back as it is most commonly written: a
+/// string when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Audience(pub Vec<String>);
+
+impl Audience {
+    /// Whether `aud` names this audience.
+    pub fn contains(&self, audience: &str) -> bool {
+        self.0.iter().any(|a| a == audience)
+    }
+
+    /// The audiences.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
+impl Deref for Audience {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(a: &str) -> Self {
+        Self(vec![a.to_owned()])
+    }
+}
+
+impl Serialize for Audience {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => s.serialize_str(one),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = d.deserialize_any(StrOrSeq(PhantomData))?;
+        Ok(Audience(list.into_iter().map(Cow::into_owned).collect()))
+    }
+}
+
+fn opt_string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let list = d.deserialize_any(StrOrSeq(PhantomData))?;
+    Ok(Some(list.into_iter().map(Cow::into_owned).collect()))
+}
+
+/// A JSON string or array of strings, borrowed from the input where it has no escapes.
+pub(crate) struct StrOrSeq<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for StrOrSeq<'a> {
+    type Value = Vec<Cow<'a, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(vec![Cow::Borrowed(v)])
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(vec![Cow::Owned(v.to_owned())])
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
+        while let Some(item) = seq.next_element::<Str<'a>>()? {
+            out.push(item.0);
+        }
+        Ok(out)
+    }
+}
+
+/// A borrowed string: `Cow<str>` alone does not borrow through serde's derive.
+#[derive(Debug)]
+pub(crate) struct Str<'a>(pub(crate) Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V(PhantomData))
+    }
+}
+
+/// A list of strings given as a string or an array (`aud`, `scp`).
+#[derive(Debug)]
+pub(crate) struct StrList<'a>(pub(crate) Vec<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for StrList<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrOrSeq(PhantomData)).map(StrList)
+    }
+}
+
+/// The latest NumericDate accepted: 9999-12-31T23:59:59Z.
+pub(crate) const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
+/// A NumericDate (RFC 7519 §2): a JSON number of seconds, integral or not, non-negative and
+/// before year 10000. Fractions are truncated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NumericDate(pub(crate) u64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-negative number of seconds before year 10000")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumericDate, E> {
+                if v <= MAX_NUMERIC_DATE {
+                    Ok(NumericDate(v))
+                } else {
+                    Err(E::custom("date out of range"))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumericDate, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom("negative date"))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
+                if v.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(&v) {
+                    Ok(NumericDate(v as u64))
+                } else {
+                    Err(E::custom("date out of range"))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    NumericDate::deserialize(d).map(|n| n.0)
+}
+
+fn opt_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    NumericDate::deserialize(d).map(|n| Some(n.0))
+}
+
+/// The registered claims every token is validated against, whatever the application's claims
+/// type. Borrows from the decoded payload. A claim of the wrong JSON type, or present twice, is
+/// a deserialisation error.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Registered<'a> {
+    #[serde(borrow, default)]
+    pub(crate) iss: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) sub: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) aud: Option<StrList<'a>>,
+    #[serde(default)]
+    pub(crate) exp: Option<NumericDate>,
+    #[serde(default)]
+    pub(crate) nbf: Option<NumericDate>,
+    #[serde(default)]
+    pub(crate) iat: Option<NumericDate>,
+    #[serde(borrow, default)]
+    pub(crate) jti: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) client_id: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) scope: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) scp: Option<StrList<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) sub_type: Option<Str<'a>>,
+}
+
+impl Registered<'_> {
+    /// All granted scopes, `scope` first, then `scp`.
+    pub(crate) fn scopes(&self) -> Box<[Box<str>]> {
+        let from_scope = self
+            .scope
+            .iter()
+            .flat_map(|s| s.0.split(' ').filter(|s| !s.is_empty()));
+        let from_scp = self.scp.iter().flat_map(|l| l.0.iter().map(|s| &**s));
+        from_scope.chain(from_scp).map(Box::from).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_claims_read_scope_and_scp() {
+        let c: AccessClaims = serde_json::from_str(
+            r#"{"iss":"i","sub":"u-1","aud":["a","b"],"exp":1.5,"scope":"x.read  x.write","scp":"y"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.exp, 1);
+        assert!(c.aud.contains("b"));
+        assert_eq!(c.scopes().collect::<Vec<_>>(), ["x.read", "x.write", "y"]);
+        let back = serde_json::to_value(&c).unwrap();
+        assert_eq!(back["aud"], serde_json::json!(["a", "b"]));
+    }
+
+    #[test]
+    fn registered_rejects_wrong_types_and_duplicates() {
+        for bad in [
+            r#"{"iss":5}"#,
+            r#"{"aud":{}}"#,
+            r#"{"aud":[1]}"#,
+            r#"{"exp":"1"}"#,
+            r#"{"exp":-1}"#,
+            r#"{"exp":1e300}"#,
+            r#"{"iss":"a","iss":"b"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<Registered<'_>>(bad).is_err(),
+                "{bad}"
+            );
+        }
+        let r: Registered<'_> = serde_json::from_str(r#"{"iss":"a\/b","aud":"x"}"#).unwrap();
+        assert_eq!(r.iss.unwrap().0, "a/b");
+        assert_eq!(r.aud.unwrap().0, ["x"]);
+    }
+}

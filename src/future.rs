@@ -1,0 +1,114 @@
+//! The response future shared by the layer's services.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http::{Extensions, Request, Response};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+
+/// Verification that had to wait for keys: the extensions to add, or the refusal.
+pub(crate) type Verdict = Pin<Box<dyn Future<Output = Result<Extensions, Response<Bytes>>> + Send>>;
+
+pin_project! {
+    /// Response future of [`JwtAuthService`](crate::JwtAuthService) and
+    /// [`RequireScopesService`](crate::RequireScopesService).
+    pub struct ResponseFuture<S, Req>
+    where
+        S: Service<Req>,
+    {
+        #[pin]
+        state: State<S, Req>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, Req>
+    where
+        S: Service<Req>,
+    {
+        // Waiting for keys; then the request goes to `svc`.
+        Verifying {
+            verdict: Verdict,
+            svc: Option<S>,
+            req: Option<Req>,
+        },
+        Inner {
+            #[pin]
+            fut: S::Future,
+        },
+        Rejected {
+            res: Option<Response<Bytes>>,
+        },
+    }
+}
+
+impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
+    pub(crate) fn inner(fut: S::Future) -> Self {
+        Self {
+            state: State::Inner { fut },
+        }
+    }
+
+    pub(crate) fn rejected(res: Response<Bytes>) -> Self {
+        Self {
+            state: State::Rejected { res: Some(res) },
+        }
+    }
+
+    pub(crate) fn verifying(verdict: Verdict, svc: S, req: Req) -> Self {
+        Self {
+            state: State::Verifying {
+                verdict,
+                svc: Some(svc),
+                req: Some(req),
+            },
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, Request<ReqBody>>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Verifying { verdict, svc, req } => {
+                    let extensions = match ready!(verdict.as_mut().poll(cx)) {
+                        Ok(extensions) => extensions,
+                        Err(res) => return Poll::Ready(Ok(res.map(ResponseBody::full))),
+                    };
+                    let (Some(mut svc), Some(mut req)) = (svc.take(), req.take()) else {
+                        unreachable!("the Verifying state is left as soon as its verdict is in")
+                    };
+                    req.extensions_mut().extend(extensions);
+                    let fut = svc.call(req);
+                    state.set(State::Inner { fut });
+                }
+                StateProj::Inner { fut } => {
+                    return fut.poll(cx).map_ok(|res| res.map(ResponseBody::inner));
+                }
+                StateProj::Rejected { res } => {
+                    let res = res.take().expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(res.map(ResponseBody::full)));
+                }
+            }
+        }
+    }
+}
+
+impl<S: Service<Req>, Req> fmt::Debug for ResponseFuture<S, Req> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,266 @@
+//! Step 3: decode the JOSE header: algorithm allow-list, `kid`, `typ`, `crit`.
+//!
+//! Only the members needed to choose a key are read. `jku`, `x5u`, `jwk` and `x5c` are never
+//! read at all: a token cannot point at, or carry, the key that verifies it.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use crate::claims::Str;
+use crate::error::{AuthError, AuthErrorKind};
+
+/// A JWS signature algorithm this crate verifies. Symmetric algorithms and `none` are not
+/// representable: they are refused before a key is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// EdDSA on Ed25519.
+    EdDSA,
+}
+
+impl Algorithm {
+    /// Every supported algorithm: the default allow-list.
+    pub const ALL: [Algorithm; 9] = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+
+    /// The JOSE name, e.g. `"RS256"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Parses a JOSE name (exact, case-sensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the verifier needs from a token's header.
+#[derive(Debug)]
+pub(crate) struct Header<'a> {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawHeader<'a> {
+    #[serde(borrow, default)]
+    alg: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    kid: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    typ: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    cty: Option<Str<'a>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+    #[serde(default)]
+    b64: Option<IgnoredAny>,
+    #[serde(default)]
+    enc: Option<IgnoredAny>,
+}
+
+/// How strictly `typ` is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TypPolicy {
+    /// `at+jwt`, `application/at+jwt`, `JWT` or absent.
+    Lenient,
+    /// `at+jwt` or `application/at+jwt` only (RFC 9068 §4).
+    Rfc9068,
+}
+
+/// Decodes base64url without padding, refusing padding, `+/`, whitespace and non-canonical
+/// trailing bits.
+pub(crate) fn b64_decode(segment: &str, buf: &mut Vec<u8>) -> Result<(), AuthError> {
+    buf.clear();
+    URL_SAFE_NO_PAD.decode_vec(segment, buf).map_err(|_| {
+        AuthError::new(AuthErrorKind::Malformed).with_detail("the token is not valid base64url")
+    })
+}
+
+/// Parses the decoded header JSON and applies the header rules.
+pub(crate) fn parse<'a>(
+    json: &'a [u8],
+    allowed: &[bool; 9],
+    typ_policy: TypPolicy,
+) -> Result<Header<'a>, AuthError> {
+    if json.first() != Some(&b'{') {
+        return Err(malformed("the token header is not a JSON object"));
+    }
+    let raw: RawHeader<'a> = serde_json::from_slice(json)
+        .map_err(|_| malformed("the token header is not valid JSON"))?;
+    if raw.enc.is_some()
+        || raw
+            .cty
+            .as_ref()
+            .is_some_and(|c| c.0.eq_ignore_ascii_case("JWT"))
+    {
+        return Err(AuthErrorKind::EncryptedOrNested.into());
+    }
+    if raw.crit.is_some() {
+        return Err(unsupported("the token header has critical extensions"));
+    }
+    if raw.b64.is_some() {
+        return Err(unsupported("unencoded payloads are not accepted"));
+    }
+    check_typ(raw.typ.as_ref().map(|t| &*t.0), typ_policy)?;
+    let alg = raw
+        .alg
+        .as_ref()
+        .and_then(|a| Algorithm::from_name(&a.0))
+        .filter(|a| allowed[a.index()])
+        .ok_or(AuthErrorKind::UnsupportedAlgorithm)?;
+    Ok(Header {
+        alg,
+        kid: raw.kid.map(|k| k.0),
+    })
+}
+
+fn check_typ(typ: Option<&str>, policy: TypPolicy) -> Result<(), AuthError> {
+    let access_token =
+        |t: &str| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt");
+    let ok = match (typ, policy) {
+        (Some(t), _) if access_token(t) => true,
+        (Some(t), TypPolicy::Lenient) => t.eq_ignore_ascii_case("JWT"),
+        (None, TypPolicy::Lenient) => true,
+        (_, TypPolicy::Rfc9068) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(unsupported("the token type is not an access token"))
+    }
+}
+
+fn malformed(detail: &'static str) -> AuthError {
+    AuthError::new(AuthErrorKind::Malformed).with_detail(detail)
+}
+
+fn unsupported(detail: &'static str) -> AuthError {
+    AuthError::new(AuthErrorKind::UnsupportedHeader).with_detail(detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [bool; 9] = [true; 9];
+
+    fn kind(json: &str) -> AuthErrorKind {
+        parse(json.as_bytes(), &ALL, TypPolicy::Lenient)
+            .unwrap_err()
+            .kind()
+    }
+
+    #[test]
+    fn reads_alg_and_kid() {
+        let h = parse(
+            br#"{"alg":"ES256","kid":"k1","typ":"at+JWT"}"#,
+            &ALL,
+            TypPolicy::Rfc9068,
+        )
+        .unwrap();
+        assert_eq!(h.alg, Algorithm::ES256);
+        assert_eq!(h.kid.as_deref(), Some("k1"));
+    }
+
+    #[test]
+    fn refuses_dangerous_headers() {
+        use AuthErrorKind::*;
+        assert_eq!(kind(r#"{"alg":"none"}"#), UnsupportedAlgorithm);
+        assert_eq!(kind(r#"{"alg":"HS256"}"#), UnsupportedAlgorithm);
+        assert_eq!(kind(r#"{"alg":"rs256"}"#), UnsupportedAlgorithm);
+        assert_eq!(kind(r#"{"kid":"k"}"#), UnsupportedAlgorithm);
+        assert_eq!(kind(r#"{"alg":"RS256","crit":["exp"]}"#), UnsupportedHeader);
+        assert_eq!(kind(r#"{"alg":"RS256","b64":false}"#), UnsupportedHeader);
+        assert_eq!(kind(r#"{"alg":"RS256","typ":"JOSE"}"#), UnsupportedHeader);
+        assert_eq!(
+            kind(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#),
+            EncryptedOrNested
+        );
+        assert_eq!(kind(r#"{"alg":"RS256","cty":"jwt"}"#), EncryptedOrNested);
+        assert_eq!(kind(r#"["alg","RS256"]"#), Malformed);
+        assert_eq!(kind(r#"{"alg":"RS256","alg":"RS256"}"#), Malformed);
+        assert_eq!(kind(r#"{"alg":"RS256","kid":7}"#), Malformed);
+        let rs_only = {
+            let mut a = [false; 9];
+            a[Algorithm::RS256.index()] = true;
+            a
+        };
+        let err = parse(br#"{"alg":"ES256"}"#, &rs_only, TypPolicy::Lenient).unwrap_err();
+        assert_eq!(err.kind(), UnsupportedAlgorithm);
+    }
+
+    #[test]
+    fn strict_mode_requires_at_jwt() {
+        assert!(parse(br#"{"alg":"RS256","typ":"JWT"}"#, &ALL, TypPolicy::Rfc9068).is_err());
+        assert!(parse(br#"{"alg":"RS256"}"#, &ALL, TypPolicy::Rfc9068).is_err());
+        assert!(parse(
+            br#"{"alg":"RS256","typ":"application/at+jwt"}"#,
+            &ALL,
+            TypPolicy::Rfc9068
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn base64url_is_strict() {
+        let mut buf = Vec::new();
+        assert!(b64_decode("eyJh", &mut buf).is_ok());
+        assert!(b64_decode("eyJhbA==", &mut buf).is_err());
+        assert!(b64_decode("ey+h", &mut buf).is_err());
+        assert!(b64_decode("ey h", &mut buf).is_err());
+        // "QR" decodes to one byte with non-zero trailing bits; "QQ" is canonical.
+        assert!(b64_decode("QQ", &mut buf).is_ok());
+        assert!(b64_decode("QR", &mut buf).is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! Outbound HTTP: every fetch has a connect timeout, a total timeout, a body size cap, at most
+//! two redirects and the https-or-loopback rule on every hop.
+
+use std::net::IpAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_LENGTH};
+use reqwest::{redirect, Client, Url};
+
+/// Limits for one fetch.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchLimits {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) total_timeout: Duration,
+    pub(crate) max_bytes: usize,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            total_timeout: Duration::from_secs(10),
+            max_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Why a fetch failed: a message for logs, and the HTTP status when there was one.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchError {
+    pub(crate) status: Option<u16>,
+    pub(crate) message: String,
+}
+
+impl From<String> for FetchError {
+    fn from(message: String) -> Self {
+        Self {
+            status: None,
+            message,
+        }
+    }
+}
+
+/// A fetched document and its `Cache-Control: max-age`, if any.
+pub(crate) struct Fetched {
+    pub(crate) body: Vec<u8>,
+    pub(crate) max_age: Option<u64>,
+}
+
+/// The HTTP client, built on first use (building one loads the platform's trust roots) unless
+/// the application supplied its own.
+pub(crate) struct Fetcher {
+    limits: FetchLimits,
+    supplied: Option<Client>,
+    built: OnceLock<Result<Client, String>>,
+}
+
+impl Fetcher {
+    pub(crate) fn new(limits: FetchLimits, supplied: Option<Client>) -> Self {
+        Self {
+            limits,
+            supplied,
+            built: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> Result<&Client, String> {
+        if let Some(c) = &self.supplied {
+            return Ok(c);
+        }
+        self.built
+            .get_or_init(|| {
+                Client::builder()
+                    .connect_timeout(self.limits.connect_timeout)
+                    .timeout(self.limits.total_timeout)
+                    .redirect(redirect::Policy::custom(|attempt| {
+                        if attempt.previous().len() > 2 {
+                            attempt.error("more than 2 redirects")
+                        } else if let Err(e) = check_url(attempt.url()) {
+                            attempt.error(e)
+                        } else {
+                            attempt.follow()
+                        }
+                    }))
+                    .build()
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// GETs `url`, refusing non-2xx answers and bodies over the size cap.
+    pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
+        let client = self.client()?;
+        let total = self.limits.total_timeout;
+        match tokio::time::timeout(total, self.get_inner(client, url)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("{url}: no complete answer within {total:?}").into()),
+        }
+    }
+
+    async fn get_inner(&self, client: &Client, url: &Url) -> Result<Fetched, FetchError> {
+        let mut res = client
+            .get(url.clone())
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {}", describe(&e)))?;
+        let status = res.status();
+        if !status.is_success() {
+            return Err(FetchError {
+                status: Some(status.as_u16()),
+                message: format!("{url}: HTTP status {}", status.as_u16()),
+            });
+        }
+        let cap = self.limits.max_bytes;
+        let declared = res
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > cap as u64) {
+            return Err(format!("{url}: body larger than {cap} bytes").into());
+        }
+        let max_age = res
+            .headers()
+            .get_all(CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(parse_max_age);
+        let mut body = Vec::with_capacity(declared.map_or(8 * 1024, |l| l as usize));
+        while let Some(chunk) = res
+            .chunk()
+            .await
+            .map_err(|e| format!("{url}: {}", describe(&e)))?
+        {
+            if body.len() + chunk.len() > cap {
+                return Err(format!("{url}: body larger than {cap} bytes").into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched { body, max_age })
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_redirect() {
+        "redirect refused"
+    } else if e.is_body() || e.is_decode() {
+        "body could not be read"
+    } else {
+        "request failed"
+    };
+    match std::error::Error::source(e) {
+        Some(src) => format!("{what} ({src})"),
+        None => what.to_owned(),
+    }
+}
+
+/// `max-age=N` from a `Cache-Control` value; `no-store` / `no-cache` count as 0.
+fn parse_max_age(value: &str) -> Option<u64> {
+    value.split(',').find_map(|directive| {
+        let directive = directive.trim();
+        if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache")
+        {
+            return Some(0);
+        }
+        let (name, v) = directive.split_once('=')?;
+        if name.trim().eq_ignore_ascii_case("max-age") {
+            v.trim().trim_matches('"').parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// `https`, or `http` to a loopback host (127.0.0.0/8, ::1, localhost).
+pub(crate) fn check_url(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(format!(
+            "{url}: plain http is only allowed to loopback hosts; use https"
+        )),
+        other => Err(format!("{url}: unsupported scheme {other:?}")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Parses and checks a URL from configuration or a discovery document.
+pub(crate) fn parse_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("{value:?} is not a URL: {e}"))?;
+    if url.host().is_none() {
+        return Err(format!("{value:?} has no host"));
+    }
+    check_url(&url)?;
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        assert_eq!(parse_max_age("public, max-age=600"), Some(600));
+        assert_eq!(parse_max_age("no-store"), Some(0));
+        assert_eq!(parse_max_age("public"), None);
+        assert_eq!(parse_max_age("max-age=abc"), None);
+    }
+
+    #[test]
+    fn https_or_loopback_only() {
+        assert!(parse_url("https://auth-api.eliq.com").is_ok());
+        assert!(parse_url("http://127.0.0.1:8080").is_ok());
+        assert!(parse_url("http://127.9.9.9").is_ok());
+        assert!(parse_url("http://[::1]:1").is_ok());
+        assert!(parse_url("http://localhost:1").is_ok());
+        assert!(parse_url("http://auth-api.eliq.com").is_err());
+        assert!(parse_url("http://10.0.0.1").is_err());
+        assert!(parse_url("http://localhost.evil.com").is_err());
+        assert!(parse_url("ftp://localhost").is_err());
+        assert!(parse_url("not a url").is_err());
+    }
+}

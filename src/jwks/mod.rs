@@ -1,0 +1,105 @@
+//! Step 4: the key for `(issuer, kid)`: discovery → `jwks_uri` → JWK set, parsed once, cached.
+//!
+//! # Refresh and fault model
+//!
+//! - **First use** (or [`JwtAuth::ready`](crate::JwtAuth::ready)): discovery, then the JWK set,
+//!   fetched once however many requests arrive together (single-flight). A request waits at
+//!   most the key wait budget (default 5 s) and then gets 503 with `Retry-After`.
+//! - **Lifetime**: `Cache-Control: max-age` of the JWKS response clamped to [5 min, 24 h]
+//!   (15 min when absent). At three quarters of it a request starts a background refresh and
+//!   goes on with the keys it has: no request waits for a routine refresh, and the hot path reads
+//!   an `Arc` snapshot without taking a lock.
+//! - **Unknown `kid`**: at most one refetch per cooldown (default 30 s) shared by all requests;
+//!   until the next allowed refetch the `kid` is answered from the current set (401).
+//! - **Outage**: a failed refresh keeps the last good set serving until 24 h past its expiry;
+//!   retries back off exponentially (1 s doubling to 60 s), with a warn event each time.
+//! - **Rotation**: a new key verifies as soon as one refetch has seen it; a key that left the
+//!   set stops verifying with the refresh that removed it.
+
+mod cache;
+mod discovery;
+pub(crate) mod fetch;
+pub(crate) mod keys;
+
+use std::time::Duration;
+
+pub(crate) use cache::{CachePolicy, KeySource, Origin, Why};
+
+use crate::error::{AuthError, AuthErrorKind};
+use crate::header::Algorithm;
+use keys::Key;
+
+/// A loaded JWK set and its timetable (seconds on the injected clock).
+#[derive(Debug)]
+pub(crate) struct KeySet {
+    keys: Vec<Key>,
+    /// When it was fetched.
+    pub(crate) fetched_at: u64,
+    /// When a background refresh starts.
+    pub(crate) refresh_at: u64,
+    /// After this the set is no longer used, even when no refresh succeeded.
+    pub(crate) usable_until: u64,
+}
+
+impl KeySet {
+    pub(crate) fn new(keys: Vec<Key>, fetched_at: u64, ttl: Duration, max_stale: Duration) -> Self {
+        let ttl = ttl.as_secs();
+        Self {
+            keys,
+            fetched_at,
+            refresh_at: fetched_at.saturating_add(ttl - ttl / 4),
+            usable_until: fetched_at
+                .saturating_add(ttl)
+                .saturating_add(max_stale.as_secs()),
+        }
+    }
+
+    /// A set that never expires (keys given in configuration).
+    pub(crate) fn fixed(keys: Vec<Key>) -> Self {
+        Self {
+            keys,
+            fetched_at: 0,
+            refresh_at: u64::MAX,
+            usable_until: u64::MAX,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The key that verifies a token with this `kid` and `alg`.
+    ///
+    /// With a `kid`: the key(s) with that id, one of which must fit the algorithm
+    /// ([`AuthErrorKind::KeyMismatch`] otherwise). Without: exactly one key in the set must fit.
+    pub(crate) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<&Key, AuthErrorKind> {
+        match kid {
+            Some(kid) => {
+                let mut named = self
+                    .keys
+                    .iter()
+                    .filter(|k| k.kid.as_deref() == Some(kid))
+                    .peekable();
+                if named.peek().is_none() {
+                    return Err(AuthErrorKind::UnknownKey);
+                }
+                named
+                    .find(|k| k.fits(alg))
+                    .ok_or(AuthErrorKind::KeyMismatch)
+            }
+            None => {
+                let mut fitting = self.keys.iter().filter(|k| k.fits(alg));
+                match (fitting.next(), fitting.next()) {
+                    (Some(key), None) => Ok(key),
+                    _ => Err(AuthErrorKind::UnknownKey),
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn unavailable(retry_after: Duration, why: impl Into<String>) -> AuthError {
+    AuthError::new(AuthErrorKind::KeysUnavailable)
+        .with_retry_after(retry_after)
+        .with_source(crate::error::KeySourceError::new(why))
+}

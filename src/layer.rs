@@ -1,0 +1,485 @@
+//! [`JwtAuth`]: the configuration, its builder methods, and the tower [`Layer`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Response;
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+
+use crate::claims::{AccessClaims, Claims};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::header::Algorithm;
+use crate::jwks::fetch::{parse_url, FetchLimits, Fetcher};
+use crate::jwks::{keys, CachePolicy, KeySet, KeySource, Origin};
+use crate::policy::Policy;
+use crate::response::{RejectFn, Responder};
+use crate::service::JwtAuthService;
+use crate::token::DEFAULT_MAX_HEADER_BYTES;
+use crate::verifier::{Rules, Verifier};
+
+/// Protects a service with OAuth 2.0 JWT access tokens of one issuer, for one audience.
+///
+/// A tower [`Layer`] for axum routers and tonic servers, and a verifier of its own
+/// ([`JwtAuth::verify`]) for code outside tower. Cheap to clone: clones share the key cache.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use tower_jwt_auth::{Claims, JwtAuth};
+///
+/// async fn usage(claims: Claims) -> String {
+///     claims.sub.clone()
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/usage", get(usage))
+///     .layer(JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+///         .require_scopes(["insights.read"])
+///         .require_sub_type("user"));
+/// ```
+///
+/// Every builder method documents its default. A value that cannot work (say an `http://`
+/// issuer that is not loopback) does not panic: [`JwtAuth::config_error`] reports it,
+/// [`JwtAuth::ready`] fails with it, and requests get 500 with an error event naming the field.
+/// [`JwtAuth::try_new`] reports a bad issuer or audience at once.
+pub struct JwtAuth<C = AccessClaims> {
+    config: Arc<Config>,
+    shared: Arc<Shared<C>>,
+}
+
+impl<C> Clone for JwtAuth<C> {
+    fn clone(&self) -> Self {
+        Self {
+            config: Arc::clone(&self.config),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Config {
+    issuer: String,
+    audience: String,
+    leeway: Duration,
+    max_header_bytes: usize,
+    max_lifetime: Option<Duration>,
+    strict_rfc9068: bool,
+    algorithms: [bool; 9],
+    policy: Policy,
+    jwks_uri: Option<String>,
+    fixed_jwks: Option<String>,
+    http_client: Option<reqwest::Client>,
+    fetch: FetchLimits,
+    cache: CachePolicy,
+    clock: Arc<dyn Clock>,
+    on_reject: Option<Arc<RejectFn>>,
+    error: Option<ConfigError>,
+}
+
+/// What the services share: built from a [`Config`].
+pub(crate) struct Shared<C> {
+    pub(crate) verifier: Verifier<C>,
+    pub(crate) policy: Policy,
+    pub(crate) responder: Responder,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) error: Option<ConfigError>,
+}
+
+impl<C> Shared<C> {
+    /// The response for a refusal, with its log event.
+    pub(crate) fn reject(&self, error: &AuthError, grpc: bool) -> Response<Bytes> {
+        let status = crate::response::outcome(error.kind()).status;
+        if status.is_server_error() {
+            if error.kind() == AuthErrorKind::KeysUnavailable {
+                tracing::warn!(kind = ?error.kind(), error = %error, source = ?std::error::Error::source(error).map(ToString::to_string), "request refused: no signing keys");
+            } else {
+                tracing::error!(kind = ?error.kind(), source = ?std::error::Error::source(error).map(ToString::to_string), "request refused: misconfigured");
+            }
+        } else {
+            tracing::info!(kind = ?error.kind(), reason = error.description(), "bearer token refused");
+        }
+        self.responder.respond(error, grpc)
+    }
+
+    fn config_failure(&self) -> Option<AuthError> {
+        self.error
+            .as_ref()
+            .map(|e| AuthError::new(AuthErrorKind::Misconfigured).with_source(e.clone()))
+    }
+}
+
+impl JwtAuth<AccessClaims> {
+    /// Accepts tokens whose `iss` is exactly `issuer` and whose `aud` contains `audience`.
+    ///
+    /// Keys are found by OpenID Connect discovery at
+    /// `{issuer}/.well-known/openid-configuration` on first use. The issuer must be `https`,
+    /// except for loopback hosts (127.0.0.0/8, `::1`, `localhost`).
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        let mut config = Config {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway: Duration::from_secs(60),
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_lifetime: Some(Duration::from_secs(24 * 3600)),
+            strict_rfc9068: false,
+            algorithms: [true; 9],
+            policy: Policy::default(),
+            jwks_uri: None,
+            fixed_jwks: None,
+            http_client: None,
+            fetch: FetchLimits::default(),
+            cache: CachePolicy::default(),
+            clock: Arc::new(SystemClock),
+            on_reject: None,
+            error: None,
+        };
+        if let Err(e) = parse_url(&config.issuer) {
+            config.error = Some(ConfigError::new("issuer", e));
+        } else if config.audience.is_empty() {
+            config.error = Some(ConfigError::new("audience", "must not be empty"));
+        }
+        Self::build(config)
+    }
+
+    /// Like [`JwtAuth::new`], reporting an unusable issuer or audience.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] for field `issuer` (not a URL, or not https/loopback) or `audience`
+    /// (empty).
+    pub fn try_new(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<Self, ConfigError> {
+        let auth = Self::new(issuer, audience);
+        match auth.config_error() {
+            Some(e) => Err(e.clone()),
+            None => Ok(auth),
+        }
+    }
+}
+
+impl<C> JwtAuth<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    fn build(config: Config) -> Self {
+        let mut error = config.error.clone();
+        let allowed = config.algorithms;
+        let mut fixed = None;
+        let origin = if let Some(json) = &config.fixed_jwks {
+            match keys::parse_set(json.as_bytes(), &allowed) {
+                Ok((keys, skipped)) => {
+                    for s in skipped {
+                        tracing::warn!(kid = s.kid.as_deref().unwrap_or("(none)"), reason = %s.reason, "configured JWK skipped");
+                    }
+                    if keys.is_empty() {
+                        error.get_or_insert(ConfigError::new(
+                            "jwks",
+                            "the JWK set has no usable key",
+                        ));
+                    }
+                    fixed = Some(KeySet::fixed(keys));
+                }
+                Err(e) => {
+                    error.get_or_insert(ConfigError::new("jwks", e));
+                }
+            }
+            Origin::Fixed
+        } else if let Some(uri) = &config.jwks_uri {
+            match parse_url(uri) {
+                Ok(url) => Origin::JwksUri(url),
+                Err(e) => {
+                    error.get_or_insert(ConfigError::new("jwks_uri", e));
+                    Origin::Fixed
+                }
+            }
+        } else {
+            match parse_url(&config.issuer) {
+                Ok(issuer_url) => Origin::Discovery {
+                    issuer: config.issuer.clone(),
+                    issuer_url,
+                },
+                Err(_) => Origin::Fixed,
+            }
+        };
+        let keys = Arc::new(KeySource::new(
+            origin,
+            Fetcher::new(config.fetch.clone(), config.http_client.clone()),
+            Arc::clone(&config.clock),
+            config.cache.clone(),
+            allowed,
+            fixed,
+        ));
+        let responder = match &config.on_reject {
+            Some(f) => Responder::Custom(Arc::clone(f)),
+            None => Responder::Default {
+                realm: Arc::from(config.audience.as_str()),
+            },
+        };
+        let rules = Rules {
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            leeway: config.leeway.as_secs(),
+            max_token_bytes: config.max_header_bytes,
+            max_lifetime: config.max_lifetime.map(|d| d.as_secs()),
+            strict_rfc9068: config.strict_rfc9068,
+            allowed,
+        };
+        let shared = Shared {
+            verifier: Verifier::new(rules, keys, responder.clone()),
+            policy: config.policy.clone(),
+            responder,
+            max_header_bytes: config.max_header_bytes,
+            error,
+        };
+        Self {
+            config: Arc::new(config),
+            shared: Arc::new(shared),
+        }
+    }
+
+    fn with(self, f: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Arc::unwrap_or_clone(self.config);
+        f(&mut config);
+        Self::build(config)
+    }
+
+    fn fail(config: &mut Config, error: ConfigError) {
+        config.error.get_or_insert(error);
+    }
+
+    /// Uses the application's own claims type `T` (any `DeserializeOwned`), handed to handlers
+    /// as `Claims<T>`. The registered claims are validated all the same.
+    ///
+    /// ```
+    /// use serde::Deserialize;
+    /// use tower_jwt_auth::JwtAuth;
+    ///
+    /// #[derive(Deserialize)]
+    /// struct MyClaims { sub: String, tenant: String }
+    ///
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").with_claims::<MyClaims>();
+    /// ```
+    pub fn with_claims<T: DeserializeOwned + Send + Sync + 'static>(self) -> JwtAuth<T> {
+        JwtAuth::<T>::build(Arc::unwrap_or_clone(self.config))
+    }
+
+    /// Requires every one of these scopes, from `scope` or `scp` (exact, case-sensitive), or
+    /// answers 403 `insufficient_scope`. Adds to scopes required before. Defaults to none.
+    pub fn require_scopes<I, S>(self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with(|c| {
+            if let Err(e) = c.policy.add_scopes("require_scopes", scopes) {
+                Self::fail(c, e);
+            }
+        })
+    }
+
+    /// Requires the `sub_type` claim to be `sub_type` (e.g. `"user"`: delegated tokens only), or
+    /// answers 403 `insufficient_scope`. Defaults to any or none.
+    pub fn require_sub_type(self, sub_type: impl Into<String>) -> Self {
+        self.with(|c| {
+            if let Err(e) = c.policy.set_sub_type("require_sub_type", sub_type.into()) {
+                Self::fail(c, e);
+            }
+        })
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Defaults to 60 s. At most 10 minutes.
+    pub fn leeway(self, leeway: Duration) -> Self {
+        self.with(|c| {
+            if leeway > Duration::from_secs(600) {
+                Self::fail(c, ConfigError::new("leeway", "must be at most 10 minutes"));
+            } else {
+                c.leeway = leeway;
+            }
+        })
+    }
+
+    /// The signature algorithms accepted. Defaults to all of [`Algorithm::ALL`]; `none` and
+    /// `HS*` are never accepted.
+    pub fn algorithms(self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.with(|c| {
+            let mut allowed = [false; 9];
+            for a in algorithms {
+                allowed[a.index()] = true;
+            }
+            if allowed.iter().any(|a| *a) {
+                c.algorithms = allowed;
+            } else {
+                Self::fail(
+                    c,
+                    ConfigError::new("algorithms", "at least one algorithm is required"),
+                );
+            }
+        })
+    }
+
+    /// The longest `Authorization` header (and token) read, in bytes. Longer ones are refused
+    /// with 401 before any decoding. Defaults to 8 KiB.
+    pub fn max_token_size(self, bytes: usize) -> Self {
+        self.with(|c| c.max_header_bytes = bytes)
+    }
+
+    /// The longest lifetime (`exp - iat`) accepted, or `None` for no limit. Defaults to 24 h.
+    pub fn max_lifetime(self, max: Option<Duration>) -> Self {
+        self.with(|c| c.max_lifetime = max)
+    }
+
+    /// Strict RFC 9068: `typ` must be `at+jwt`, and `client_id`, `iat` and `jti` are required.
+    /// Defaults to off (`typ` may also be `JWT` or absent, as many providers issue).
+    pub fn strict_rfc9068(self) -> Self {
+        self.with(|c| c.strict_rfc9068 = true)
+    }
+
+    /// Fetches keys from this JWK set URL instead of discovering it. Defaults to discovery.
+    pub fn jwks_uri(self, uri: impl Into<String>) -> Self {
+        self.with(|c| c.jwks_uri = Some(uri.into()))
+    }
+
+    /// Uses these keys (a JWK set document) and never fetches any. Defaults to discovery.
+    pub fn jwks(self, jwk_set_json: impl Into<String>) -> Self {
+        self.with(|c| c.fixed_jwks = Some(jwk_set_json.into()))
+    }
+
+    /// Uses this HTTP client for every fetch (custom CA, proxy, mTLS). Its own timeouts and
+    /// redirect policy apply; the total timeout and size cap of this layer apply as well.
+    /// Defaults to a rustls client with a 5 s connect timeout, a 10 s total timeout and at most 2
+    /// redirects, each https (or loopback).
+    pub fn http_client(self, client: reqwest::Client) -> Self {
+        self.with(|c| c.http_client = Some(client))
+    }
+
+    /// Timeouts of every fetch. Defaults to 5 s to connect and 10 s in all.
+    pub fn fetch_timeouts(self, connect: Duration, total: Duration) -> Self {
+        self.with(|c| {
+            c.fetch.connect_timeout = connect;
+            c.fetch.total_timeout = total;
+        })
+    }
+
+    /// The longest JWK set or discovery document read, in bytes. Defaults to 256 KiB.
+    pub fn max_jwks_size(self, bytes: usize) -> Self {
+        self.with(|c| c.fetch.max_bytes = bytes)
+    }
+
+    /// Lifetime of a fetched key set when the response has no `Cache-Control: max-age`, and
+    /// the range `max-age` is clamped to. Defaults to 15 min, within [5 min, 24 h].
+    pub fn jwks_cache_ttl(self, default: Duration, floor: Duration, ceiling: Duration) -> Self {
+        self.with(|c| {
+            if floor > ceiling {
+                Self::fail(
+                    c,
+                    ConfigError::new("jwks_cache_ttl", "the floor is above the ceiling"),
+                );
+            } else {
+                c.cache.ttl_default = default;
+                c.cache.ttl_floor = floor;
+                c.cache.ttl_ceiling = ceiling;
+            }
+        })
+    }
+
+    /// How long past its expiry a key set keeps serving while refreshes fail. Defaults to 24 h.
+    pub fn max_stale(self, max_stale: Duration) -> Self {
+        self.with(|c| c.cache.max_stale = max_stale)
+    }
+
+    /// At most one refetch per this interval for tokens with an unknown `kid`. Defaults to 30 s.
+    pub fn unknown_kid_cooldown(self, cooldown: Duration) -> Self {
+        self.with(|c| c.cache.unknown_kid_cooldown = cooldown)
+    }
+
+    /// How long a request waits for keys before it is answered 503. Defaults to 5 s.
+    pub fn key_wait_budget(self, budget: Duration) -> Self {
+        self.with(|c| c.cache.wait_budget = budget)
+    }
+
+    /// The clock for `exp`/`nbf`/`iat` and the key cache. Defaults to [`SystemClock`]; tests
+    /// use [`ManualClock`](crate::ManualClock).
+    pub fn clock(self, clock: impl Clock) -> Self {
+        self.with(|c| c.clock = Arc::new(clock))
+    }
+
+    /// Replaces the refusal response. The closure gets the error (its kind, fixed description,
+    /// required scope, retry delay); the error is also put in the response's extensions.
+    /// Defaults to the RFC 6750 response (see [`default_response`](crate::default_response)).
+    pub fn on_reject<F>(self, f: F) -> Self
+    where
+        F: Fn(&AuthError) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.with(|c| c.on_reject = Some(Arc::new(f)))
+    }
+
+    /// The first unusable configuration value, if any.
+    pub fn config_error(&self) -> Option<&ConfigError> {
+        self.shared.error.as_ref()
+    }
+
+    /// The configured issuer.
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    /// The configured audience.
+    pub fn audience(&self) -> &str {
+        &self.config.audience
+    }
+
+    /// Verifies a token as the layer would, policy included (scopes, `sub_type`): for code
+    /// outside tower (WebSocket upgrades, jobs).
+    ///
+    /// # Errors
+    /// The [`AuthError`] the layer would have answered with.
+    pub async fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        let shared = &self.shared;
+        if let Some(e) = shared.config_failure() {
+            return Err(e);
+        }
+        let claims = shared.verifier.verify(token).await?;
+        shared.policy.check(claims.grant())?;
+        Ok(claims)
+    }
+
+    /// Loads the keys now (discovery and JWK set) and reports failure, for services that want
+    /// to fail fast at startup. Without it, keys are loaded on first use.
+    ///
+    /// # Errors
+    /// [`AuthErrorKind::Misconfigured`] with the [`ConfigError`] as source, or
+    /// [`AuthErrorKind::KeysUnavailable`] with the fetch failure as source.
+    pub async fn ready(&self) -> Result<(), AuthError> {
+        if let Some(e) = self.shared.config_failure() {
+            return Err(e);
+        }
+        self.shared.verifier.keys().load_now().await.map(|_| ())
+    }
+}
+
+impl<C> fmt::Debug for JwtAuth<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        f.debug_struct("JwtAuth")
+            .field("issuer", &c.issuer)
+            .field("audience", &c.audience)
+            .field("leeway", &c.leeway)
+            .field("policy", &c.policy)
+            .field("jwks_uri", &c.jwks_uri)
+            .field("fixed_jwks", &c.fixed_jwks.as_ref().map(|_| "(configured)"))
+            .field("error", &c.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, C> Layer<S> for JwtAuth<C> {
+    type Service = JwtAuthService<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtAuthService::new(inner, Arc::clone(&self.shared))
+    }
+}

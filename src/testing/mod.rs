@@ -1,0 +1,334 @@
+//! An embedded identity provider for tests and examples (feature `testing`).
+//!
+//! [`TestIssuer`] generates real keys, serves OpenID Connect discovery, the JWK set and the
+//! token endpoint the seeds describe (`POST /oauth/token`, client credentials) on 127.0.0.1 with
+//! a random port, mints tokens with [`TokenBuilder`], rotates keys, and can be told to fail so
+//! that an application can test its own behaviour when the provider is down.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
+//!
+//! let issuer = TestIssuer::start().await;
+//! let auth = JwtAuth::new(issuer.url(), "insights-api");
+//! let token = issuer.token().sub("u-1").scopes(["insights.read"]).sign();
+//! let claims = auth.verify(&token).await.unwrap();
+//! assert_eq!(claims.sub, "u-1");
+//! # }
+//! ```
+
+mod keys;
+mod server;
+mod token;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+pub use keys::SigningKey;
+pub use token::TokenBuilder;
+
+use crate::clock::{Clock, SystemClock};
+use crate::Algorithm;
+
+/// How the discovery and JWKS endpoints misbehave when told to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// Answer with this HTTP status and an HTML body.
+    Status(u16),
+    /// Accept the request and never answer.
+    Hang,
+    /// Answer 200 with a body that is not JSON.
+    Garbage,
+    /// Answer 200 with `{"keys":{}}` (JSON, but not a JWK set) from the JWKS endpoint.
+    InvalidJwks,
+}
+
+/// Builder for a [`TestIssuer`].
+#[derive(Debug)]
+#[must_use = "call `start` to run the issuer"]
+pub struct TestIssuerBuilder {
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    clients: Vec<(String, String)>,
+    clock: Arc<dyn Clock>,
+    max_age: Option<u64>,
+}
+
+impl Default for TestIssuerBuilder {
+    fn default() -> Self {
+        Self {
+            audience: "insights-api".into(),
+            algorithms: vec![
+                Algorithm::RS256,
+                Algorithm::PS256,
+                Algorithm::ES256,
+                Algorithm::ES384,
+                Algorithm::EdDSA,
+            ],
+            clients: vec![("test-client".into(), "test-secret".into())],
+            clock: Arc::new(SystemClock),
+            max_age: Some(300),
+        }
+    }
+}
+
+impl TestIssuerBuilder {
+    /// The audience tokens get unless told otherwise. Defaults to `"insights-api"`.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = audience.into();
+        self
+    }
+
+    /// One key per algorithm. Defaults to RS256, PS256, ES256, ES384 and EdDSA.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Registers an OAuth client for the token endpoint, in addition to the default
+    /// `test-client` / `test-secret`.
+    pub fn client(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.clients.push((client_id.into(), client_secret.into()));
+        self
+    }
+
+    /// The clock for `iat`/`exp` of minted tokens. Defaults to the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// `Cache-Control: max-age` of the JWKS response; `None` sends no header. Defaults to 300.
+    pub fn jwks_max_age(mut self, max_age: Option<u64>) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// Starts serving on 127.0.0.1 with a random port.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound: there is nothing to test against then.
+    pub async fn start(self) -> TestIssuer {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind 127.0.0.1:0 for the test issuer");
+        let addr = listener
+            .local_addr()
+            .expect("local address of the test issuer");
+        let keys = self
+            .algorithms
+            .iter()
+            .map(|alg| Arc::new(SigningKey::generate(*alg)))
+            .collect();
+        let inner = Arc::new(Inner {
+            url: format!("http://{addr}"),
+            audience: self.audience,
+            default_client_id: self.clients[0].0.clone(),
+            clients: self.clients.into_iter().collect(),
+            keys: RwLock::new(keys),
+            failure: Mutex::new(None),
+            max_age: Mutex::new(self.max_age),
+            clock: self.clock,
+            discovery_hits: AtomicUsize::new(0),
+            jwks_hits: AtomicUsize::new(0),
+            token_hits: AtomicUsize::new(0),
+            jti: AtomicU64::new(1),
+        });
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&inner)));
+        TestIssuer { inner, addr, task }
+    }
+}
+
+/// An identity provider on 127.0.0.1 for tests; stops when dropped.
+pub struct TestIssuer {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+pub(crate) struct Inner {
+    url: String,
+    audience: String,
+    default_client_id: String,
+    clients: HashMap<String, String>,
+    keys: RwLock<Vec<Arc<SigningKey>>>,
+    failure: Mutex<Option<Failure>>,
+    max_age: Mutex<Option<u64>>,
+    clock: Arc<dyn Clock>,
+    discovery_hits: AtomicUsize,
+    jwks_hits: AtomicUsize,
+    token_hits: AtomicUsize,
+    jti: AtomicU64,
+}
+
+impl Inner {
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    fn next_jti(&self) -> String {
+        format!("jti-{}", self.jti.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The newest key for `alg`, generated now if there is none.
+    fn key_for(&self, alg: Algorithm) -> Arc<SigningKey> {
+        if let Some(k) = read(&self.keys).iter().rev().find(|k| k.alg() == alg) {
+            return Arc::clone(k);
+        }
+        let key = Arc::new(SigningKey::generate(alg));
+        write(&self.keys).push(Arc::clone(&key));
+        key
+    }
+
+    fn jwks(&self) -> Value {
+        let keys: Vec<Value> = read(&self.keys).iter().map(|k| k.public_jwk()).collect();
+        json!({ "keys": keys })
+    }
+
+    fn failure(&self) -> Option<Failure> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl TestIssuer {
+    /// Starts an issuer with the defaults of [`TestIssuerBuilder`].
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    /// Configures an issuer.
+    pub fn builder() -> TestIssuerBuilder {
+        TestIssuerBuilder::default()
+    }
+
+    /// The issuer identifier (`http://127.0.0.1:PORT`), for `JwtAuth::new`.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// The address served on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `{url}/.well-known/jwks.json`.
+    pub fn jwks_uri(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.inner.url)
+    }
+
+    /// `{url}/oauth/token`.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/oauth/token", self.inner.url)
+    }
+
+    /// The audience tokens get by default.
+    pub fn audience(&self) -> &str {
+        &self.inner.audience
+    }
+
+    /// A token builder, starting from a valid app token.
+    pub fn token(&self) -> TokenBuilder {
+        TokenBuilder::new(Arc::clone(&self.inner))
+    }
+
+    /// The current key for `alg` (generated and published if there is none).
+    pub fn key(&self, alg: Algorithm) -> Arc<SigningKey> {
+        self.inner.key_for(alg)
+    }
+
+    /// The published JWK set.
+    pub fn jwks(&self) -> Value {
+        self.inner.jwks()
+    }
+
+    /// Publishes a fresh key for `alg` next to the existing ones; new tokens for `alg` use it.
+    pub fn add_key(&self, alg: Algorithm) -> Arc<SigningKey> {
+        let key = Arc::new(SigningKey::generate(alg));
+        write(&self.inner.keys).push(Arc::clone(&key));
+        key
+    }
+
+    /// Removes the key with this `kid` from the published set. Returns whether it was there.
+    pub fn remove_key(&self, kid: &str) -> bool {
+        let mut keys = write(&self.inner.keys);
+        let before = keys.len();
+        keys.retain(|k| k.kid() != kid);
+        keys.len() != before
+    }
+
+    /// Replaces every key with a fresh one of the same algorithm (new `kid`s).
+    pub fn rotate(&self) {
+        let mut keys = write(&self.inner.keys);
+        let fresh: Vec<_> = keys
+            .iter()
+            .map(|k| Arc::new(SigningKey::generate(k.alg())))
+            .collect();
+        *keys = fresh;
+    }
+
+    /// Makes discovery and JWKS answer with `failure` until [`TestIssuer::recover`].
+    pub fn fail(&self, failure: Failure) {
+        *self.inner.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(failure);
+    }
+
+    /// Ends a [`TestIssuer::fail`].
+    pub fn recover(&self) {
+        *self.inner.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Sets `Cache-Control: max-age` of later JWKS responses (`None`: no header).
+    pub fn set_jwks_max_age(&self, max_age: Option<u64>) {
+        *self.inner.max_age.lock().unwrap_or_else(|p| p.into_inner()) = max_age;
+    }
+
+    /// Requests served by the discovery endpoint so far.
+    pub fn discovery_requests(&self) -> usize {
+        self.inner.discovery_hits.load(Ordering::SeqCst)
+    }
+
+    /// Requests served by the JWKS endpoint so far.
+    pub fn jwks_requests(&self) -> usize {
+        self.inner.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    /// Requests served by the token endpoint so far.
+    pub fn token_requests(&self) -> usize {
+        self.inner.token_hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TestIssuer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl std::fmt::Debug for TestIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestIssuer")
+            .field("url", &self.inner.url)
+            .field("audience", &self.inner.audience)
+            .finish_non_exhaustive()
+    }
+}

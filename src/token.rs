@@ -1,0 +1,110 @@
+//! Step 1: take the bearer token from the request (RFC 6750 §2.1).
+
+use http::header::AUTHORIZATION;
+use http::HeaderMap;
+
+use crate::error::{AuthError, AuthErrorKind};
+
+/// The default cap on the `Authorization` header: 8 KiB.
+pub(crate) const DEFAULT_MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// Returns the token of the single `Authorization: Bearer <token>` header.
+///
+/// - no header: [`AuthErrorKind::MissingToken`];
+/// - over `max_len` bytes: [`AuthErrorKind::TokenTooLarge`], before anything else is read;
+/// - repeated, another scheme, empty, or not a `b64token`: [`AuthErrorKind::InvalidRequest`].
+pub(crate) fn bearer(headers: &HeaderMap, max_len: usize) -> Result<&str, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next().ok_or(AuthErrorKind::MissingToken)?;
+    if values.next().is_some() {
+        return Err(invalid("more than one Authorization header"));
+    }
+    if value.len() > max_len {
+        return Err(AuthErrorKind::TokenTooLarge.into());
+    }
+    let value = value.as_bytes();
+    let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
+        Some(i) => (&value[..i], &value[i..]),
+        None => (value, &[][..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Err(invalid("the Authorization scheme must be Bearer"));
+    }
+    let token = trim_spaces(rest);
+    if token.is_empty() {
+        return Err(invalid("the bearer token is empty"));
+    }
+    if !is_b64token(token) {
+        return Err(invalid(
+            "the bearer token has characters a token cannot have",
+        ));
+    }
+    // `is_b64token` admits ASCII only.
+    std::str::from_utf8(token).map_err(|_| invalid("the bearer token is not ASCII"))
+}
+
+fn invalid(detail: &'static str) -> AuthError {
+    AuthError::new(AuthErrorKind::InvalidRequest).with_detail(detail)
+}
+
+fn trim_spaces(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
+fn is_b64token(t: &[u8]) -> bool {
+    let body_len = t.len() - t.iter().rev().take_while(|&&b| b == b'=').count();
+    body_len > 0
+        && t[..body_len].iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn kind(values: &[&str]) -> AuthErrorKind {
+        bearer(&headers(values), 100).unwrap_err().kind()
+    }
+
+    #[test]
+    fn takes_the_token_whatever_the_scheme_case() {
+        for v in ["Bearer a.b.c", "bearer a.b.c", "BEARER   a.b.c  "] {
+            assert_eq!(bearer(&headers(&[v]), 100).unwrap(), "a.b.c");
+        }
+    }
+
+    #[test]
+    fn refuses_what_is_not_one_bearer_token() {
+        assert_eq!(kind(&[]), AuthErrorKind::MissingToken);
+        assert_eq!(
+            kind(&["Bearer a", "Bearer b"]),
+            AuthErrorKind::InvalidRequest
+        );
+        assert_eq!(kind(&["Basic dXNlcjpwYXNz"]), AuthErrorKind::InvalidRequest);
+        assert_eq!(kind(&["Bearer"]), AuthErrorKind::InvalidRequest);
+        assert_eq!(kind(&["Bearer    "]), AuthErrorKind::InvalidRequest);
+        assert_eq!(kind(&["Bearer a b"]), AuthErrorKind::InvalidRequest);
+        assert_eq!(kind(&["Bearer a\"b"]), AuthErrorKind::InvalidRequest);
+        assert_eq!(kind(&["Bearer ==="]), AuthErrorKind::InvalidRequest);
+        assert_eq!(kind(&["Bearerx a.b.c"]), AuthErrorKind::InvalidRequest);
+        let long = format!("Bearer {}", "a".repeat(100));
+        assert_eq!(kind(&[&long]), AuthErrorKind::TokenTooLarge);
+    }
+}

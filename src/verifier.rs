@@ -1,0 +1,272 @@
+//! Steps 2–5: from a token string to verified [`Claims`], knowing nothing of tower.
+//!
+//! The verdict is computed synchronously when the key set is at hand (the common case); only a
+//! missing key set or an unknown `kid` makes the caller wait for the key source.
+
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::claims::{Claims, Grant, Registered};
+use crate::error::{AuthError, AuthErrorKind};
+use crate::header::{self, TypPolicy};
+use crate::jwks::{KeySet, KeySource};
+use crate::response::Responder;
+
+pub(crate) use crate::jwks::Why;
+
+/// What the verifier checks, fixed when the layer is built.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) leeway: u64,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) max_lifetime: Option<u64>,
+    pub(crate) strict_rfc9068: bool,
+    pub(crate) allowed: [bool; 9],
+}
+
+/// The outcome of a synchronous attempt.
+pub(crate) enum Attempt<C> {
+    Done(Result<Claims<C>, AuthError>),
+    /// The key set must be (re)loaded first.
+    NeedKeys(Why),
+}
+
+/// Verifies tokens of one issuer for one audience.
+pub(crate) struct Verifier<C> {
+    rules: Rules,
+    keys: Arc<KeySource>,
+    responder: Responder,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C> std::fmt::Debug for Verifier<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("rules", &self.rules)
+            .field("keys", &self.keys)
+            .finish()
+    }
+}
+
+impl<C: DeserializeOwned> Verifier<C> {
+    pub(crate) fn new(rules: Rules, keys: Arc<KeySource>, responder: Responder) -> Self {
+        Self {
+            rules,
+            keys,
+            responder,
+            _claims: PhantomData,
+        }
+    }
+
+    pub(crate) fn keys(&self) -> &Arc<KeySource> {
+        &self.keys
+    }
+
+    /// Verifies with the key set at hand, or says which keys are needed.
+    pub(crate) fn try_verify(&self, token: &str) -> Attempt<C> {
+        let now = self.keys.clock().now();
+        match self.keys.usable(now) {
+            Some(guard) => match guard.as_ref() {
+                Some(set) => self.run(token, set, now, true),
+                None => Attempt::NeedKeys(Why::Missing),
+            },
+            None => Attempt::NeedKeys(Why::Missing),
+        }
+    }
+
+    /// Verifies, waiting for the key source when needed.
+    pub(crate) async fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        match self.try_verify(token) {
+            Attempt::Done(result) => result,
+            Attempt::NeedKeys(why) => self.verify_after(token, why).await,
+        }
+    }
+
+    /// The slow path: obtain keys for `why`, then verify (no second refetch).
+    pub(crate) async fn verify_after(&self, token: &str, why: Why) -> Result<Claims<C>, AuthError> {
+        let set = self.keys.obtain(why).await?;
+        let now = self.keys.clock().now();
+        match self.run(token, &set, now, false) {
+            Attempt::Done(result) => result,
+            Attempt::NeedKeys(_) => Err(AuthErrorKind::UnknownKey.into()),
+        }
+    }
+
+    fn run(&self, token: &str, set: &KeySet, now: u64, may_refetch: bool) -> Attempt<C> {
+        match self.check(token, set, now) {
+            Err(e) if e.kind() == AuthErrorKind::UnknownKey && may_refetch => {
+                Attempt::NeedKeys(Why::UnknownKid)
+            }
+            result => Attempt::Done(result),
+        }
+    }
+
+    fn check(&self, token: &str, set: &KeySet, now: u64) -> Result<Claims<C>, AuthError> {
+        let r = &self.rules;
+        if token.len() > r.max_token_bytes {
+            return Err(AuthErrorKind::TokenTooLarge.into());
+        }
+        let (header_b64, payload_b64, sig_b64, signing_input) = split(token)?;
+
+        let mut header_json = Vec::with_capacity(header_b64.len() * 3 / 4);
+        header::b64_decode(header_b64, &mut header_json)?;
+        let typ = if r.strict_rfc9068 {
+            TypPolicy::Rfc9068
+        } else {
+            TypPolicy::Lenient
+        };
+        let header = header::parse(&header_json, &r.allowed, typ)?;
+
+        let key = set.find(header.kid.as_deref(), header.alg)?;
+        let verifier = key.verifier(header.alg).ok_or(AuthErrorKind::KeyMismatch)?;
+        let mut sig = Vec::with_capacity(sig_b64.len() * 3 / 4);
+        header::b64_decode(sig_b64, &mut sig)?;
+        // A backend fault on hostile input must become a refusal, not a dropped connection.
+        match catch_unwind(AssertUnwindSafe(|| {
+            verifier.verify_sig(signing_input.as_bytes(), &sig)
+        })) {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(AuthErrorKind::InvalidSignature.into()),
+            Err(_) => {
+                tracing::error!(alg = %header.alg, "signature verification panicked");
+                return Err(AuthErrorKind::Internal.into());
+            }
+        }
+
+        let mut payload = Vec::with_capacity(payload_b64.len() * 3 / 4);
+        header::b64_decode(payload_b64, &mut payload)?;
+        if payload.first() != Some(&b'{') {
+            return Err(AuthError::new(AuthErrorKind::Malformed)
+                .with_detail("the token claims are not a JSON object"));
+        }
+        let reg: Registered<'_> = serde_json::from_slice(&payload).map_err(claims_error)?;
+        let (sub, exp) = self.validate(&reg, now)?;
+        let claims: C = serde_json::from_slice(&payload).map_err(|_| {
+            AuthError::new(AuthErrorKind::InvalidClaim)
+                .with_detail("the token claims do not fit the expected claims type")
+        })?;
+        let grant = Grant::new(
+            sub,
+            reg.sub_type.as_ref().map(|s| &*s.0),
+            reg.scopes(),
+            exp,
+            self.responder.clone(),
+        );
+        Ok(Claims::new(claims, grant))
+    }
+
+    /// The registered-claim rules. Returns `sub` and `exp`.
+    fn validate<'r>(&self, reg: &'r Registered<'_>, now: u64) -> Result<(&'r str, u64), AuthError> {
+        let r = &self.rules;
+        if reg.iss.as_ref().is_none_or(|iss| iss.0 != r.issuer) {
+            return Err(AuthErrorKind::InvalidIssuer.into());
+        }
+        if reg
+            .aud
+            .as_ref()
+            .is_none_or(|aud| !aud.0.iter().any(|a| *a == r.audience))
+        {
+            return Err(AuthErrorKind::InvalidAudience.into());
+        }
+        let exp = reg
+            .exp
+            .ok_or_else(|| missing("the token has no `exp` claim"))?
+            .0;
+        if now >= exp.saturating_add(r.leeway) {
+            return Err(AuthErrorKind::Expired.into());
+        }
+        if reg
+            .nbf
+            .is_some_and(|nbf| nbf.0 > now.saturating_add(r.leeway))
+        {
+            return Err(AuthErrorKind::NotYetValid.into());
+        }
+        if let Some(iat) = reg.iat {
+            if iat.0 > now.saturating_add(r.leeway) {
+                return Err(AuthErrorKind::IssuedInFuture.into());
+            }
+            if r.max_lifetime
+                .is_some_and(|max| exp.saturating_sub(iat.0) > max)
+            {
+                return Err(AuthErrorKind::LifetimeTooLong.into());
+            }
+        }
+        let sub = match &reg.sub {
+            None => return Err(missing("the token has no `sub` claim")),
+            Some(s) if s.0.is_empty() => {
+                return Err(AuthError::new(AuthErrorKind::InvalidClaim)
+                    .with_detail("the `sub` claim is empty"))
+            }
+            Some(s) => &*s.0,
+        };
+        if r.strict_rfc9068 {
+            if reg.client_id.is_none() {
+                return Err(missing("the token has no `client_id` claim"));
+            }
+            if reg.iat.is_none() {
+                return Err(missing("the token has no `iat` claim"));
+            }
+            if reg.jti.is_none() {
+                return Err(missing("the token has no `jti` claim"));
+            }
+        }
+        Ok((sub, exp))
+    }
+}
+
+fn missing(detail: &'static str) -> AuthError {
+    AuthError::new(AuthErrorKind::MissingClaim).with_detail(detail)
+}
+
+fn claims_error(e: serde_json::Error) -> AuthError {
+    match e.classify() {
+        serde_json::error::Category::Data => AuthError::new(AuthErrorKind::InvalidClaim)
+            .with_detail("a registered claim has the wrong type or value"),
+        _ => AuthError::new(AuthErrorKind::Malformed)
+            .with_detail("the token claims are not valid JSON"),
+    }
+}
+
+/// `header.payload.signature` → the three segments and the signing input.
+fn split(token: &str) -> Result<(&str, &str, &str, &str), AuthError> {
+    let mut dots = token.match_indices('.').map(|(i, _)| i);
+    let (Some(first), Some(second)) = (dots.next(), dots.next()) else {
+        return Err(
+            AuthError::new(AuthErrorKind::Malformed).with_detail("the token is not a compact JWS")
+        );
+    };
+    if dots.next().is_some() {
+        // Five segments is the JWE compact form.
+        return Err(AuthErrorKind::EncryptedOrNested.into());
+    }
+    let header = &token[..first];
+    let payload = &token[first + 1..second];
+    let sig = &token[second + 1..];
+    if header.is_empty() || payload.is_empty() || sig.is_empty() {
+        return Err(
+            AuthError::new(AuthErrorKind::Malformed).with_detail("the token has an empty segment")
+        );
+    }
+    Ok((header, payload, sig, &token[..second]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_needs_exactly_three_segments() {
+        assert_eq!(split("a.b.c").unwrap(), ("a", "b", "c", "a.b"));
+        assert_eq!(split("a.b").unwrap_err().kind(), AuthErrorKind::Malformed);
+        assert_eq!(split("a..c").unwrap_err().kind(), AuthErrorKind::Malformed);
+        assert_eq!(
+            split("a.b.c.d.e").unwrap_err().kind(),
+            AuthErrorKind::EncryptedOrNested
+        );
+    }
+}
