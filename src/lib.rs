@@ -1,4 +1,95 @@
-//! Protects tower services (axum, tonic) with OAuth 2.0 JWT access tokens.
+//! Protects tower services (axum, tonic) with OAuth 2.0 JWT access tokens: the resource-server
+//! side of the client-credentials grant.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use tower_jwt_auth::{Claims, JwtAuth};
+//!
+//! async fn usage(claims: Claims) -> String {
+//!     claims.sub.clone()
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/usage", get(usage))
+//!     .layer(JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+//!         .require_scopes(["insights.read"])   // all listed scopes required
+//!         .require_sub_type("user"));          // delegated (user-context) tokens only
+//! ```
+//!
+//! Per request the layer takes the bearer token, finds the issuer's key (OpenID Connect
+//! discovery → `jwks_uri` → JWK set, cached), verifies the signature and the claims (`iss`,
+//! `aud`, `exp`, `nbf`, `iat`, `sub`), checks the required scopes and `sub_type`, and puts
+//! [`Claims`] (and the type-erased [`Grant`]) into the request extensions. Code outside tower
+//! calls [`JwtAuth::verify`].
+//!
+//! # A complete run, against the embedded test issuer (feature `testing`)
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use tower_jwt_auth::{testing::TestIssuer, AuthErrorKind, JwtAuth};
+//!
+//! let issuer = TestIssuer::start().await; // discovery + JWKS on 127.0.0.1
+//! let auth = JwtAuth::new(issuer.url(), "insights-api").require_scopes(["insights.read"]);
+//!
+//! let token = issuer.token().sub("u-1").sub_type("user").scopes(["insights.read"]).sign();
+//! let claims = auth.verify(&token).await.unwrap();
+//! assert_eq!(claims.sub, "u-1");
+//!
+//! let read_less = issuer.token().scopes(["insights.write"]).sign();
+//! let refused = auth.verify(&read_less).await.unwrap_err();
+//! assert_eq!(refused.kind(), AuthErrorKind::InsufficientScope);
+//! # }
+//! ```
+//!
+//! # Outcomes
+//!
+//! One table, in one place, per RFC 6750. Every refusal is a response (never an error of the
+//! service), with a JSON body `{"error": .., "error_description": ..}` whose description is
+//! fixed text that never echoes the token; the [`AuthError`] is in the response extensions.
+//! [`JwtAuth::on_reject`] replaces the response.
+//!
+//! | situation | status | `WWW-Authenticate` | gRPC status |
+//! |---|---|---|---|
+//! | no `Authorization` header | 401 | `Bearer realm="<audience>"` | 16 UNAUTHENTICATED |
+//! | header repeated, not Bearer, empty token | 400 | `error="invalid_request"` | 3 INVALID_ARGUMENT |
+//! | malformed, bad signature, expired, not yet valid, wrong `iss`/`aud`, unknown `kid`, header over 8 KiB | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
+//! | valid token lacking a required scope | 403 | `error="insufficient_scope", scope="<required>"` | 7 PERMISSION_DENIED |
+//! | valid token with the wrong `sub_type` | 403 | `error="insufficient_scope"` | 7 PERMISSION_DENIED |
+//! | keys cannot be obtained, nothing cached | 503 + `Retry-After` | none | 14 UNAVAILABLE |
+//! | configuration unusable | 500 | none | 13 INTERNAL |
+//!
+//! gRPC requests (`content-type: application/grpc*`) are answered trailers-only with HTTP 200,
+//! `grpc-status` and a percent-encoded `grpc-message`.
+//!
+//! # Keys
+//!
+//! Discovery happens lazily on first use; [`JwtAuth::ready`] prefetches. `https` is required
+//! except for loopback hosts. The refresh and fault model, with defaults:
+//!
+//! - concurrent requests share one fetch; a request waits for keys at most 5 s, then 503;
+//! - a key set lives for its `Cache-Control: max-age`, clamped to [5 min, 24 h] (15 min when
+//!   absent), and is refreshed in the background before then: no request waits for it;
+//! - a token with an unknown `kid` causes at most one refetch per 30 s, shared by all requests;
+//! - when refreshes fail, the last good set keeps serving for 24 h past its expiry, with
+//!   exponential backoff (1 s to 60 s) between attempts;
+//! - every fetch has a 5 s connect and 10 s total timeout, a 256 KiB cap, at most 2 redirects.
+//!
+//! # Security
+//!
+//! - The algorithm comes from the key and the allow-list, never from the token alone; `none`
+//!   and `HS*` are always refused. `jku`, `x5u`, `jwk` and `x5c` headers are never used; any
+//!   `crit` is refused; encrypted (JWE) and nested tokens are refused.
+//! - Keys are checked one by one: RSA 2048–8192 bits, EC curve matching the algorithm, Ed25519
+//!   only; keys for another `use`, with private members, or symmetric are skipped.
+//! - base64url is decoded strictly (no padding, no `+/`, canonical trailing bits); duplicate
+//!   registered claims and claims of the wrong JSON type are refused.
+//! - Tokens and key material are never logged or printed by `Debug`.
+//!
+//! # Features
+//!
+//! - `axum` (default): [`Claims`] is an axum extractor, `Option<Claims>` too.
+//! - `testing`: [`testing::TestIssuer`], an identity provider on loopback for your own tests.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -81,6 +81,7 @@ impl TokenBuilder {
     }
 
     /// `sub`: the end user of a delegated token, or the client of an app token.
+    #[allow(clippy::should_implement_trait)] // named after the claim, not subtraction
     pub fn sub(self, sub: &str) -> Self {
         self.claim("sub", sub)
     }
