@@ -37,7 +37,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/usage", get(usage))
         .route(
             "/usage/annotations",
-            get(usage).post(usage).layer(RequireScopes::new(["insights.write"])),
+            get(usage)
+                .post(usage)
+                .layer(RequireScopes::new(["insights.write"])),
         )
         .layer(auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -52,7 +54,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let endpoint = issuer.token_endpoint();
         async move {
             let res: Value = http.post(endpoint).json(&body).send().await?.json().await?;
-            Ok::<String, reqwest::Error>(res["access_token"].as_str().unwrap_or_default().to_owned())
+            Ok::<String, reqwest::Error>(
+                res["access_token"].as_str().unwrap_or_default().to_owned(),
+            )
         }
     };
     let base = json!({
@@ -68,18 +72,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         body
     };
-    let delegated_read = token(with(json!({"scope": "insights.read", "sub": "user-1042", "sub_type": "user"}))).await?;
+    let delegated_read = token(with(
+        json!({"scope": "insights.read", "sub": "user-1042", "sub_type": "user"}),
+    ))
+    .await?;
     let app_token = token(with(json!({"scope": "insights.read"}))).await?;
-    let expired = issuer.token().sub("user-1042").sub_type("user").scopes(["insights.read"])
-        .expired_for(std::time::Duration::from_secs(600)).sign();
+    let expired = issuer
+        .token()
+        .sub("user-1042")
+        .sub_type("user")
+        .scopes(["insights.read"])
+        .expired_for(std::time::Duration::from_secs(600))
+        .sign();
 
     // 4. What the service answers.
     let cases: [(&str, &str, Option<&str>); 5] = [
-        ("delegated token, insights.read", "/usage", Some(&delegated_read)),
+        (
+            "delegated token, insights.read",
+            "/usage",
+            Some(&delegated_read),
+        ),
         ("no token", "/usage", None),
         ("expired token", "/usage", Some(&expired)),
         ("app token (no user context)", "/usage", Some(&app_token)),
-        ("read-only token, write route", "/usage/annotations", Some(&delegated_read)),
+        (
+            "read-only token, write route",
+            "/usage/annotations",
+            Some(&delegated_read),
+        ),
     ];
     for (what, path, bearer) in cases {
         let mut req = http.get(format!("{api}{path}"));
