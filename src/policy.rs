@@ -207,3 +207,8 @@ where
         }
     }
 }
+
+#[cfg(feature = "tonic")]
+impl<S: tonic::server::NamedService> tonic::server::NamedService for RequireScopesService<S> {
+    const NAME: &'static str = S::NAME;
+}

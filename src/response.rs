@@ -348,6 +348,58 @@ mod tests {
     }
 
     #[test]
+    fn grpc_refusals_are_trailers_only_with_a_status() {
+        let err =
+            AuthError::new(AuthErrorKind::InsufficientScope).with_required_scope("a b".into());
+        let res = Responder::Default {
+            realm: "api".into(),
+        }
+        .respond(&err, true);
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()[CONTENT_TYPE], "application/grpc");
+        assert_eq!(res.headers()["grpc-status"], "7");
+        assert_eq!(
+            res.headers()["grpc-message"],
+            "the token lacks a required scope"
+        );
+        assert!(res.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .ends_with(r#"scope="a b""#));
+        assert!(res.body().is_empty());
+        for (kind, code) in [
+            (AuthErrorKind::MissingToken, "16"),
+            (AuthErrorKind::Expired, "16"),
+            (AuthErrorKind::InvalidRequest, "3"),
+            (AuthErrorKind::KeysUnavailable, "14"),
+            (AuthErrorKind::Misconfigured, "13"),
+        ] {
+            let res = Responder::Default {
+                realm: "api".into(),
+            }
+            .respond(&kind.into(), true);
+            assert_eq!(res.headers()["grpc-status"], code, "{kind:?}");
+        }
+        assert_eq!(
+            grpc_percent_encode("100% sure\n\u{e9}"),
+            "100%25 sure%0A%C3%A9"
+        );
+    }
+
+    #[test]
+    fn grpc_is_detected_by_content_type() {
+        let mut h = http::HeaderMap::new();
+        assert!(!is_grpc(&h));
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc+proto"),
+        );
+        assert!(is_grpc(&h));
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        assert!(!is_grpc(&h));
+    }
+
+    #[test]
     fn realm_cannot_break_out_of_its_quotes() {
         let res = default_response(&AuthErrorKind::Expired.into(), "a\"b\r\nc\\d");
         assert!(www(&res).starts_with(r#"Bearer realm="abcd", error="invalid_token""#));

@@ -118,3 +118,8 @@ where
         }
     }
 }
+
+#[cfg(feature = "tonic")]
+impl<S: tonic::server::NamedService, C> tonic::server::NamedService for JwtAuthService<S, C> {
+    const NAME: &'static str = S::NAME;
+}

@@ -1,0 +1,277 @@
+//! The layer in front of a real tonic server, called by a real tonic client over loopback:
+//! refusals arrive as gRPC statuses, claims reach the services, and `RequireScopes` applies to
+//! the one service it wraps.
+
+mod common;
+
+use std::convert::Infallible;
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::uri::PathAndQuery;
+use tonic::codegen::tokio_stream;
+use tonic::metadata::MetadataValue;
+use tonic::server::NamedService;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Channel, Server};
+use tonic::{Code, Request, Response, Status};
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
+use tonic_prost::ProstCodec;
+use tower::Layer;
+use tower_jwt_auth::testing::TestIssuer;
+use tower_jwt_auth::{Claims, JwtAuth, RequireScopes};
+
+/// tonic-health's generated service, answering with the verified subject in `x-subject`.
+struct Probe;
+
+#[tonic::async_trait]
+impl Health for Probe {
+    async fn check(
+        &self,
+        req: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, Status> {
+        respond(&req)
+    }
+
+    type WatchStream = tokio_stream::Empty<Result<HealthCheckResponse, Status>>;
+
+    async fn watch(
+        &self,
+        _req: Request<HealthCheckRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        Ok(Response::new(tokio_stream::empty()))
+    }
+}
+
+fn respond<T>(req: &Request<T>) -> Result<Response<HealthCheckResponse>, Status> {
+    let claims = req
+        .extensions()
+        .get::<Claims>()
+        .ok_or_else(|| Status::internal("no claims"))?;
+    let mut res = Response::new(HealthCheckResponse { status: 1 });
+    let subject =
+        MetadataValue::try_from(claims.sub.as_str()).map_err(|_| Status::internal("subject"))?;
+    res.metadata_mut().insert("x-subject", subject);
+    Ok(res)
+}
+
+/// A second gRPC service, `insights.v1.Usage/Read`, written against tonic's server machinery
+/// (what generated code does) so that no protoc is needed.
+#[derive(Clone)]
+struct Usage;
+
+impl NamedService for Usage {
+    const NAME: &'static str = "insights.v1.Usage";
+}
+
+#[derive(Clone)]
+struct Read;
+
+impl tonic::server::UnaryService<HealthCheckRequest> for Read {
+    type Response = HealthCheckResponse;
+    type Future = Ready<Result<Response<HealthCheckResponse>, Status>>;
+    fn call(&mut self, req: Request<HealthCheckRequest>) -> Self::Future {
+        ready(respond(&req))
+    }
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Usage {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        Box::pin(async move {
+            let codec = ProstCodec::<HealthCheckResponse, HealthCheckRequest>::default();
+            Ok(tonic::server::Grpc::new(codec).unary(Read, req).await)
+        })
+    }
+}
+
+struct Running {
+    channel: Channel,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Health behind the layer's `insights.read`; Usage also behind `insights.admin`.
+async fn start(auth: JwtAuth) -> Running {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Server::builder()
+        .layer(auth)
+        .add_service(HealthServer::new(Probe))
+        .add_service(RequireScopes::new(["insights.admin"]).layer(Usage));
+    let task = tokio::spawn(async move {
+        router
+            .serve_with_incoming(TcpIncoming::from(listener))
+            .await
+            .unwrap();
+    });
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Running { channel, task }
+}
+
+fn with_token<T>(msg: T, token: Option<&str>) -> Request<T> {
+    let mut req = Request::new(msg);
+    if let Some(t) = token {
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    req
+}
+
+async fn check(
+    run: &Running,
+    token: Option<&str>,
+) -> Result<Response<HealthCheckResponse>, Status> {
+    let msg = HealthCheckRequest {
+        service: String::new(),
+    };
+    HealthClient::new(run.channel.clone())
+        .check(with_token(msg, token))
+        .await
+}
+
+async fn read_usage(
+    run: &Running,
+    token: Option<&str>,
+) -> Result<Response<HealthCheckResponse>, Status> {
+    let mut grpc = tonic::client::Grpc::new(run.channel.clone());
+    grpc.ready().await.unwrap();
+    let msg = HealthCheckRequest {
+        service: String::new(),
+    };
+    let codec = ProstCodec::<HealthCheckRequest, HealthCheckResponse>::default();
+    grpc.unary(
+        with_token(msg, token),
+        PathAndQuery::from_static("/insights.v1.Usage/Read"),
+        codec,
+    )
+    .await
+}
+
+fn auth(issuer: &TestIssuer) -> JwtAuth {
+    JwtAuth::new(issuer.url(), "insights-api").require_scopes(["insights.read"])
+}
+
+#[tokio::test]
+async fn valid_tokens_reach_the_service_with_their_claims() {
+    let issuer = TestIssuer::start().await;
+    let run = start(auth(&issuer)).await;
+    let token = issuer
+        .token()
+        .sub("u-5")
+        .sub_type("user")
+        .scopes(["insights.read"])
+        .sign();
+    let res = check(&run, Some(&token)).await.unwrap();
+    assert_eq!(res.get_ref().status, 1);
+    assert_eq!(res.metadata().get("x-subject").unwrap(), "u-5");
+}
+
+#[tokio::test]
+async fn refusals_are_grpc_statuses() {
+    let issuer = TestIssuer::start().await;
+    let run = start(auth(&issuer)).await;
+
+    let status = check(&run, None).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(status.message(), "a bearer token is required");
+    assert_eq!(
+        status.metadata().get("www-authenticate").unwrap(),
+        r#"Bearer realm="insights-api""#
+    );
+
+    let expired = issuer
+        .token()
+        .scopes(["insights.read"])
+        .expired_for(Duration::from_secs(300))
+        .sign();
+    let status = check(&run, Some(&expired)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(status.message(), "the token has expired");
+
+    let no_scope = issuer.token().scopes(["insights.write"]).sign();
+    let status = check(&run, Some(&no_scope)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(status.message(), "the token lacks a required scope");
+    let www = status
+        .metadata()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        www.contains(r#"error="insufficient_scope""#) && www.ends_with(r#"scope="insights.read""#),
+        "{www}"
+    );
+
+    let mut req = with_token(
+        HealthCheckRequest {
+            service: String::new(),
+        },
+        None,
+    );
+    req.metadata_mut()
+        .insert("authorization", "Basic dTpw".parse().unwrap());
+    let status = HealthClient::new(run.channel.clone())
+        .check(req)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn unreachable_keys_are_unavailable() {
+    let down = common::closed_port_url().await;
+    let run = start(JwtAuth::new(down, "insights-api")).await;
+    let token = TestIssuer::start().await.token().sign();
+    let status = check(&run, Some(&token)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(status.message(), "signing keys are temporarily unavailable");
+}
+
+#[tokio::test]
+async fn require_scopes_applies_to_the_service_it_wraps_only() {
+    let issuer = TestIssuer::start().await;
+    let run = start(auth(&issuer)).await;
+    let reader = issuer.token().sub("u-6").scopes(["insights.read"]).sign();
+    assert!(check(&run, Some(&reader)).await.is_ok());
+    let status = read_usage(&run, Some(&reader)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let www = status
+        .metadata()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(www.ends_with(r#"scope="insights.admin""#), "{www}");
+
+    let admin = issuer
+        .token()
+        .sub("u-6")
+        .scopes(["insights.read", "insights.admin"])
+        .sign();
+    let res = read_usage(&run, Some(&admin)).await.unwrap();
+    assert_eq!(res.metadata().get("x-subject").unwrap(), "u-6");
+}
