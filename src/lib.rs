@@ -62,6 +62,33 @@
 //! gRPC requests (`content-type: application/grpc*`) are answered trailers-only with HTTP 200,
 //! `grpc-status` and a percent-encoded `grpc-message`.
 //!
+//! # gRPC (tonic)
+//!
+//! The same layer goes on a tonic server; services read the claims from the request extensions.
+//! With feature `tonic`, a service wrapped in [`RequireScopes`] keeps its gRPC name, so it can be
+//! added on its own and only that service requires the extra scopes.
+//!
+//! ```no_run
+//! use tonic::{Request, Response, Status};
+//! use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
+//! use tower_jwt_auth::{Claims, JwtAuth};
+//!
+//! async fn check(req: Request<HealthCheckRequest>) -> Result<Response<HealthCheckResponse>, Status> {
+//!     let claims = req.extensions().get::<Claims>().ok_or_else(|| Status::internal("no claims"))?;
+//!     tracing::info!(user = %claims.sub, "health checked");
+//!     Ok(Response::new(HealthCheckResponse { status: 1 }))
+//! }
+//!
+//! # async fn serve(listener: tokio::net::TcpListener) -> Result<(), tonic::transport::Error> {
+//! let (_reporter, health) = tonic_health::server::health_reporter();
+//! tonic::transport::Server::builder()
+//!     .layer(JwtAuth::new("https://auth-api.eliq.com", "insights-api"))
+//!     .add_service(health)
+//!     .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+//!     .await
+//! # }
+//! ```
+//!
 //! # Keys
 //!
 //! Discovery happens lazily on first use; [`JwtAuth::ready`] prefetches. `https` is required
@@ -89,6 +116,7 @@
 //! # Features
 //!
 //! - `axum` (default): [`Claims`] is an axum extractor, `Option<Claims>` too.
+//! - `tonic`: `NamedService` for the layer's services (tonic without default features).
 //! - `testing`: [`testing::TestIssuer`], an identity provider on loopback for your own tests.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
