@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::header::Algorithm;
 use crate::jwks::fetch::{parse_url, FetchLimits, Fetcher};
-use crate::jwks::{keys, CachePolicy, KeySet, KeySource, Origin};
+use crate::jwks::{keys, CachePolicy, KeySet, KeySetInfo, KeySource, Origin};
 use crate::policy::Policy;
 use crate::response::{RejectFn, Responder};
 use crate::service::JwtAuthService;
@@ -71,6 +71,7 @@ struct Config {
     policy: Policy,
     jwks_uri: Option<String>,
     fixed_jwks: Option<String>,
+    pem_keys: Vec<(String, Algorithm, String)>,
     http_client: Option<reqwest::Client>,
     fetch: FetchLimits,
     cache: CachePolicy,
@@ -129,6 +130,7 @@ impl JwtAuth<AccessClaims> {
             policy: Policy::default(),
             jwks_uri: None,
             fixed_jwks: None,
+            pem_keys: Vec::new(),
             http_client: None,
             fetch: FetchLimits::default(),
             cache: CachePolicy::default(),
@@ -169,24 +171,48 @@ where
         let mut error = config.error.clone();
         let allowed = config.algorithms;
         let mut fixed = None;
-        let origin = if let Some(json) = &config.fixed_jwks {
-            match keys::parse_set(json.as_bytes(), &allowed) {
-                Ok((keys, skipped)) => {
-                    for s in skipped {
-                        tracing::warn!(kid = s.kid.as_deref().unwrap_or("(none)"), reason = %s.reason, "configured JWK skipped");
+        let origin = if config.fixed_jwks.is_some() || !config.pem_keys.is_empty() {
+            let mut keys = Vec::new();
+            if let Some(json) = &config.fixed_jwks {
+                match keys::parse_set(json.as_bytes(), &allowed) {
+                    Ok((parsed, skipped)) => {
+                        for s in skipped {
+                            tracing::warn!(kid = s.kid.as_deref().unwrap_or("(none)"), reason = %s.reason, "configured JWK skipped");
+                        }
+                        keys.extend(parsed);
                     }
-                    if keys.is_empty() {
-                        error.get_or_insert(ConfigError::new(
-                            "jwks",
-                            "the JWK set has no usable key",
-                        ));
+                    Err(e) => {
+                        error.get_or_insert(ConfigError::new("jwks", e));
                     }
-                    fixed = Some(KeySet::fixed(keys));
-                }
-                Err(e) => {
-                    error.get_or_insert(ConfigError::new("jwks", e));
                 }
             }
+            for (kid, alg, pem) in &config.pem_keys {
+                if !allowed[alg.index()] {
+                    error.get_or_insert(ConfigError::new(
+                        "pem_key",
+                        format!("{alg} is not an allowed algorithm"),
+                    ));
+                    continue;
+                }
+                match keys::from_pem(kid, *alg, pem) {
+                    Ok(key) => keys.push(key),
+                    Err(e) => {
+                        error.get_or_insert(ConfigError::new(
+                            "pem_key",
+                            format!("key {kid:?}: {e}"),
+                        ));
+                    }
+                }
+            }
+            if keys.is_empty() {
+                let field = if config.fixed_jwks.is_some() {
+                    "jwks"
+                } else {
+                    "pem_key"
+                };
+                error.get_or_insert(ConfigError::new(field, "no usable key"));
+            }
+            fixed = Some(KeySet::fixed(keys));
             Origin::Fixed
         } else if let Some(uri) = &config.jwks_uri {
             match parse_url(uri) {
@@ -346,6 +372,19 @@ where
     /// Uses these keys (a JWK set document) and never fetches any. Defaults to discovery.
     pub fn jwks(self, jwk_set_json: impl Into<String>) -> Self {
         self.with(|c| c.fixed_jwks = Some(jwk_set_json.into()))
+    }
+
+    /// Adds a fixed public key in PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`) for one algorithm,
+    /// under `kid`; tokens without a `kid` use it when it is the only key for their algorithm.
+    /// With fixed keys nothing is ever fetched. Defaults to none (discovery).
+    pub fn pem_key(self, kid: impl Into<String>, alg: Algorithm, pem: impl Into<String>) -> Self {
+        self.with(|c| c.pem_keys.push((kid.into(), alg, pem.into())))
+    }
+
+    /// The key set in use, if one is loaded: its `kid`s and timetable. For health endpoints and
+    /// diagnostics; never key material.
+    pub fn key_set(&self) -> Option<KeySetInfo> {
+        self.shared.verifier.keys().info()
     }
 
     /// Uses this HTTP client for every fetch (custom CA, proxy, mTLS). Its own timeouts and

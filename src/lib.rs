@@ -148,6 +148,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AuthError, AuthErrorKind, ConfigError, KeySourceError};
 pub use future::ResponseFuture;
 pub use header::Algorithm;
+pub use jwks::KeySetInfo;
 pub use layer::JwtAuth;
 pub use policy::{RequireScopes, RequireScopesService};
 pub use response::default_response;

@@ -115,6 +115,10 @@ impl KeySource {
         }
     }
 
+    pub(crate) fn info(&self) -> Option<super::KeySetInfo> {
+        self.current.load().as_ref().map(|set| set.info())
+    }
+
     pub(crate) fn clock(&self) -> &dyn Clock {
         &*self.clock
     }

@@ -74,6 +74,8 @@ impl Fetcher {
                 Client::builder()
                     .connect_timeout(self.limits.connect_timeout)
                     .timeout(self.limits.total_timeout)
+                    // Fetches are minutes apart: an idle connection would only go stale.
+                    .pool_max_idle_per_host(0)
                     .redirect(redirect::Policy::custom(|attempt| {
                         if attempt.previous().len() > 2 {
                             attempt.error("more than 2 redirects")

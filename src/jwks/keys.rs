@@ -276,6 +276,7 @@ fn parse_key(jwk: RawJwk, allowed: &[bool; 9]) -> Result<Key, String> {
             if x.len() != 32 {
                 return Err("Ed25519 public key must be 32 bytes".into());
             }
+            check_ed25519_point(&x)?;
             if admits(Algorithm::EdDSA) {
                 let parsed = ParsedPublicKey::new(&signature::ED25519, &x)
                     .map_err(|e| format!("Ed25519 key rejected: {e}"))?;
@@ -293,6 +294,123 @@ fn parse_key(jwk: RawJwk, allowed: &[bool; 9]) -> Result<Key, String> {
         kind,
         verifiers,
     })
+}
+
+/// The `y` encodings (sign bit cleared) of the Ed25519 points of small order: the identity, the
+/// point of order 2, of order 4, and the two of order 8 (each also with the sign bit set).
+const ED25519_SMALL_ORDER_Y: [[u8; 32]; 5] = [
+    hex32("0100000000000000000000000000000000000000000000000000000000000000"),
+    hex32("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+    hex32("0000000000000000000000000000000000000000000000000000000000000000"),
+    hex32("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+    hex32("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+];
+
+/// p = 2^255 - 19, little-endian.
+const ED25519_P: [u8; 32] =
+    hex32("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+
+const fn hex32(s: &str) -> [u8; 32] {
+    const fn nibble(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not hex"),
+        }
+    }
+    let b = s.as_bytes();
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = nibble(b[2 * i]) << 4 | nibble(b[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+/// Refuses non-canonical encodings (`y` ≥ p) and points of small order, with either sign.
+fn check_ed25519_point(x: &[u8]) -> Result<(), String> {
+    let mut y = [0u8; 32];
+    y.copy_from_slice(x);
+    y[31] &= 0x7f;
+    // Little-endian comparison: y >= p?
+    let non_canonical = y.iter().rev().cmp(ED25519_P.iter().rev()) != std::cmp::Ordering::Less;
+    if non_canonical {
+        return Err("Ed25519 public key is not canonically encoded".into());
+    }
+    if ED25519_SMALL_ORDER_Y.contains(&y) {
+        return Err("Ed25519 public key is a point of small order".into());
+    }
+    Ok(())
+}
+
+/// A verification key from PEM (`PUBLIC KEY` SubjectPublicKeyInfo, or `RSA PUBLIC KEY`),
+/// for one algorithm, under the same policy as JWKs.
+pub(crate) fn from_pem(kid: &str, alg: Algorithm, pem: &str) -> Result<Key, String> {
+    let der = pem_body(pem)?;
+    let mut allowed = [false; 9];
+    allowed[alg.index()] = true;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwk = match alg {
+        Algorithm::ES256 | Algorithm::ES384 => {
+            let (verification, crv, size): (&'static signature::EcdsaVerificationAlgorithm, _, _) =
+                if alg == Algorithm::ES256 {
+                    (&signature::ECDSA_P256_SHA256_FIXED, "P-256", 32)
+                } else {
+                    (&signature::ECDSA_P384_SHA384_FIXED, "P-384", 48)
+                };
+            let parsed = ParsedPublicKey::new(verification, &der)
+                .map_err(|e| format!("not a {crv} public key: {e}"))?;
+            // The uncompressed point ends the SubjectPublicKeyInfo.
+            let spki = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::PublicKeyX509Der<'static>>::as_der(&parsed)
+                .map_err(|_| "cannot re-encode the EC key".to_owned())?;
+            let point = &spki.as_ref()[spki.as_ref().len() - (1 + 2 * size)..];
+            serde_json::json!({"kty": "EC", "crv": crv, "x": b64(&point[1..=size]), "y": b64(&point[1 + size..])})
+        }
+        Algorithm::EdDSA => {
+            let raw = match der.len() {
+                32 => &der[..],
+                44 => &der[12..],
+                _ => return Err("not an Ed25519 public key".into()),
+            };
+            serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(raw)})
+        }
+        _ => {
+            let key = aws_lc_rs::rsa::PublicKey::from_der(&der)
+                .map_err(|e| format!("not an RSA public key: {e}"))?;
+            let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&key);
+            serde_json::json!({"kty": "RSA", "n": b64(&c.n), "e": b64(&c.e)})
+        }
+    };
+    let mut jwk: RawJwk = serde_json::from_value(jwk).map_err(|e| e.to_string())?;
+    jwk.kid = Some(kid.to_owned());
+    jwk.alg = Some(alg.as_str().to_owned());
+    parse_key(jwk, &allowed)
+}
+
+fn pem_body(pem: &str) -> Result<Vec<u8>, String> {
+    let pem = pem.trim();
+    let first = pem.lines().next().unwrap_or_default().trim();
+    let label = first
+        .strip_prefix("-----BEGIN ")
+        .and_then(|l| l.strip_suffix("-----"))
+        .ok_or("not PEM: no BEGIN line")?;
+    if label.contains("PRIVATE") {
+        return Err("a private key was given; give the public key".into());
+    }
+    if label != "PUBLIC KEY" && label != "RSA PUBLIC KEY" {
+        return Err(format!("PEM label {label:?} is not a public key"));
+    }
+    let end = format!("-----END {label}-----");
+    let body: String = pem
+        .lines()
+        .skip(1)
+        .take_while(|l| l.trim() != end)
+        .flat_map(|l| l.trim().chars())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| "PEM body is not base64".to_owned())
 }
 
 const RSA_ALGS: [(Algorithm, &RsaParameters); 6] = [
@@ -358,6 +476,129 @@ mod tests {
         let small_n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xffu8; 128]);
         let reason = skipped_reason(serde_json::json!({"kty":"RSA","n":small_n,"e":"AQAB"}));
         assert!(reason.contains("1024 bits"), "{reason}");
+    }
+
+    fn b64(b: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    }
+
+    fn parse_one(jwk: serde_json::Value) -> Result<Key, String> {
+        parse_key(serde_json::from_value(jwk).unwrap(), &ALL)
+    }
+
+    fn rsa_components() -> (Vec<u8>, Vec<u8>) {
+        use aws_lc_rs::signature::KeyPair as _;
+        let kp =
+            aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(kp.public_key());
+        (c.n, c.e)
+    }
+
+    #[test]
+    fn rsa_policy() {
+        let (n, e) = rsa_components();
+        let key = parse_one(serde_json::json!({"kty": "RSA", "n": b64(&n), "e": b64(&e)})).unwrap();
+        assert!(
+            key.fits(Algorithm::RS256) && key.fits(Algorithm::PS512) && !key.fits(Algorithm::ES256)
+        );
+        // Leading zero bytes of n and e are normalised away.
+        let (mut n0, mut e0) = (vec![0, 0], vec![0]);
+        n0.extend_from_slice(&n);
+        e0.extend_from_slice(&e);
+        assert!(parse_one(serde_json::json!({"kty": "RSA", "n": b64(&n0), "e": b64(&e0)})).is_ok());
+        // A JWK `alg` narrows the key to that algorithm.
+        let only = parse_one(
+            serde_json::json!({"kty": "RSA", "n": b64(&n), "e": b64(&e), "alg": "PS256"}),
+        )
+        .unwrap();
+        assert!(only.fits(Algorithm::PS256) && !only.fits(Algorithm::RS256));
+        let big = vec![0xffu8; 8192 / 8 + 1];
+        let err =
+            parse_one(serde_json::json!({"kty": "RSA", "n": b64(&big), "e": "AQAB"})).unwrap_err();
+        assert!(err.contains("8200 bits"), "{err}");
+        let err = parse_one(serde_json::json!({"kty": "RSA", "n": b64(&n), "e": b64(&[1, 0])}))
+            .unwrap_err();
+        assert!(err.contains("exponent"), "{err}");
+        let err = parse_one(serde_json::json!({"kty": "RSA", "n": b64(&n)})).unwrap_err();
+        assert!(err.contains("missing `e`"), "{err}");
+    }
+
+    #[test]
+    fn ec_curve_must_match_the_algorithm() {
+        use aws_lc_rs::signature::KeyPair as _;
+        let kp = aws_lc_rs::signature::EcdsaKeyPair::generate(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        )
+        .unwrap();
+        let p = kp.public_key().as_ref();
+        let jwk = |extra: serde_json::Value| {
+            let mut j = serde_json::json!({"kty": "EC", "crv": "P-256", "x": b64(&p[1..33]), "y": b64(&p[33..])});
+            j.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            j
+        };
+        let key = parse_one(jwk(serde_json::json!({}))).unwrap();
+        assert!(key.fits(Algorithm::ES256) && !key.fits(Algorithm::ES384));
+        let err = parse_one(jwk(serde_json::json!({"alg": "ES384"}))).unwrap_err();
+        assert!(err.contains("does not match curve"), "{err}");
+        let err = parse_one(jwk(serde_json::json!({"crv": "P-384"}))).unwrap_err();
+        assert!(err.contains("48 bytes"), "{err}");
+        // A point not on the curve.
+        let err = parse_one(jwk(serde_json::json!({"y": b64(&[7u8; 32])}))).unwrap_err();
+        assert!(err.contains("rejected"), "{err}");
+    }
+
+    #[test]
+    fn key_ops_must_allow_verify() {
+        let x = b64(&[9u8; 32]);
+        let err = parse_one(
+            serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "key_ops": ["sign"]}),
+        )
+        .unwrap_err();
+        assert!(err.contains("key_ops"), "{err}");
+        assert!(parse_one(
+            serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "key_ops": ["verify"]})
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn ed25519_points_must_be_32_canonical_bytes_of_large_order() {
+        let err =
+            parse_one(serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&[9u8; 31])}))
+                .unwrap_err();
+        assert!(err.contains("32 bytes"), "{err}");
+        for y in ED25519_SMALL_ORDER_Y {
+            for sign in [0u8, 0x80] {
+                let mut x = y;
+                x[31] |= sign;
+                let err =
+                    parse_one(serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&x)}))
+                        .unwrap_err();
+                assert!(err.contains("small order"), "{err}");
+            }
+        }
+        // y = p and y = p + 1: the non-canonical encodings of small-order points.
+        for low in [0xed, 0xee] {
+            let mut x = ED25519_P;
+            x[0] = low;
+            let err = parse_one(serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&x)}))
+                .unwrap_err();
+            assert!(err.contains("canonical"), "{err}");
+        }
+    }
+
+    #[test]
+    fn pem_requires_a_public_key() {
+        let err = pem_body("-----BEGIN EC PRIVATE KEY-----\nAA==\n-----END EC PRIVATE KEY-----")
+            .unwrap_err();
+        assert!(err.contains("private"), "{err}");
+        assert!(pem_body("MIIB").is_err());
+        assert_eq!(
+            pem_body("-----BEGIN PUBLIC KEY-----\nAAEC\nAw==\n-----END PUBLIC KEY-----\n").unwrap(),
+            [0, 1, 2, 3]
+        );
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(crate) struct KeySet {
     pub(crate) fetched_at: u64,
     /// When a background refresh starts.
     pub(crate) refresh_at: u64,
+    /// When its lifetime (`max-age`, clamped) ends.
+    pub(crate) expires_at: u64,
     /// After this the set is no longer used, even when no refresh succeeded.
     pub(crate) usable_until: u64,
 }
@@ -48,6 +50,7 @@ impl KeySet {
             keys,
             fetched_at,
             refresh_at: fetched_at.saturating_add(ttl - ttl / 4),
+            expires_at: fetched_at.saturating_add(ttl),
             usable_until: fetched_at
                 .saturating_add(ttl)
                 .saturating_add(max_stale.as_secs()),
@@ -60,12 +63,27 @@ impl KeySet {
             keys,
             fetched_at: 0,
             refresh_at: u64::MAX,
+            expires_at: u64::MAX,
             usable_until: u64::MAX,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.keys.len()
+    }
+
+    pub(crate) fn info(&self) -> KeySetInfo {
+        KeySetInfo {
+            kids: self
+                .keys
+                .iter()
+                .map(|k| k.kid.as_deref().map(str::to_owned))
+                .collect(),
+            fetched_at: self.fetched_at,
+            refresh_at: self.refresh_at,
+            expires_at: self.expires_at,
+            usable_until: self.usable_until,
+        }
     }
 
     /// The key that verifies a token with this `kid` and `alg`.
@@ -96,6 +114,23 @@ impl KeySet {
             }
         }
     }
+}
+
+/// The key set in use: which keys, and its timetable in seconds since the Unix epoch on the
+/// layer's clock (`u64::MAX` for fixed keys). See [`JwtAuth::key_set`](crate::JwtAuth::key_set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeySetInfo {
+    /// The `kid` of each usable key, in set order.
+    pub kids: Vec<Option<String>>,
+    /// When the set was fetched.
+    pub fetched_at: u64,
+    /// When a request starts a background refresh (three quarters of the lifetime).
+    pub refresh_at: u64,
+    /// When the lifetime (`Cache-Control: max-age`, clamped) ends.
+    pub expires_at: u64,
+    /// The last moment the set is used while refreshes fail.
+    pub usable_until: u64,
 }
 
 pub(crate) fn unavailable(retry_after: Duration, why: impl Into<String>) -> AuthError {

@@ -101,6 +101,28 @@ impl SigningKey {
         jwk
     }
 
+    /// The public key as PEM (`PUBLIC KEY`, SubjectPublicKeyInfo).
+    ///
+    /// # Panics
+    /// Only if the crypto backend cannot encode a key it generated.
+    pub fn public_pem(&self) -> String {
+        use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+        let der: PublicKeyX509Der<'static> = match &self.pair {
+            Pair::Rsa(kp) => kp.public_key().as_der(),
+            Pair::Ec(kp) => kp.public_key().as_der(),
+            Pair::Ed(kp) => kp.public_key().as_der(),
+        }
+        .expect("public key encoding");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        pem
+    }
+
     /// Signs `signing_input` (`b64(header).b64(payload)`) and returns the raw signature.
     ///
     /// # Panics

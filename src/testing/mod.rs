@@ -47,6 +47,8 @@ pub enum Failure {
     Garbage,
     /// Answer 200 with `{"keys":{}}` (JSON, but not a JWK set) from the JWKS endpoint.
     InvalidJwks,
+    /// Answer 200 with this JSON body from the JWKS endpoint (discovery is unaffected).
+    JwksBody(String),
 }
 
 /// Builder for a [`TestIssuer`].
@@ -136,6 +138,7 @@ impl TestIssuerBuilder {
             default_client_id: self.clients[0].0.clone(),
             clients: self.clients.into_iter().collect(),
             keys: RwLock::new(keys),
+            extra_jwks: RwLock::new(Vec::new()),
             failure: Mutex::new(None),
             max_age: Mutex::new(self.max_age),
             clock: self.clock,
@@ -162,6 +165,7 @@ pub(crate) struct Inner {
     default_client_id: String,
     clients: HashMap<String, String>,
     keys: RwLock<Vec<Arc<SigningKey>>>,
+    extra_jwks: RwLock<Vec<Value>>,
     failure: Mutex<Option<Failure>>,
     max_age: Mutex<Option<u64>>,
     clock: Arc<dyn Clock>,
@@ -191,7 +195,8 @@ impl Inner {
     }
 
     fn jwks(&self) -> Value {
-        let keys: Vec<Value> = read(&self.keys).iter().map(|k| k.public_jwk()).collect();
+        let mut keys: Vec<Value> = read(&self.keys).iter().map(|k| k.public_jwk()).collect();
+        keys.extend(read(&self.extra_jwks).iter().cloned());
         json!({ "keys": keys })
     }
 
@@ -275,6 +280,18 @@ impl TestIssuer {
         let before = keys.len();
         keys.retain(|k| k.kid() != kid);
         keys.len() != before
+    }
+
+    /// Publishes a raw JWK as it is (say, one that a verifier must skip) after the issuer's
+    /// own keys.
+    pub fn publish_jwk(&self, jwk: Value) {
+        write(&self.inner.extra_jwks).push(jwk);
+    }
+
+    /// Stops serving: connections are refused from now on (the provider is down). Tokens can
+    /// still be minted.
+    pub fn stop(&self) {
+        self.task.abort();
     }
 
     /// Replaces every key with a fresh one of the same algorithm (new `kid`s).

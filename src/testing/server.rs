@@ -52,6 +52,10 @@ async fn misbehave(inner: &Inner, jwks: bool) -> Option<Response> {
         }
         Failure::InvalidJwks if jwks => Some(Json(json!({ "keys": {} })).into_response()),
         Failure::InvalidJwks => None,
+        Failure::JwksBody(body) if jwks => {
+            Some(([(CONTENT_TYPE, "application/json")], body).into_response())
+        }
+        Failure::JwksBody(_) => None,
     }
 }
 

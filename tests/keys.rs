@@ -1,0 +1,435 @@
+//! Key sets that survive rotation, outages and floods: against a real loopback identity
+//! provider that misbehaves on command, with time moved by an injected clock.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::response::Redirect;
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+use tower_jwt_auth::testing::{Failure, SigningKey, TestIssuer};
+use tower_jwt_auth::{Algorithm, AuthErrorKind, JwtAuth, ManualClock};
+
+const AUD: &str = "insights-api";
+
+/// An issuer and a layer sharing one manual clock, keys loaded.
+async fn warm(max_age: Option<u64>) -> (TestIssuer, JwtAuth, ManualClock) {
+    let clock = ManualClock::starting_now();
+    let issuer = TestIssuer::builder()
+        .clock(clock.clone())
+        .jwks_max_age(max_age)
+        .start()
+        .await;
+    let auth = JwtAuth::new(issuer.url(), AUD)
+        .clock(clock.clone())
+        .key_wait_budget(Duration::from_secs(2));
+    auth.ready().await.unwrap();
+    (issuer, auth, clock)
+}
+
+/// Waits (bounded) for the issuer to have served `n` JWKS requests: an event, not a time.
+async fn jwks_requests_reach(issuer: &TestIssuer, n: usize) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while issuer.jwks_requests() < n {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("JWKS requests stayed at {}", issuer.jwks_requests()));
+}
+
+#[tokio::test]
+async fn max_age_sets_the_lifetime_within_floor_and_ceiling() {
+    for (max_age, lifetime) in [
+        (Some(600), 600),          // honoured
+        (Some(10), 300),           // floor: 5 min
+        (Some(1_000_000), 86_400), // ceiling: 24 h
+        (None, 900),               // absent: 15 min
+    ] {
+        let (_issuer, auth, _clock) = warm(max_age).await;
+        let info = auth.key_set().unwrap();
+        assert_eq!(info.expires_at - info.fetched_at, lifetime, "{max_age:?}");
+        assert_eq!(
+            info.refresh_at - info.fetched_at,
+            lifetime - lifetime / 4,
+            "{max_age:?}"
+        );
+        assert_eq!(info.usable_until - info.expires_at, 24 * 3600);
+    }
+    // Configurable.
+    let clock = ManualClock::starting_now();
+    let issuer = TestIssuer::builder()
+        .clock(clock.clone())
+        .jwks_max_age(Some(30))
+        .start()
+        .await;
+    let auth = JwtAuth::new(issuer.url(), AUD).clock(clock).jwks_cache_ttl(
+        Duration::from_secs(120),
+        Duration::from_secs(60),
+        Duration::from_secs(3600),
+    );
+    auth.ready().await.unwrap();
+    let info = auth.key_set().unwrap();
+    assert_eq!(info.expires_at - info.fetched_at, 60);
+}
+
+#[tokio::test]
+async fn refresh_ahead_happens_in_the_background() {
+    let (issuer, auth, clock) = warm(Some(600)).await;
+    let token = issuer.token().sign();
+    let fetched_at = auth.key_set().unwrap().fetched_at;
+    clock.advance(Duration::from_secs(449));
+    auth.verify(&token).await.unwrap();
+    assert_eq!(
+        auth.key_set().unwrap().fetched_at,
+        fetched_at,
+        "no refresh before 3/4 of max-age"
+    );
+    clock.advance(Duration::from_secs(1));
+    // This request is answered from the current set; the refresh runs behind it.
+    auth.verify(&token).await.unwrap();
+    jwks_requests_reach(&issuer, 2).await;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while auth.key_set().unwrap().fetched_at == fetched_at {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(auth.key_set().unwrap().fetched_at, fetched_at + 450);
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
+    let (issuer, auth, clock) = warm(Some(600)).await;
+    clock.advance(Duration::from_secs(31));
+    let stranger = Arc::new(SigningKey::generate(Algorithm::ES256));
+    let claims = serde_json::to_value(issuer.token().claims()).unwrap();
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let auth = auth.clone();
+            let token = stranger.sign_json(
+                &json!({"alg": "ES256", "kid": format!("random-{i}")}),
+                &claims,
+            );
+            tokio::spawn(async move { auth.verify(&token).await.unwrap_err().kind() })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), AuthErrorKind::UnknownKey);
+    }
+    assert_eq!(
+        issuer.jwks_requests(),
+        2,
+        "one load plus at most one refetch"
+    );
+    // Later in the same cooldown window: no fetch at all.
+    clock.advance(Duration::from_secs(10));
+    let token = stranger.sign_json(&json!({"alg": "ES256", "kid": "again"}), &claims);
+    assert_eq!(
+        auth.verify(&token).await.unwrap_err().kind(),
+        AuthErrorKind::UnknownKey
+    );
+    assert_eq!(issuer.jwks_requests(), 2);
+}
+
+#[tokio::test]
+async fn the_cooldown_is_configurable() {
+    let clock = ManualClock::starting_now();
+    let issuer = TestIssuer::builder().clock(clock.clone()).start().await;
+    let auth = JwtAuth::new(issuer.url(), AUD)
+        .clock(clock.clone())
+        .unknown_kid_cooldown(Duration::from_secs(5));
+    auth.ready().await.unwrap();
+    let fresh = issuer.add_key(Algorithm::EdDSA);
+    let token = issuer.token().alg(Algorithm::EdDSA).sign();
+    assert_eq!(
+        auth.verify(&token).await.unwrap_err().kind(),
+        AuthErrorKind::UnknownKey
+    );
+    clock.advance(Duration::from_secs(5));
+    assert!(auth.verify(&token).await.is_ok(), "kid {}", fresh.kid());
+}
+
+#[tokio::test]
+async fn valid_tokens_keep_passing_through_an_outage() {
+    for failure in [
+        Some(Failure::Status(500)),
+        Some(Failure::Hang),
+        Some(Failure::Garbage),
+        Some(Failure::InvalidJwks),
+        Some(Failure::JwksBody(r#"{"keys":[]}"#.into())),
+        None, // connection refused
+    ] {
+        let (issuer, auth, clock) = warm(Some(300)).await;
+        let token = issuer
+            .token()
+            .expires_in(Duration::from_secs(3 * 24 * 3600))
+            .sign();
+        let auth = auth.max_lifetime(None);
+        auth.ready().await.unwrap();
+        match &failure {
+            Some(f) => issuer.fail(f.clone()),
+            None => issuer.stop(),
+        }
+        // Past expiry: every request still answers at once from the last good set.
+        clock.advance(Duration::from_secs(400));
+        for _ in 0..3 {
+            let started = Instant::now();
+            auth.verify(&token)
+                .await
+                .unwrap_or_else(|e| panic!("{failure:?}: {e:?}"));
+            assert!(
+                started.elapsed() < Duration::from_millis(500),
+                "{failure:?}: {:?}",
+                started.elapsed()
+            );
+        }
+        // ...until the staleness bound (24 h past expiry) is reached.
+        clock.advance(Duration::from_secs(24 * 3600));
+        let err = auth.verify(&token).await.unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::KeysUnavailable, "{failure:?}");
+        assert!(err.retry_after().is_some());
+    }
+}
+
+#[tokio::test]
+async fn cold_start_with_a_hanging_provider_is_503_within_the_budget() {
+    let issuer = TestIssuer::start().await;
+    issuer.fail(Failure::Hang);
+    let auth = JwtAuth::new(issuer.url(), AUD).key_wait_budget(Duration::from_millis(500));
+    let started = Instant::now();
+    let err = auth.verify(&issuer.token().sign()).await.unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::KeysUnavailable);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // A second request joins the same fetch instead of starting another.
+    let err = auth.verify(&issuer.token().sign()).await.unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::KeysUnavailable);
+    assert_eq!(issuer.discovery_requests(), 1);
+}
+
+#[tokio::test]
+async fn failed_loads_back_off() {
+    let issuer = TestIssuer::start().await;
+    issuer.fail(Failure::Status(503));
+    let clock = ManualClock::starting_now();
+    let auth = JwtAuth::new(issuer.url(), AUD).clock(clock.clone());
+    let token = issuer.token().sign();
+    assert_eq!(
+        auth.verify(&token).await.unwrap_err().kind(),
+        AuthErrorKind::KeysUnavailable
+    );
+    // Inside the backoff no fetch is made; the answer says when to retry.
+    for _ in 0..5 {
+        let err = auth.verify(&token).await.unwrap_err();
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+    }
+    assert_eq!(issuer.discovery_requests(), 1);
+    clock.advance(Duration::from_secs(1));
+    assert!(auth.verify(&token).await.is_err());
+    assert_eq!(issuer.discovery_requests(), 2);
+    // The backoff doubles.
+    assert_eq!(
+        auth.verify(&token).await.unwrap_err().retry_after(),
+        Some(Duration::from_secs(2))
+    );
+    issuer.recover();
+    clock.advance(Duration::from_secs(2));
+    auth.verify(&token).await.unwrap();
+}
+
+#[tokio::test]
+async fn one_bad_key_never_poisons_the_set() {
+    let issuer = TestIssuer::start().await;
+    issuer.publish_jwk(json!({"kty": "RSA", "kid": "broken", "n": "AQAB", "e": "AQAB"}));
+    issuer.publish_jwk(json!({"kty": "oct", "kid": "secret", "k": "c2VjcmV0"}));
+    issuer.publish_jwk(
+        json!({"kty": "EC", "kid": "wrong-curve", "crv": "P-521", "x": "AA", "y": "AA"}),
+    );
+    let auth = JwtAuth::new(issuer.url(), AUD);
+    auth.ready().await.unwrap();
+    let kids = auth.key_set().unwrap().kids;
+    assert_eq!(kids.len(), 5, "{kids:?}");
+    assert!(!kids.contains(&Some("broken".into())));
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ] {
+        auth.verify(&issuer.token().alg(alg).sign()).await.unwrap();
+    }
+    let token = issuer.token().kid("secret").sign();
+    assert_eq!(
+        auth.verify(&token).await.unwrap_err().kind(),
+        AuthErrorKind::UnknownKey
+    );
+}
+
+#[tokio::test]
+async fn the_jwk_alg_must_match_the_token_alg() {
+    let issuer = TestIssuer::start().await;
+    let auth = JwtAuth::new(issuer.url(), AUD);
+    // The RS256 key (its JWK says "alg": "RS256") named by a PS256 token.
+    let rs256 = issuer.key(Algorithm::RS256);
+    let claims = serde_json::to_value(issuer.token().claims()).unwrap();
+    let ps = SigningKey::generate(Algorithm::PS256);
+    let token = ps.sign_json(&json!({"alg": "PS256", "kid": rs256.kid()}), &claims);
+    assert_eq!(
+        auth.verify(&token).await.unwrap_err().kind(),
+        AuthErrorKind::KeyMismatch
+    );
+}
+
+#[tokio::test]
+async fn oversized_or_overfull_key_sets_are_refused() {
+    let keys: Vec<_> = (0..101)
+        .map(|i| json!({"kty": "oct", "kid": i.to_string()}))
+        .collect();
+    let cases = [
+        json!({ "keys": keys }).to_string(),
+        json!({ "keys": [], "padding": "x".repeat(300 * 1024) }).to_string(),
+    ];
+    for body in cases {
+        let issuer = TestIssuer::start().await;
+        issuer.fail(Failure::JwksBody(body));
+        let err = JwtAuth::new(issuer.url(), AUD).ready().await.unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::KeysUnavailable);
+        let why = std::error::Error::source(&err).unwrap().to_string();
+        assert!(
+            why.contains("100 accepted") || why.contains("larger than"),
+            "{why}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redirects_are_bounded_and_keep_the_scheme_rule() {
+    let issuer = TestIssuer::start().await;
+    let target = issuer.jwks_uri();
+    let plain = "http://idp.example.com/jwks";
+    let app = Router::new()
+        .route("/r1", get(|| async { Redirect::temporary("/r2") }))
+        .route(
+            "/r2",
+            get(move || async move { Redirect::temporary(&target) }),
+        )
+        .route("/r3", get(|| async { Redirect::temporary("/r1") }))
+        .route(
+            "/plain",
+            get(move || async move { Redirect::temporary(plain) }),
+        );
+    let hops = common::serve(app).await;
+    let ok = JwtAuth::new(issuer.url(), AUD).jwks_uri(format!("{}/r1", hops.base));
+    ok.ready().await.unwrap();
+    let three = JwtAuth::new(issuer.url(), AUD).jwks_uri(format!("{}/r3", hops.base));
+    let why = std::error::Error::source(&three.ready().await.unwrap_err())
+        .unwrap()
+        .to_string();
+    assert!(why.contains("redirect"), "{why}");
+    let insecure = JwtAuth::new(issuer.url(), AUD).jwks_uri(format!("{}/plain", hops.base));
+    let why = std::error::Error::source(&insecure.ready().await.unwrap_err())
+        .unwrap()
+        .to_string();
+    assert!(why.contains("redirect"), "{why}");
+}
+
+#[tokio::test]
+async fn a_supplied_http_client_is_used_for_every_fetch() {
+    let issuer = TestIssuer::start().await;
+    let jwks = issuer.jwks().to_string();
+    let app = Router::new().route(
+        "/jwks",
+        get(move |headers: http::HeaderMap| {
+            let jwks = jwks.clone();
+            async move {
+                if headers.get("x-client").is_some_and(|v| v == "ours") {
+                    Ok(jwks)
+                } else {
+                    Err(http::StatusCode::FORBIDDEN)
+                }
+            }
+        }),
+    );
+    let guarded = common::serve(app).await;
+    let uri = format!("{}/jwks", guarded.base);
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-client", "ours".parse().unwrap());
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let auth = JwtAuth::new(issuer.url(), AUD)
+        .jwks_uri(&uri)
+        .http_client(client);
+    auth.verify(&issuer.token().sign()).await.unwrap();
+    assert!(JwtAuth::new(issuer.url(), AUD)
+        .jwks_uri(&uri)
+        .ready()
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn pem_keys_verify_without_any_fetch() {
+    let issuer = TestIssuer::start().await;
+    let mut auth = JwtAuth::new(issuer.url(), AUD);
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ] {
+        let key = issuer.key(alg);
+        auth = auth.pem_key(key.kid(), alg, key.public_pem());
+    }
+    assert!(auth.config_error().is_none(), "{:?}", auth.config_error());
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ] {
+        auth.verify(&issuer.token().alg(alg).sign()).await.unwrap();
+    }
+    assert_eq!(issuer.jwks_requests() + issuer.discovery_requests(), 0);
+    let rsa = issuer.key(Algorithm::RS256).public_pem();
+    let wrong = JwtAuth::new(issuer.url(), AUD).pem_key("k", Algorithm::ES256, rsa);
+    assert_eq!(wrong.config_error().unwrap().field(), "pem_key");
+    let private = JwtAuth::new(issuer.url(), AUD).pem_key(
+        "k",
+        Algorithm::ES256,
+        "-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----",
+    );
+    assert!(private.config_error().unwrap().reason().contains("private"));
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_key_material() {
+    let issuer = TestIssuer::start().await;
+    let auth = JwtAuth::new(issuer.url(), AUD).jwks(issuer.jwks().to_string());
+    let printed = format!(
+        "{auth:?} {:?} {:?}",
+        auth.key_set(),
+        issuer.key(Algorithm::RS256)
+    );
+    let n = issuer.key(Algorithm::RS256).public_jwk()["n"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!printed.contains(&n[..20]));
+    assert!(
+        printed.contains("fixed_jwks: Some(\"(configured)\")"),
+        "{printed}"
+    );
+}
