@@ -368,32 +368,85 @@ fn opt_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::E
 }
 
 /// The registered claims every token is validated against, whatever the application's claims
-/// type. Borrows from the decoded payload. A claim of the wrong JSON type, or present twice, is
-/// a deserialisation error.
-#[derive(Debug, Deserialize)]
+/// type. Borrows from the decoded payload. A claim of the wrong JSON type (`null` included) is an
+/// error, and so is any member name that appears twice.
+#[derive(Debug, Default)]
 pub(crate) struct Registered<'a> {
-    #[serde(borrow, default)]
     pub(crate) iss: Option<Str<'a>>,
-    #[serde(borrow, default)]
     pub(crate) sub: Option<Str<'a>>,
-    #[serde(borrow, default)]
     pub(crate) aud: Option<StrList<'a>>,
-    #[serde(default)]
     pub(crate) exp: Option<NumericDate>,
-    #[serde(default)]
     pub(crate) nbf: Option<NumericDate>,
-    #[serde(default)]
     pub(crate) iat: Option<NumericDate>,
-    #[serde(borrow, default)]
     pub(crate) jti: Option<Str<'a>>,
-    #[serde(borrow, default)]
     pub(crate) client_id: Option<Str<'a>>,
-    #[serde(borrow, default)]
     pub(crate) scope: Option<Str<'a>>,
-    #[serde(borrow, default)]
     pub(crate) scp: Option<StrList<'a>>,
-    #[serde(borrow, default)]
     pub(crate) sub_type: Option<Str<'a>>,
+}
+
+/// The message of the error for a repeated member name, recognised by [`is_duplicate`].
+pub(crate) const DUPLICATE_MEMBER: &str = "duplicate member name";
+
+pub(crate) fn is_duplicate(e: &serde_json::Error) -> bool {
+    e.to_string().starts_with(DUPLICATE_MEMBER)
+}
+
+/// Member names seen so far in one JSON object.
+pub(crate) struct Seen<'a>(Vec<Cow<'a, str>>);
+
+impl<'a> Seen<'a> {
+    pub(crate) fn new() -> Self {
+        Self(Vec::with_capacity(16))
+    }
+
+    pub(crate) fn insert<E: de::Error>(&mut self, name: &Cow<'a, str>) -> Result<(), E> {
+        if self.0.iter().any(|n| n == name) {
+            return Err(E::custom(DUPLICATE_MEMBER));
+        }
+        self.0.push(name.clone());
+        Ok(())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Registered<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of claims")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Registered<'a>, A::Error> {
+                let mut r = Registered::default();
+                let mut seen = Seen::new();
+                while let Some(Str(name)) = map.next_key::<Str<'a>>()? {
+                    seen.insert(&name)?;
+                    match &*name {
+                        "iss" => r.iss = Some(map.next_value()?),
+                        "sub" => r.sub = Some(map.next_value()?),
+                        "aud" => r.aud = Some(map.next_value()?),
+                        "exp" => r.exp = Some(map.next_value()?),
+                        "nbf" => r.nbf = Some(map.next_value()?),
+                        "iat" => r.iat = Some(map.next_value()?),
+                        "jti" => r.jti = Some(map.next_value()?),
+                        "client_id" => r.client_id = Some(map.next_value()?),
+                        "scope" => r.scope = Some(map.next_value()?),
+                        "scp" => r.scp = Some(map.next_value()?),
+                        "sub_type" => r.sub_type = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
 }
 
 impl Registered<'_> {
@@ -435,6 +488,9 @@ mod tests {
             r#"{"exp":-1}"#,
             r#"{"exp":1e300}"#,
             r#"{"iss":"a","iss":"b"}"#,
+            r#"{"tenant":"a","tenant":"b"}"#,
+            r#"{"nbf":null}"#,
+            r#"["iss","a"]"#,
         ] {
             assert!(
                 serde_json::from_str::<Registered<'_>>(bad).is_err(),

@@ -8,10 +8,12 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::de::IgnoredAny;
+use std::marker::PhantomData;
+
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
-use crate::claims::Str;
+use crate::claims::{is_duplicate, Seen, Str};
 use crate::error::{AuthError, AuthErrorKind};
 
 /// A JWS signature algorithm this crate verifies. Symmetric algorithms and `none` are not
@@ -91,22 +93,53 @@ pub(crate) struct Header<'a> {
     pub(crate) kid: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+/// The members read from a header; every other member is skipped, but a name may appear only
+/// once.
+#[derive(Default)]
 struct RawHeader<'a> {
-    #[serde(borrow, default)]
     alg: Option<Str<'a>>,
-    #[serde(borrow, default)]
     kid: Option<Str<'a>>,
-    #[serde(borrow, default)]
     typ: Option<Str<'a>>,
-    #[serde(borrow, default)]
     cty: Option<Str<'a>>,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
-    #[serde(default)]
-    b64: Option<IgnoredAny>,
-    #[serde(default)]
-    enc: Option<IgnoredAny>,
+    crit: bool,
+    b64: bool,
+    enc: bool,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawHeader<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RawHeader<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JOSE header object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeader<'a>, A::Error> {
+                let mut h = RawHeader::default();
+                let mut seen = Seen::new();
+                while let Some(Str(name)) = map.next_key::<Str<'a>>()? {
+                    seen.insert(&name)?;
+                    match &*name {
+                        "alg" => h.alg = Some(map.next_value()?),
+                        "kid" => h.kid = Some(map.next_value()?),
+                        "typ" => h.typ = Some(map.next_value()?),
+                        "cty" => h.cty = Some(map.next_value()?),
+                        other => {
+                            map.next_value::<IgnoredAny>()?;
+                            match other {
+                                "crit" => h.crit = true,
+                                "b64" => h.b64 = true,
+                                "enc" => h.enc = true,
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                Ok(h)
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
 }
 
 /// How strictly `typ` is checked.
@@ -136,9 +169,14 @@ pub(crate) fn parse<'a>(
     if json.first() != Some(&b'{') {
         return Err(malformed("the token header is not a JSON object"));
     }
-    let raw: RawHeader<'a> = serde_json::from_slice(json)
-        .map_err(|_| malformed("the token header is not valid JSON"))?;
-    if raw.enc.is_some()
+    let raw: RawHeader<'a> = serde_json::from_slice(json).map_err(|e| {
+        if is_duplicate(&e) {
+            malformed("the token header has a duplicate member name")
+        } else {
+            malformed("the token header is not valid JSON")
+        }
+    })?;
+    if raw.enc
         || raw
             .cty
             .as_ref()
@@ -146,10 +184,10 @@ pub(crate) fn parse<'a>(
     {
         return Err(AuthErrorKind::EncryptedOrNested.into());
     }
-    if raw.crit.is_some() {
+    if raw.crit {
         return Err(unsupported("the token header has critical extensions"));
     }
-    if raw.b64.is_some() {
+    if raw.b64 {
         return Err(unsupported("unencoded payloads are not accepted"));
     }
     check_typ(raw.typ.as_ref().map(|t| &*t.0), typ_policy)?;
@@ -231,6 +269,7 @@ mod tests {
         assert_eq!(kind(r#"["alg","RS256"]"#), Malformed);
         assert_eq!(kind(r#"{"alg":"RS256","alg":"RS256"}"#), Malformed);
         assert_eq!(kind(r#"{"alg":"RS256","kid":7}"#), Malformed);
+        assert_eq!(kind(r#"{"alg":"RS256","x5u":"a","x5u":"b"}"#), Malformed);
         let rs_only = {
             let mut a = [false; 9];
             a[Algorithm::RS256.index()] = true;

@@ -98,7 +98,14 @@ impl<C: DeserializeOwned> Verifier<C> {
     }
 
     fn run(&self, token: &str, set: &KeySet, now: u64, may_refetch: bool) -> Attempt<C> {
-        match self.check(token, set, now) {
+        // A panic anywhere in verification (a backend bug on a hostile key, a claims type's
+        // Deserialize) becomes a refusal and an error event, never a dropped connection.
+        let checked = catch_unwind(AssertUnwindSafe(|| self.check(token, set, now)))
+            .unwrap_or_else(|_| {
+                tracing::error!("token verification panicked");
+                Err(AuthErrorKind::Internal.into())
+            });
+        match checked {
             Err(e) if e.kind() == AuthErrorKind::UnknownKey && may_refetch => {
                 Attempt::NeedKeys(Why::UnknownKid)
             }
@@ -126,16 +133,8 @@ impl<C: DeserializeOwned> Verifier<C> {
         let verifier = key.verifier(header.alg).ok_or(AuthErrorKind::KeyMismatch)?;
         let mut sig = Vec::with_capacity(sig_b64.len() * 3 / 4);
         header::b64_decode(sig_b64, &mut sig)?;
-        // A backend fault on hostile input must become a refusal, not a dropped connection.
-        match catch_unwind(AssertUnwindSafe(|| {
-            verifier.verify_sig(signing_input.as_bytes(), &sig)
-        })) {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err(AuthErrorKind::InvalidSignature.into()),
-            Err(_) => {
-                tracing::error!(alg = %header.alg, "signature verification panicked");
-                return Err(AuthErrorKind::Internal.into());
-            }
+        if verifier.verify_sig(signing_input.as_bytes(), &sig).is_err() {
+            return Err(AuthErrorKind::InvalidSignature.into());
         }
 
         let mut payload = Vec::with_capacity(payload_b64.len() * 3 / 4);
@@ -224,6 +223,10 @@ fn missing(detail: &'static str) -> AuthError {
 }
 
 fn claims_error(e: serde_json::Error) -> AuthError {
+    if crate::claims::is_duplicate(&e) {
+        return AuthError::new(AuthErrorKind::Malformed)
+            .with_detail("the token claims have a duplicate member name");
+    }
     match e.classify() {
         serde_json::error::Category::Data => AuthError::new(AuthErrorKind::InvalidClaim)
             .with_detail("a registered claim has the wrong type or value"),

