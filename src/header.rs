@@ -291,6 +291,39 @@ mod tests {
         .is_ok());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn base64url_round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let mut buf = Vec::new();
+            b64_decode(&URL_SAFE_NO_PAD.encode(&bytes), &mut buf).unwrap();
+            proptest::prop_assert_eq!(buf, bytes);
+        }
+
+        #[test]
+        fn base64url_refuses_foreign_characters(s in "[A-Za-z0-9_-]{0,40}[+/= \t.!]{1}[A-Za-z0-9_-]{0,40}") {
+            let mut buf = Vec::new();
+            proptest::prop_assert!(b64_decode(&s, &mut buf).is_err());
+        }
+
+        #[test]
+        fn header_parsing_never_panics(json in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = parse(&json, &ALL, TypPolicy::Lenient);
+        }
+
+        #[test]
+        fn header_objects_with_any_members_never_panic(
+            members in proptest::collection::vec(("[a-z]{1,4}", proptest::prelude::any::<i64>()), 0..8),
+            alg in "(RS256|ES256|EdDSA|none|HS256|x)",
+        ) {
+            let mut obj = serde_json::Map::new();
+            obj.insert("alg".into(), serde_json::json!(alg));
+            for (k, v) in members {
+                obj.insert(k, serde_json::json!(v));
+            }
+            let _ = parse(serde_json::Value::Object(obj).to_string().as_bytes(), &ALL, TypPolicy::Lenient);
+        }
+    }
+
     #[test]
     fn base64url_is_strict() {
         let mut buf = Vec::new();

