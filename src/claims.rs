@@ -400,11 +400,11 @@ impl<'a> Seen<'a> {
         Self(Vec::with_capacity(16))
     }
 
-    pub(crate) fn insert<E: de::Error>(&mut self, name: &Cow<'a, str>) -> Result<(), E> {
-        if self.0.iter().any(|n| n == name) {
+    pub(crate) fn insert<E: de::Error>(&mut self, name: Cow<'a, str>) -> Result<(), E> {
+        if self.0.contains(&name) {
             return Err(E::custom(DUPLICATE_MEMBER));
         }
-        self.0.push(name.clone());
+        self.0.push(name);
         Ok(())
     }
 }
@@ -424,7 +424,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                 let mut r = Registered::default();
                 let mut seen = Seen::new();
                 while let Some(Str(name)) = map.next_key::<Str<'a>>()? {
-                    seen.insert(&name)?;
+                    seen.insert(name.clone())?;
                     match &*name {
                         "iss" => r.iss = Some(map.next_value()?),
                         "sub" => r.sub = Some(map.next_value()?),

@@ -118,7 +118,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawHeader<'a> {
                 let mut h = RawHeader::default();
                 let mut seen = Seen::new();
                 while let Some(Str(name)) = map.next_key::<Str<'a>>()? {
-                    seen.insert(&name)?;
+                    seen.insert(name.clone())?;
                     match &*name {
                         "alg" => h.alg = Some(map.next_value()?),
                         "kid" => h.kid = Some(map.next_value()?),
