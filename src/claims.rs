@@ -82,6 +82,7 @@ struct GrantInner {
     sub_type: Option<Box<str>>,
     scopes: Box<[Box<str>]>,
     exp: u64,
+    nbf: Option<u64>,
     responder: Responder,
 }
 
@@ -90,7 +91,7 @@ impl Grant {
         sub: &str,
         sub_type: Option<&str>,
         scopes: Box<[Box<str>]>,
-        exp: u64,
+        (exp, nbf): (u64, Option<u64>),
         responder: Responder,
     ) -> Self {
         Self {
@@ -99,6 +100,7 @@ impl Grant {
                 sub_type: sub_type.map(Into::into),
                 scopes,
                 exp,
+                nbf,
                 responder,
             }),
         }
@@ -127,6 +129,11 @@ impl Grant {
     /// The `exp` claim, seconds since the Unix epoch.
     pub fn expires_at(&self) -> u64 {
         self.inner.exp
+    }
+
+    /// The `nbf` claim, if any, seconds since the Unix epoch.
+    pub fn not_before(&self) -> Option<u64> {
+        self.inner.nbf
     }
 
     /// How refusals are answered for this token's layer (realm, custom closure).

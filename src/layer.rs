@@ -77,6 +77,7 @@ struct Config {
     cache: CachePolicy,
     clock: Arc<dyn Clock>,
     on_reject: Option<Arc<RejectFn>>,
+    token_cache: u64,
     error: Option<ConfigError>,
 }
 
@@ -136,6 +137,7 @@ impl JwtAuth<AccessClaims> {
             cache: CachePolicy::default(),
             clock: Arc::new(SystemClock),
             on_reject: None,
+            token_cache: 10_000,
             error: None,
         };
         if let Err(e) = parse_url(&config.issuer) {
@@ -255,7 +257,7 @@ where
             allowed,
         };
         let shared = Shared {
-            verifier: Verifier::new(rules, keys, responder.clone()),
+            verifier: Verifier::new(rules, keys, responder.clone(), config.token_cache),
             policy: config.policy.clone(),
             responder,
             max_header_bytes: config.max_header_bytes,
@@ -454,6 +456,14 @@ where
         F: Fn(&AuthError) -> Response<Bytes> + Send + Sync + 'static,
     {
         self.with(|c| c.on_reject = Some(Arc::new(f)))
+    }
+
+    /// How many verified tokens to remember, by whole token string; 0 turns the cache off.
+    /// A hit skips signature and claim validation but not the `exp`/`nbf` check against the
+    /// clock, nor the scopes and `sub_type` a route requires; a refresh that removes a key voids
+    /// every earlier verdict. Defaults to 10,000.
+    pub fn verified_token_cache(self, max_entries: u64) -> Self {
+        self.with(|c| c.token_cache = max_entries)
     }
 
     /// The first unusable configuration value, if any.

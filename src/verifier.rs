@@ -2,10 +2,23 @@
 //!
 //! The verdict is computed synchronously when the key set is at hand (the common case); only a
 //! missing key set or an unknown `kid` makes the caller wait for the key source.
+//!
+//! # The verified-token cache
+//!
+//! A client-credentials token lives an hour and its client sends it on every call, so verdicts
+//! are cached (moka, bounded, 10,000 entries by default): the key is the whole token string,
+//! compared for equality, never a hash of it; the value is the verified claims. A hit skips
+//! steps 3–5 (header, key, signature, claims) but is re-checked against `exp` and `nbf` on the
+//! injected clock, and is void once a refresh has removed any key from the set. Scopes and
+//! `sub_type` are checked on every request, hit or not. The trade-off: a token stays accepted
+//! until its `exp` even if the issuer would now refuse it for reasons outside the token (none of
+//! which this crate checks anyway: there is no revocation list), and each entry costs memory
+//! roughly the size of the token plus its claims.
 
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
@@ -41,7 +54,88 @@ pub(crate) struct Verifier<C> {
     rules: Rules,
     keys: Arc<KeySource>,
     responder: Responder,
+    cache: Option<TokenCache<C>>,
     _claims: PhantomData<fn() -> C>,
+}
+
+/// Verdicts by whole token string.
+struct TokenCache<C> {
+    entries: moka::sync::Cache<Box<str>, Entry<C>>,
+}
+
+struct Entry<C> {
+    claims: Claims<C>,
+    exp: u64,
+    nbf: Option<u64>,
+    /// The key source's removal epoch before the token was verified.
+    epoch: u64,
+    /// Seconds until `exp` (plus leeway) when inserted, for moka's own eviction.
+    ttl: u64,
+}
+
+impl<C> Clone for Entry<C> {
+    fn clone(&self) -> Self {
+        Self {
+            claims: self.claims.clone(),
+            ..*self
+        }
+    }
+}
+
+/// Evicts an entry when its token expires (by the system clock; hits are re-checked against
+/// the injected clock).
+struct UntilExpiry;
+
+impl<C> moka::Expiry<Box<str>, Entry<C>> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _token: &Box<str>,
+        entry: &Entry<C>,
+        _at: Instant,
+    ) -> Option<Duration> {
+        Some(Duration::from_secs(entry.ttl))
+    }
+}
+
+impl<C: Send + Sync + 'static> TokenCache<C> {
+    fn new(capacity: u64) -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(UntilExpiry)
+                .build(),
+        }
+    }
+
+    fn get(&self, token: &str, now: u64, leeway: u64, epoch: u64) -> Option<Claims<C>> {
+        let entry = self.entries.get(token)?;
+        let fresh = now < entry.exp.saturating_add(leeway)
+            && entry
+                .nbf
+                .is_none_or(|nbf| nbf <= now.saturating_add(leeway))
+            && entry.epoch == epoch;
+        if fresh {
+            Some(entry.claims)
+        } else {
+            self.entries.invalidate(token);
+            None
+        }
+    }
+
+    fn insert(&self, token: &str, claims: &Claims<C>, now: u64, leeway: u64, epoch: u64) {
+        let grant = claims.grant();
+        let exp = grant.expires_at();
+        self.entries.insert(
+            token.into(),
+            Entry {
+                claims: claims.clone(),
+                exp,
+                nbf: grant.not_before(),
+                epoch,
+                ttl: exp.saturating_add(leeway).saturating_sub(now),
+            },
+        );
+    }
 }
 
 impl<C> std::fmt::Debug for Verifier<C> {
@@ -53,12 +147,19 @@ impl<C> std::fmt::Debug for Verifier<C> {
     }
 }
 
-impl<C: DeserializeOwned> Verifier<C> {
-    pub(crate) fn new(rules: Rules, keys: Arc<KeySource>, responder: Responder) -> Self {
+impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
+    /// `cache_capacity` 0 disables the verified-token cache.
+    pub(crate) fn new(
+        rules: Rules,
+        keys: Arc<KeySource>,
+        responder: Responder,
+        cache_capacity: u64,
+    ) -> Self {
         Self {
             rules,
             keys,
             responder,
+            cache: (cache_capacity > 0).then(|| TokenCache::new(cache_capacity)),
             _claims: PhantomData,
         }
     }
@@ -98,6 +199,13 @@ impl<C: DeserializeOwned> Verifier<C> {
     }
 
     fn run(&self, token: &str, set: &KeySet, now: u64, may_refetch: bool) -> Attempt<C> {
+        let epoch = self.keys.removal_epoch();
+        let leeway = self.rules.leeway;
+        if let Some(cache) = &self.cache {
+            if let Some(claims) = cache.get(token, now, leeway, epoch) {
+                return Attempt::Done(Ok(claims));
+            }
+        }
         // A panic anywhere in verification (a backend bug on a hostile key, a claims type's
         // Deserialize) becomes a refusal and an error event, never a dropped connection.
         let checked = catch_unwind(AssertUnwindSafe(|| self.check(token, set, now)))
@@ -108,6 +216,12 @@ impl<C: DeserializeOwned> Verifier<C> {
         match checked {
             Err(e) if e.kind() == AuthErrorKind::UnknownKey && may_refetch => {
                 Attempt::NeedKeys(Why::UnknownKid)
+            }
+            Ok(claims) => {
+                if let Some(cache) = &self.cache {
+                    cache.insert(token, &claims, now, leeway, epoch);
+                }
+                Attempt::Done(Ok(claims))
             }
             result => Attempt::Done(result),
         }
@@ -153,7 +267,7 @@ impl<C: DeserializeOwned> Verifier<C> {
             sub,
             reg.sub_type.as_ref().map(|s| &*s.0),
             reg.scopes(),
-            exp,
+            (exp, reg.nbf.map(|n| n.0)),
             self.responder.clone(),
         );
         Ok(Claims::new(claims, grant))

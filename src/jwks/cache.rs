@@ -77,6 +77,8 @@ pub(crate) struct KeySource {
     /// No fetch starts before this time (backoff after failures).
     next_attempt_at: AtomicU64,
     refreshing: AtomicBool,
+    /// Bumped whenever a refresh drops a key: verdicts reached before then no longer count.
+    removal_epoch: AtomicU64,
     jwks_uri: OnceLock<Url>,
     state: Mutex<State>,
 }
@@ -110,6 +112,7 @@ impl KeySource {
             current: ArcSwapOption::new(fixed.map(Arc::new)),
             next_attempt_at: AtomicU64::new(0),
             refreshing: AtomicBool::new(false),
+            removal_epoch: AtomicU64::new(0),
             jwks_uri: OnceLock::new(),
             state: Mutex::new(State::default()),
         }
@@ -117,6 +120,11 @@ impl KeySource {
 
     pub(crate) fn info(&self) -> Option<super::KeySetInfo> {
         self.current.load().as_ref().map(|set| set.info())
+    }
+
+    /// Changes whenever a refresh removes a key from the set.
+    pub(crate) fn removal_epoch(&self) -> u64 {
+        self.removal_epoch.load(Ordering::Acquire)
     }
 
     pub(crate) fn clock(&self) -> &dyn Clock {
@@ -238,6 +246,14 @@ impl KeySource {
             Ok(set) => {
                 state.failures = 0;
                 self.next_attempt_at.store(0, Ordering::Relaxed);
+                if self
+                    .current
+                    .load()
+                    .as_ref()
+                    .is_some_and(|old| old.loses_keys_in(&set))
+                {
+                    self.removal_epoch.fetch_add(1, Ordering::AcqRel);
+                }
                 self.current.store(Some(Arc::clone(&set)));
                 Ok(set)
             }

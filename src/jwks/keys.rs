@@ -26,6 +26,8 @@ const JWK_B64: GeneralPurpose = GeneralPurpose::new(
 pub(crate) struct Key {
     pub(crate) kid: Option<Box<str>>,
     kind: KeyKind,
+    /// The public parameters, to tell whether a refreshed set still holds this key.
+    material: Box<[u8]>,
     /// Indexed by [`Algorithm::index`]; `None` where this key cannot verify that algorithm.
     verifiers: [Option<ParsedPublicKey>; 9],
 }
@@ -46,6 +48,11 @@ impl Key {
 
     pub(crate) fn fits(&self, alg: Algorithm) -> bool {
         self.verifier(alg).is_some()
+    }
+
+    /// Same `kid`, same public key.
+    pub(crate) fn same_as(&self, other: &Key) -> bool {
+        self.kid == other.kid && self.material == other.material
     }
 }
 
@@ -196,6 +203,7 @@ fn parse_key(jwk: RawJwk, allowed: &[bool; 9]) -> Result<Key, String> {
     // the configured allow-list.
     let admits = |alg: Algorithm| allowed[alg.index()] && named_alg.is_none_or(|n| n == alg);
     let mut verifiers: [Option<ParsedPublicKey>; 9] = Default::default();
+    let mut material = Vec::new();
     let kind = match jwk.kty.as_str() {
         "RSA" => {
             let n = decode_field(jwk.n.as_deref(), "n")?;
@@ -208,6 +216,9 @@ fn parse_key(jwk: RawJwk, allowed: &[bool; 9]) -> Result<Key, String> {
             if e.is_empty() || e.len() > 8 || e[e.len() - 1] & 1 == 0 || e == [1] {
                 return Err("RSA exponent is not a usable odd number".into());
             }
+            material.extend_from_slice(&(n.len() as u32).to_be_bytes());
+            material.extend_from_slice(n);
+            material.extend_from_slice(e);
             let components = RsaPublicKeyComponents { n, e };
             for (alg, params) in RSA_ALGS {
                 if admits(alg) {
@@ -252,6 +263,8 @@ fn parse_key(jwk: RawJwk, allowed: &[bool; 9]) -> Result<Key, String> {
             if x.len() != size || y.len() != size {
                 return Err(format!("EC coordinates must be {size} bytes each"));
             }
+            material.extend_from_slice(&x);
+            material.extend_from_slice(&y);
             if admits(alg) {
                 let mut point = Vec::with_capacity(1 + 2 * size);
                 point.push(0x04);
@@ -277,6 +290,7 @@ fn parse_key(jwk: RawJwk, allowed: &[bool; 9]) -> Result<Key, String> {
                 return Err("Ed25519 public key must be 32 bytes".into());
             }
             check_ed25519_point(&x)?;
+            material.extend_from_slice(&x);
             if admits(Algorithm::EdDSA) {
                 let parsed = ParsedPublicKey::new(&signature::ED25519, &x)
                     .map_err(|e| format!("Ed25519 key rejected: {e}"))?;
@@ -292,6 +306,7 @@ fn parse_key(jwk: RawJwk, allowed: &[bool; 9]) -> Result<Key, String> {
     Ok(Key {
         kid: jwk.kid.map(Into::into),
         kind,
+        material: material.into(),
         verifiers,
     })
 }

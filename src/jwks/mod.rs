@@ -70,6 +70,13 @@ impl KeySet {
         }
     }
 
+    /// Whether some key of `self` is missing from `newer`.
+    pub(crate) fn loses_keys_in(&self, newer: &KeySet) -> bool {
+        self.keys
+            .iter()
+            .any(|old| !newer.keys.iter().any(|new| new.same_as(old)))
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.keys.len()
     }
