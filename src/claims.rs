@@ -80,7 +80,8 @@ pub struct Grant {
 struct GrantInner {
     sub: Box<str>,
     sub_type: Option<Box<str>>,
-    scopes: Box<[Box<str>]>,
+    /// Space-delimited, as issued; see [`Registered::scopes`].
+    scopes: Box<str>,
     exp: u64,
     nbf: Option<u64>,
     responder: Responder,
@@ -90,7 +91,7 @@ impl Grant {
     pub(crate) fn new(
         sub: &str,
         sub_type: Option<&str>,
-        scopes: Box<[Box<str>]>,
+        scopes: Box<str>,
         (exp, nbf): (u64, Option<u64>),
         responder: Responder,
     ) -> Self {
@@ -118,12 +119,12 @@ impl Grant {
 
     /// The granted scopes, from `scope` (space-delimited) and `scp` (array or string).
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.inner.scopes.iter().map(|s| &**s)
+        self.inner.scopes.split(' ').filter(|s| !s.is_empty())
     }
 
     /// Whether `scope` was granted (exact, case-sensitive comparison).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.inner.scopes.iter().any(|s| &**s == scope)
+        self.scopes().any(|s| s == scope)
     }
 
     /// The `exp` claim, seconds since the Unix epoch.
@@ -147,7 +148,7 @@ impl fmt::Debug for Grant {
         f.debug_struct("Grant")
             .field("sub", &self.sub())
             .field("sub_type", &self.sub_type())
-            .field("scopes", &self.inner.scopes)
+            .field("scopes", &self.scopes().collect::<Vec<_>>())
             .field("exp", &self.inner.exp)
             .finish()
     }
@@ -457,14 +458,62 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
 }
 
 impl Registered<'_> {
-    /// All granted scopes, `scope` first, then `scp`.
-    pub(crate) fn scopes(&self) -> Box<[Box<str>]> {
-        let from_scope = self
-            .scope
+    /// All granted scopes, space-delimited: `scope` as issued, then the `scp` entries. An
+    /// `scp` entry with a space in it is not a scope token and is left out, so that it can never
+    /// turn into several scopes.
+    pub(crate) fn scopes(&self) -> Box<str> {
+        let scp = self
+            .scp
             .iter()
-            .flat_map(|s| s.0.split(' ').filter(|s| !s.is_empty()));
-        let from_scp = self.scp.iter().flat_map(|l| l.0.iter().map(|s| &**s));
-        from_scope.chain(from_scp).map(Box::from).collect()
+            .flat_map(|l| l.0.iter())
+            .filter(|s| !s.is_empty() && !s.contains(' '));
+        match (&self.scope, self.scp.is_some()) {
+            (Some(scope), false) => Box::from(&*scope.0),
+            (None, false) => Box::default(),
+            (scope, true) => {
+                let mut all = scope.as_ref().map(|s| s.0.to_string()).unwrap_or_default();
+                for entry in scp {
+                    if !all.is_empty() {
+                        all.push(' ');
+                    }
+                    all.push_str(entry);
+                }
+                all.into_boxed_str()
+            }
+        }
+    }
+
+    /// The registered claims as [`AccessClaims`], when that is the application's claims type:
+    /// the payload was parsed once already, so it is not parsed again. `None` for other types.
+    /// Call only after validation (`iss`, `sub`, `aud`, `exp` present).
+    pub(crate) fn into_claims<C: 'static>(self) -> Option<C> {
+        if std::any::TypeId::of::<C>() != std::any::TypeId::of::<AccessClaims>() {
+            return None;
+        }
+        let owned = |s: Option<Str<'_>>| s.map(|s| s.0.into_owned());
+        let list = |l: Option<StrList<'_>>| {
+            l.map(|l| l.0.into_iter().map(Cow::into_owned).collect::<Vec<_>>())
+        };
+        let access = AccessClaims {
+            iss: owned(self.iss)?,
+            sub: owned(self.sub)?,
+            aud: Audience(list(self.aud)?),
+            exp: self.exp?.0,
+            nbf: self.nbf.map(|n| n.0),
+            iat: self.iat.map(|n| n.0),
+            jti: owned(self.jti),
+            client_id: owned(self.client_id),
+            scope: owned(self.scope),
+            scp: list(self.scp),
+            sub_type: owned(self.sub_type),
+        };
+        let mut slot: Option<C> = None;
+        if let Some(s) =
+            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<AccessClaims>>()
+        {
+            *s = Some(access);
+        }
+        slot
     }
 }
 
@@ -483,6 +532,29 @@ mod tests {
         assert_eq!(c.scopes().collect::<Vec<_>>(), ["x.read", "x.write", "y"]);
         let back = serde_json::to_value(&c).unwrap();
         assert_eq!(back["aud"], serde_json::json!(["a", "b"]));
+    }
+
+    #[test]
+    fn registered_claims_become_the_same_access_claims_serde_gives() {
+        for json in [
+            r#"{"iss":"i","sub":"u","aud":"a","exp":5,"scope":"x y","sub_type":"user","jti":"j","client_id":"c","iat":1.5,"nbf":2}"#,
+            r#"{"iss":"i\/x","sub":"u","aud":["a","b"],"exp":5,"scp":["x","y z",""],"extra":{"k":[1]}}"#,
+            r#"{"iss":"i","sub":"u","aud":[],"exp":5,"scp":"one"}"#,
+        ] {
+            let reg: Registered<'_> = serde_json::from_str(json).unwrap();
+            let fast: AccessClaims = reg.into_claims().unwrap();
+            let serde: AccessClaims = serde_json::from_str(json).unwrap();
+            assert_eq!(fast, serde, "{json}");
+        }
+        let reg: Registered<'_> = serde_json::from_str(r#"{"iss":"i"}"#).unwrap();
+        assert!(reg.into_claims::<serde_json::Value>().is_none());
+    }
+
+    #[test]
+    fn scp_entries_with_spaces_never_become_scopes() {
+        let reg: Registered<'_> =
+            serde_json::from_str(r#"{"scope":"a  b","scp":["c","d admin",""]}"#).unwrap();
+        assert_eq!(&*reg.scopes(), "a  b c");
     }
 
     #[test]

@@ -6,8 +6,6 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use std::marker::PhantomData;
 
 use serde::de::{IgnoredAny, MapAccess, Visitor};
@@ -151,13 +149,67 @@ pub(crate) enum TypPolicy {
     Rfc9068,
 }
 
-/// Decodes base64url without padding, refusing padding, `+/`, whitespace and non-canonical
-/// trailing bits.
+/// The base64url alphabet's values; 0xFF marks every other byte.
+const B64_VALUES: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes base64url without padding into `buf`, refusing padding, `+/`, whitespace, a lone
+/// trailing character and non-canonical trailing bits.
 pub(crate) fn b64_decode(segment: &str, buf: &mut Vec<u8>) -> Result<(), AuthError> {
+    let input = segment.as_bytes();
+    let tail = match input.len() % 4 {
+        0 => 0,
+        2 => 1,
+        3 => 2,
+        _ => return Err(bad_base64()),
+    };
+    let full = input.len() / 4;
     buf.clear();
-    URL_SAFE_NO_PAD.decode_vec(segment, buf).map_err(|_| {
-        AuthError::new(AuthErrorKind::Malformed).with_detail("the token is not valid base64url")
-    })
+    buf.resize(full * 3 + tail, 0);
+    let v = |b: u8| u32::from(B64_VALUES[usize::from(b)]);
+    for (chunk, out) in input.chunks_exact(4).zip(buf.chunks_exact_mut(3)) {
+        let (a, b, c, d) = (v(chunk[0]), v(chunk[1]), v(chunk[2]), v(chunk[3]));
+        if (a | b | c | d) > 63 {
+            return Err(bad_base64());
+        }
+        let n = a << 18 | b << 12 | c << 6 | d;
+        out.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    let rest = &input[full * 4..];
+    let out = &mut buf[full * 3..];
+    match *rest {
+        [] => {}
+        [a, b] => {
+            let n = v(a) << 6 | v(b);
+            // 12 bits for one byte: the low 4 must be zero (canonical), and no invalid char.
+            if v(a) > 63 || v(b) > 63 || n & 0xF != 0 {
+                return Err(bad_base64());
+            }
+            out[0] = (n >> 4) as u8;
+        }
+        [a, b, c] => {
+            let n = v(a) << 12 | v(b) << 6 | v(c);
+            if v(a) > 63 || v(b) > 63 || v(c) > 63 || n & 0x3 != 0 {
+                return Err(bad_base64());
+            }
+            out[0] = (n >> 10) as u8;
+            out[1] = (n >> 2) as u8;
+        }
+        _ => return Err(bad_base64()),
+    }
+    Ok(())
+}
+
+fn bad_base64() -> AuthError {
+    AuthError::new(AuthErrorKind::Malformed).with_detail("the token is not valid base64url")
 }
 
 /// Parses the decoded header JSON and applies the header rules.
@@ -230,6 +282,8 @@ fn unsupported(detail: &'static str) -> AuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
 
     const ALL: [bool; 9] = [true; 9];
 
@@ -300,6 +354,17 @@ mod tests {
         }
 
         #[test]
+        fn base64url_agrees_with_the_base64_crate(s in "[A-Za-z0-9_=+/ -]{0,64}") {
+            let mut ours = Vec::new();
+            let theirs = URL_SAFE_NO_PAD.decode(&s);
+            let mine = b64_decode(&s, &mut ours);
+            proptest::prop_assert_eq!(mine.is_ok(), theirs.is_ok(), "{}", s);
+            if let Ok(t) = theirs {
+                proptest::prop_assert_eq!(ours, t);
+            }
+        }
+
+        #[test]
         fn base64url_refuses_foreign_characters(s in "[A-Za-z0-9_-]{0,40}[+/= \t.!]{1}[A-Za-z0-9_-]{0,40}") {
             let mut buf = Vec::new();
             proptest::prop_assert!(b64_decode(&s, &mut buf).is_err());
@@ -334,5 +399,10 @@ mod tests {
         // "QR" decodes to one byte with non-zero trailing bits; "QQ" is canonical.
         assert!(b64_decode("QQ", &mut buf).is_ok());
         assert!(b64_decode("QR", &mut buf).is_err());
+        assert!(b64_decode("QUE", &mut buf).is_ok());
+        assert!(b64_decode("QUF", &mut buf).is_err());
+        assert!(b64_decode("QUFB", &mut buf).is_ok());
+        assert!(b64_decode("QUFBQ", &mut buf).is_err());
+        assert!(b64_decode("", &mut buf).is_ok() && buf.is_empty());
     }
 }

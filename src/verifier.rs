@@ -259,10 +259,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         }
         let reg: Registered<'_> = serde_json::from_slice(&payload).map_err(claims_error)?;
         let (sub, exp) = self.validate(&reg, now)?;
-        let claims: C = serde_json::from_slice(&payload).map_err(|_| {
-            AuthError::new(AuthErrorKind::InvalidClaim)
-                .with_detail("the token claims do not fit the expected claims type")
-        })?;
         let grant = Grant::new(
             sub,
             reg.sub_type.as_ref().map(|s| &*s.0),
@@ -270,6 +266,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             (exp, reg.nbf.map(|n| n.0)),
             self.responder.clone(),
         );
+        let claims: C = match reg.into_claims() {
+            Some(claims) => claims,
+            None => serde_json::from_slice(&payload).map_err(|_| {
+                AuthError::new(AuthErrorKind::InvalidClaim)
+                    .with_detail("the token claims do not fit the expected claims type")
+            })?,
+        };
         Ok(Claims::new(claims, grant))
     }
 

@@ -1,0 +1,73 @@
+//! Memory per cached token, measured with a counting allocator: the live bytes the
+//! verified-token cache holds after verifying N distinct tokens, divided by N.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use common::{jwks, ready, token, AUD, ISS};
+use tower_jwt_auth::testing::SigningKey;
+use tower_jwt_auth::{Algorithm, JwtAuth};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn main() {
+    const N: usize = 2_000;
+    for alg in [Algorithm::RS256, Algorithm::ES256] {
+        let key = SigningKey::generate_with_kid(alg, "k1");
+        let tokens: Vec<String> = (0..N)
+            .map(|i| token(&key, &format!("user-{i:06}")))
+            .collect();
+        let auth = JwtAuth::new(ISS, AUD).jwks(jwks(&[&key]));
+        let uncached = JwtAuth::new(ISS, AUD)
+            .jwks(jwks(&[&key]))
+            .verified_token_cache(0);
+        // Warm both, so one-off allocations are not counted.
+        ready(auth.verify(&token(&key, "warm"))).unwrap();
+        ready(uncached.verify(&token(&key, "warm"))).unwrap();
+
+        let before = LIVE.load(Ordering::SeqCst);
+        for t in &tokens {
+            ready(uncached.verify(t)).unwrap();
+        }
+        let uncached_growth = LIVE.load(Ordering::SeqCst) - before;
+
+        let before = LIVE.load(Ordering::SeqCst);
+        for t in &tokens {
+            ready(auth.verify(t)).unwrap();
+        }
+        let growth = LIVE.load(Ordering::SeqCst) - before;
+        let token_len = tokens.iter().map(String::len).sum::<usize>() / N;
+        println!(
+            "{alg}: {} bytes per cached token ({} tokens, {token_len}-byte tokens; without the cache the same run keeps {} bytes per token)",
+            growth / N as isize,
+            N,
+            uncached_growth / N as isize,
+        );
+    }
+}

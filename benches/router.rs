@@ -1,0 +1,57 @@
+//! The whole `Service` call through an axum `Router` (in memory, `oneshot`): no auth
+//! (baseline), this layer with a repeated token (cache hit), and this layer verifying the
+//! token in full on every call (the cost of a token seen for the first time).
+
+mod common;
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use common::{jwks, token, AUD, ISS};
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::{header::AUTHORIZATION, HeaderValue, Request};
+use tower::ServiceExt;
+use tower_jwt_auth::testing::SigningKey;
+use tower_jwt_auth::{Algorithm, JwtAuth};
+
+fn app() -> Router {
+    Router::new().route("/usage", get(|| async { "ok" }))
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
+        let key = SigningKey::generate_with_kid(alg, "k1");
+        let bearer = HeaderValue::try_from(format!("Bearer {}", token(&key, "user-1042"))).unwrap();
+        let set = jwks(&[&key]);
+        let layer = |cache: u64| {
+            JwtAuth::new(ISS, AUD)
+                .jwks(set.clone())
+                .require_scopes(["insights.read"])
+                .verified_token_cache(cache)
+        };
+        let plain = app();
+        let cached = app().layer(layer(10_000));
+        let uncached = app().layer(layer(0));
+        let call = |router: &Router| {
+            let req = Request::builder()
+                .uri("/usage")
+                .header(AUTHORIZATION, bearer.clone())
+                .body(Body::empty())
+                .unwrap();
+            let res = rt.block_on(router.clone().oneshot(req)).unwrap();
+            assert_eq!(res.status(), 200);
+        };
+        let mut group = c.benchmark_group(format!("router/{alg}"));
+        group.bench_function("no_auth", |b| b.iter(|| call(&plain)));
+        group.bench_function("auth_repeated_token", |b| b.iter(|| call(&cached)));
+        group.bench_function("auth_full_verification", |b| b.iter(|| call(&uncached)));
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

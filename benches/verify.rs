@@ -1,0 +1,100 @@
+//! The verify hot path per algorithm, each row a ratio to the baseline in the same run:
+//! `jsonwebtoken::decode` with a prebuilt key (baseline), aws-lc-rs verification with a key
+//! parsed once (the floor), this crate with the cache off, and this crate on a cache hit.
+
+mod common;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use common::{jwks, ready, token, ALGS, AUD, ISS};
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+use tower_jwt_auth::testing::SigningKey;
+use tower_jwt_auth::{AccessClaims, Algorithm, JwtAuth};
+
+fn jsonwebtoken_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
+    match alg {
+        Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
+        Algorithm::PS256 => jsonwebtoken::Algorithm::PS256,
+        Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
+        _ => jsonwebtoken::Algorithm::EdDSA,
+    }
+}
+
+fn floor_key(key: &SigningKey) -> aws_lc_rs::signature::ParsedPublicKey {
+    use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+    let jwk = key.public_jwk();
+    let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    match key.alg() {
+        Algorithm::RS256 | Algorithm::PS256 => {
+            let params = if key.alg() == Algorithm::RS256 {
+                &signature::RSA_PKCS1_2048_8192_SHA256
+            } else {
+                &signature::RSA_PSS_2048_8192_SHA256
+            };
+            let (n, e) = (field("n"), field("e"));
+            RsaPublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            }
+            .to_parsed_public_key(params)
+            .unwrap()
+        }
+        Algorithm::ES256 => {
+            let mut point = vec![4];
+            point.extend(field("x"));
+            point.extend(field("y"));
+            ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
+        }
+        _ => ParsedPublicKey::new(&signature::ED25519, field("x")).unwrap(),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    for alg in ALGS {
+        let key = SigningKey::generate_with_kid(alg, "k1");
+        let token = token(&key, "user-1042");
+        let set = jwks(&[&key]);
+
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken_alg(alg));
+        validation.set_audience(&[AUD]);
+        validation.set_issuer(&[ISS]);
+
+        let floor = floor_key(&key);
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+
+        let uncached = JwtAuth::new(ISS, AUD)
+            .jwks(set.clone())
+            .verified_token_cache(0);
+        let cached = JwtAuth::new(ISS, AUD).jwks(set);
+        ready(cached.verify(&token)).unwrap();
+
+        let mut group = c.benchmark_group(format!("verify/{alg}"));
+        group.bench_function("jsonwebtoken_decode", |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<AccessClaims>(black_box(&token), &decoding, &validation)
+                    .unwrap()
+            })
+        });
+        group.bench_function("aws_lc_floor", |b| {
+            b.iter(|| {
+                floor
+                    .verify_sig(black_box(input.as_bytes()), black_box(&sig))
+                    .unwrap()
+            })
+        });
+        group.bench_function("ours_uncached", |b| {
+            b.iter(|| ready(uncached.verify(black_box(&token))).unwrap())
+        });
+        group.bench_function("ours_cache_hit", |b| {
+            b.iter(|| ready(cached.verify(black_box(&token))).unwrap())
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

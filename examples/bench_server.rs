@@ -1,0 +1,49 @@
+//! The server of the loopback load test (`benches/load.sh`): one route, with or without the
+//! layer, on 127.0.0.1 and a random port, on one thread. Prints `PORT TOKEN` and serves until
+//! killed.
+//!
+//! ```text
+//! cargo run --release --example bench_server -- auth    # or: plain
+//! ```
+
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+use tower_jwt_auth::testing::SigningKey;
+use tower_jwt_auth::{Algorithm, JwtAuth};
+
+const ISS: &str = "https://auth-api.eliq.com";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let with_auth = match std::env::args().nth(1).as_deref() {
+        Some("auth") => true,
+        Some("plain") => false,
+        _ => return Err("usage: bench_server auth|plain".into()),
+    };
+    let key = SigningKey::generate_with_kid(Algorithm::RS256, "k1");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let claims = json!({
+        "iss": ISS, "aud": "insights-api", "sub": "user-1042", "sub_type": "user",
+        "scope": "insights.read", "iat": now, "exp": now + 3600,
+    });
+    let token = key.sign_json(
+        &json!({"alg": "RS256", "kid": "k1", "typ": "at+jwt"}),
+        &claims,
+    );
+    let mut app = Router::new().route("/usage", get(|| async { "ok" }));
+    if with_auth {
+        let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
+        app = app.layer(
+            JwtAuth::new(ISS, "insights-api")
+                .jwks(jwks)
+                .require_scopes(["insights.read"]),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("{} {token}", listener.local_addr()?.port());
+    axum::serve(listener, app).await?;
+    Ok(())
+}
