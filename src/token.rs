@@ -58,12 +58,23 @@ fn trim_spaces(mut s: &[u8]) -> &[u8] {
 }
 
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
+///
+/// Branch-free per byte so that the compiler can check many bytes at once: this runs on every
+/// request, cached token or not.
 fn is_b64token(t: &[u8]) -> bool {
     let body_len = t.len() - t.iter().rev().take_while(|&&b| b == b'=').count();
-    body_len > 0
-        && t[..body_len].iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    let allowed = |b: u8| {
+        (b.wrapping_sub(b'a') < 26)
+            | (b.wrapping_sub(b'A') < 26)
+            | (b.wrapping_sub(b'0') < 10)
+            | (b == b'-')
+            | (b == b'.')
+            | (b == b'_')
+            | (b == b'~')
+            | (b == b'+')
+            | (b == b'/')
+    };
+    body_len > 0 && t[..body_len].iter().fold(true, |ok, &b| ok & allowed(b))
 }
 
 #[cfg(test)]
@@ -88,6 +99,17 @@ mod tests {
         for v in ["Bearer a.b.c", "bearer a.b.c", "BEARER   a.b.c  "] {
             assert_eq!(bearer(&headers(&[v]), 100).unwrap(), "a.b.c");
         }
+    }
+
+    #[test]
+    fn b64token_admits_exactly_its_alphabet() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+            assert_eq!(is_b64token(&[b]), expected, "{b}");
+            assert_eq!(is_b64token(&[b'a', b, b'a']), expected, "{b}");
+        }
+        assert!(is_b64token(b"abc=="));
+        assert!(!is_b64token(b"a=b"));
     }
 
     #[test]

@@ -1,0 +1,69 @@
+// panva's oidc-provider as an OAuth 2.0 authorization server on 127.0.0.1 with a random port:
+// client credentials, JWT access tokens per resource indicator (RFC 8707), one resource per
+// signing algorithm. Prints {"issuer": ..., "client_id": ..., "client_secret": ...} once it
+// listens, and exits when its standard input closes (the test that started it is gone).
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+
+import Provider, { errors } from 'oidc-provider';
+
+const CLIENT_ID = 'interop-client';
+const CLIENT_SECRET = 'interop-secret-0123456789';
+
+// One signing key per algorithm the crate supports, generated fresh for each run.
+const specs = {
+  RS256: ['rsa', { modulusLength: 2048 }],
+  PS256: ['rsa', { modulusLength: 2048 }],
+  ES256: ['ec', { namedCurve: 'P-256' }],
+  ES384: ['ec', { namedCurve: 'P-384' }],
+  EdDSA: ['ed25519', {}],
+};
+const keys = Object.entries(specs).map(([alg, [type, options]]) => {
+  const { privateKey } = generateKeyPairSync(type, options);
+  return { ...privateKey.export({ format: 'jwk' }), alg, use: 'sig', kid: `interop-${alg.toLowerCase()}` };
+});
+
+// resource indicator -> resource server
+const resources = new Map(Object.keys(specs).map((alg) => [
+  `urn:interop:insights-api:${alg}`,
+  { audience: 'insights-api', scope: 'insights.read insights.write', alg },
+]));
+resources.set('urn:interop:data-management-api', { audience: 'data-management-api', scope: 'data.read', alg: 'ES256' });
+
+const server = createServer();
+server.listen(0, '127.0.0.1', () => {
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(issuer, {
+    clients: [{
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    }],
+    jwks: { keys },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        getResourceServerInfo(ctx, indicator) {
+          const rs = resources.get(indicator);
+          if (!rs) throw new errors.InvalidTarget();
+          return {
+            audience: rs.audience,
+            scope: rs.scope,
+            accessTokenTTL: 600,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: rs.alg } },
+          };
+        },
+      },
+    },
+  });
+  server.on('request', provider.callback());
+  process.stdout.write(`${JSON.stringify({ issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET })}\n`);
+});
+
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
