@@ -1,0 +1,133 @@
+//! Interoperability with a real, certified third-party authorization server: panva's
+//! `oidc-provider` (npm, pinned by `tests/interop/package-lock.json`, installed with
+//! `npm ci --prefix tests/interop`), run by Node on 127.0.0.1. Tokens it issues through the
+//! client-credentials grant, for every algorithm it signs that this crate supports, must pass the
+//! layer in front of a real axum service; a token for another resource must not.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tower_jwt_auth::{Claims, JwtAuth};
+
+struct Provider {
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+    // Killed when dropped; the script also exits when its stdin closes.
+    _child: Child,
+}
+
+async fn start_provider() -> Provider {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    assert!(
+        dir.join("node_modules/oidc-provider").is_dir(),
+        "oidc-provider is not installed: run `npm ci --prefix tests/interop` (the README's test command does)"
+    );
+    let mut child = Command::new("node")
+        .arg(dir.join("provider.mjs"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node (Node.js is needed for the interoperability test)");
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::time::timeout(Duration::from_secs(30), async {
+        BufReader::new(stdout).lines().next_line().await
+    })
+    .await
+    .expect("oidc-provider did not start within 30 s")
+    .unwrap()
+    .expect("oidc-provider exited before listening");
+    let info: Value = serde_json::from_str(&line).unwrap();
+    Provider {
+        issuer: info["issuer"].as_str().unwrap().to_owned(),
+        client_id: info["client_id"].as_str().unwrap().to_owned(),
+        client_secret: info["client_secret"].as_str().unwrap().to_owned(),
+        _child: child,
+    }
+}
+
+impl Provider {
+    /// A client-credentials access token for `resource` (RFC 8707).
+    async fn token(&self, resource: &str) -> String {
+        let res = reqwest::Client::new()
+            .post(format!("{}/token", self.issuer))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("resource", resource),
+                ("scope", "insights.read"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+fn header_of(token: &str) -> Value {
+    let head = token.split('.').next().unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn tokens_from_oidc_provider_pass_for_every_shared_algorithm() {
+    let provider = start_provider().await;
+    let auth = JwtAuth::new(&provider.issuer, "insights-api")
+        .require_scopes(["insights.read"])
+        .strict_rfc9068();
+    // Discovery against the real provider: its `issuer` must equal ours byte for byte.
+    auth.ready().await.unwrap();
+    let app = Router::new()
+        .route(
+            "/usage",
+            get(|c: Claims| async move {
+                Json(json!({"sub": c.sub, "client_id": c.client_id, "scopes": c.scopes().collect::<Vec<_>>()}))
+            }),
+        )
+        .layer(auth);
+    let served = common::serve(app).await;
+
+    for alg in ["RS256", "PS256", "ES256", "ES384", "EdDSA"] {
+        let token = provider
+            .token(&format!("urn:interop:insights-api:{alg}"))
+            .await;
+        let header = header_of(&token);
+        assert_eq!(header["alg"], alg);
+        assert_eq!(header["typ"], "at+jwt");
+        let res = common::get(&format!("{}/usage", served.base), Some(&token)).await;
+        assert_eq!(
+            res.status(),
+            200,
+            "{alg}: {}",
+            common::www_authenticate(&res)
+        );
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["sub"], provider.client_id, "{alg}");
+        assert_eq!(body["client_id"], provider.client_id);
+        assert_eq!(body["scopes"], json!(["insights.read"]));
+        println!("oidc-provider {alg} token accepted");
+    }
+
+    let other = provider.token("urn:interop:data-management-api").await;
+    let res = common::get(&format!("{}/usage", served.base), Some(&other)).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        common::www_authenticate(&res),
+        r#"Bearer realm="insights-api", error="invalid_token", error_description="the token is not intended for this audience""#
+    );
+}
