@@ -71,7 +71,21 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
 }
 
 /// What a verified token grants, whatever the application's claims type. Inserted into the
-/// request extensions next to [`Claims`]; [`RequireScopes`](crate::RequireScopes) reads it.
+/// request extensions next to [`Claims`]; [`RequireScopes`](crate::RequireScopes) reads it, and
+/// so can middleware that does not know the claims type.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
+/// let issuer = TestIssuer::start().await;
+/// let auth = JwtAuth::new(issuer.url(), "insights-api");
+/// let token = issuer.token().sub("u-1").sub_type("user").scopes(["insights.read"]).sign();
+/// let grant = auth.verify(&token).await.unwrap().grant().clone();
+/// assert_eq!((grant.sub(), grant.sub_type()), ("u-1", Some("user")));
+/// assert!(grant.has_scope("insights.read") && !grant.has_scope("insights.write"));
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Grant {
     inner: Arc<GrantInner>,
@@ -159,6 +173,16 @@ impl fmt::Debug for Grant {
 /// The default claims type. For more claims, use your own `T: DeserializeOwned` with
 /// [`JwtAuth::with_claims`](crate::JwtAuth::with_claims); the registered claims are still
 /// validated.
+///
+/// ```
+/// use tower_jwt_auth::AccessClaims;
+/// let claims: AccessClaims = serde_json::from_str(r#"{
+///     "iss": "https://auth-api.eliq.com", "sub": "user-1042", "sub_type": "user",
+///     "aud": "insights-api", "exp": 1800000000, "scope": "insights.read insights.write"
+/// }"#).unwrap();
+/// assert!(claims.aud.contains("insights-api"));
+/// assert_eq!(claims.scopes().collect::<Vec<_>>(), ["insights.read", "insights.write"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     /// Issuer.
@@ -218,6 +242,13 @@ impl AccessClaims {
 
 /// The `aud` claim: one audience or several. Serialises back as it is most commonly written: a
 /// string when there is one.
+///
+/// ```
+/// use tower_jwt_auth::Audience;
+/// let aud: Audience = serde_json::from_str(r#"["insights-api", "data-management-api"]"#).unwrap();
+/// assert!(aud.contains("data-management-api"));
+/// assert_eq!(serde_json::to_string(&Audience::from("insights-api")).unwrap(), r#""insights-api""#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Audience(pub Vec<String>);
 

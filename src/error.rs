@@ -8,6 +8,18 @@ use std::time::Duration;
 
 /// Why a request was refused. Each kind maps to exactly one outcome (status, RFC 6750 error code,
 /// fixed description) in one table; see the crate documentation.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use tower_jwt_auth::{testing::TestIssuer, AuthErrorKind, JwtAuth};
+/// let issuer = TestIssuer::start().await;
+/// let auth = JwtAuth::new(issuer.url(), "insights-api");
+/// let expired = issuer.token().expired_for(Duration::from_secs(600)).sign();
+/// assert_eq!(auth.verify(&expired).await.unwrap_err().kind(), AuthErrorKind::Expired);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AuthErrorKind {
@@ -68,6 +80,19 @@ pub enum AuthErrorKind {
 ///
 /// The kind decides the response; the optional source says more for logs (never the token).
 /// Cloneable so that it can travel in response extensions.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tower_jwt_auth::{testing::TestIssuer, AuthErrorKind, JwtAuth};
+/// let issuer = TestIssuer::start().await;
+/// let auth = JwtAuth::new(issuer.url(), "insights-api").require_scopes(["insights.write"]);
+/// let err = auth.verify(&issuer.token().scopes(["insights.read"]).sign()).await.unwrap_err();
+/// assert_eq!(err.kind(), AuthErrorKind::InsufficientScope);
+/// assert_eq!(err.required_scope(), Some("insights.write"));
+/// assert_eq!(err.to_string(), "the token lacks a required scope");
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct AuthError {
     kind: AuthErrorKind,
@@ -170,6 +195,13 @@ impl StdError for AuthError {
 }
 
 /// A configuration value that cannot work, naming the builder field it came from.
+///
+/// ```
+/// use tower_jwt_auth::JwtAuth;
+/// let err = JwtAuth::try_new("http://auth-api.eliq.com", "insights-api").unwrap_err();
+/// assert_eq!(err.field(), "issuer");
+/// assert!(err.to_string().starts_with("invalid `issuer`: "));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     field: &'static str,
@@ -205,6 +237,19 @@ impl StdError for ConfigError {}
 
 /// Why signing keys could not be obtained (the source of a
 /// [`AuthErrorKind::KeysUnavailable`] error). Never contains key material.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tower_jwt_auth::{testing::{Failure, TestIssuer}, AuthErrorKind, JwtAuth};
+/// let issuer = TestIssuer::start().await;
+/// issuer.fail(Failure::Status(500));
+/// let err = JwtAuth::new(issuer.url(), "insights-api").ready().await.unwrap_err();
+/// assert_eq!(err.kind(), AuthErrorKind::KeysUnavailable);
+/// let why = std::error::Error::source(&err).unwrap().to_string();
+/// assert!(why.ends_with("HTTP status 500"), "{why}");
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct KeySourceError {
     message: String,

@@ -16,6 +16,14 @@ use crate::error::{AuthError, AuthErrorKind};
 
 /// A JWS signature algorithm this crate verifies. Symmetric algorithms and `none` are not
 /// representable: they are refused before a key is looked up.
+///
+/// ```
+/// use tower_jwt_auth::{Algorithm, JwtAuth};
+/// assert_eq!(Algorithm::from_name("ES256"), Some(Algorithm::ES256));
+/// assert_eq!(Algorithm::from_name("HS256"), None);
+/// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+///     .algorithms([Algorithm::RS256, Algorithm::ES256]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Algorithm {

@@ -41,6 +41,23 @@ use crate::verifier::{Rules, Verifier};
 ///         .require_sub_type("user"));
 /// ```
 ///
+/// Every builder method documents its default; most services need none of them:
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{Algorithm, JwtAuth};
+///
+/// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+///     .require_scopes(["insights.read"])
+///     .leeway(Duration::from_secs(30))                  // default 60 s
+///     .algorithms([Algorithm::RS256, Algorithm::PS256]) // default: all asymmetric ones
+///     .max_lifetime(Some(Duration::from_secs(3600)))    // default 24 h
+///     .unknown_kid_cooldown(Duration::from_secs(60))    // default 30 s
+///     .key_wait_budget(Duration::from_secs(2))          // default 5 s
+///     .verified_token_cache(50_000);                    // default 10,000; 0 turns it off
+/// assert!(auth.config_error().is_none());
+/// ```
+///
 /// Every builder method documents its default. A value that cannot work (say an `http://`
 /// issuer that is not loopback) does not panic: [`JwtAuth::config_error`] reports it,
 /// [`JwtAuth::ready`] fails with it, and requests get 500 with an error event naming the field.
@@ -484,6 +501,18 @@ where
     /// Verifies a token as the layer would, policy included (scopes, `sub_type`): for code
     /// outside tower (WebSocket upgrades, jobs).
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
+    /// let issuer = TestIssuer::start().await;
+    /// let auth = JwtAuth::new(issuer.url(), "insights-api").require_sub_type("user");
+    /// let token = issuer.token().sub("user-1042").sub_type("user").sign();
+    /// let claims = auth.verify(&token).await.unwrap();
+    /// assert_eq!(claims.sub, "user-1042");
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// The [`AuthError`] the layer would have answered with.
     pub async fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
@@ -498,6 +527,16 @@ where
 
     /// Loads the keys now (discovery and JWK set) and reports failure, for services that want
     /// to fail fast at startup. Without it, keys are loaded on first use.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
+    /// let issuer = TestIssuer::start().await;
+    /// JwtAuth::new(issuer.url(), "insights-api").ready().await.expect("keys load");
+    /// assert_eq!(issuer.jwks_requests(), 1);
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`AuthErrorKind::Misconfigured`] with the [`ConfigError`] as source, or

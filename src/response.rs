@@ -140,6 +140,20 @@ pub type RejectFn = dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync;
 /// The default rejection response for `error` with the given realm (the audience).
 ///
 /// Useful inside a custom rejection closure that only wants to adjust the default.
+///
+/// ```
+/// use tower_jwt_auth::{default_response, AuthErrorKind, JwtAuth};
+/// let res = default_response(&AuthErrorKind::MissingToken.into(), "insights-api");
+/// assert_eq!(res.status(), 401);
+/// assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="insights-api""#);
+///
+/// // Keep the default, add a header.
+/// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").on_reject(|err| {
+///     let mut res = default_response(err, "insights-api");
+///     res.headers_mut().insert("cache-control", http::HeaderValue::from_static("no-store"));
+///     res
+/// });
+/// ```
 pub fn default_response(error: &AuthError, realm: &str) -> Response<Bytes> {
     let o = outcome(error.kind());
     let description = error.description();

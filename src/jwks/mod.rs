@@ -127,6 +127,20 @@ impl KeySet {
 
 /// The key set in use: which keys, and its timetable in seconds since the Unix epoch on the
 /// layer's clock (`u64::MAX` for fixed keys). See [`JwtAuth::key_set`](crate::JwtAuth::key_set).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
+/// let issuer = TestIssuer::builder().jwks_max_age(Some(600)).start().await;
+/// let auth = JwtAuth::new(issuer.url(), "insights-api");
+/// assert!(auth.key_set().is_none()); // keys are loaded on first use
+/// auth.ready().await.unwrap();
+/// let info = auth.key_set().unwrap();
+/// assert_eq!(info.kids.len(), 5);
+/// assert_eq!(info.expires_at - info.fetched_at, 600);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct KeySetInfo {

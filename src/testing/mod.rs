@@ -36,6 +36,20 @@ use crate::clock::{Clock, SystemClock};
 use crate::Algorithm;
 
 /// How the discovery and JWKS endpoints misbehave when told to.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tower_jwt_auth::{testing::{Failure, TestIssuer}, JwtAuth};
+/// let issuer = TestIssuer::start().await;
+/// let auth = JwtAuth::new(issuer.url(), "insights-api");
+/// auth.ready().await.unwrap();
+/// issuer.fail(Failure::Garbage);
+/// // Keys already loaded keep serving while the provider misbehaves.
+/// assert!(auth.verify(&issuer.token().sign()).await.is_ok());
+/// issuer.recover();
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Failure {
@@ -153,6 +167,23 @@ impl TestIssuerBuilder {
 }
 
 /// An identity provider on 127.0.0.1 for tests; stops when dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
+/// let issuer = TestIssuer::builder().client("utility-acme-backend", "s3cret").start().await;
+/// // Tokens the way clients get them: POST /oauth/token, client credentials.
+/// let res: serde_json::Value = reqwest::Client::new()
+///     .post(issuer.token_endpoint())
+///     .basic_auth("utility-acme-backend", Some("s3cret"))
+///     .form(&[("grant_type", "client_credentials"), ("aud", "insights-api"), ("scope", "insights.read")])
+///     .send().await.unwrap().json().await.unwrap();
+/// let token = res["access_token"].as_str().unwrap();
+/// let claims = JwtAuth::new(issuer.url(), "insights-api").verify(token).await.unwrap();
+/// assert_eq!(claims.client_id.as_deref(), Some("utility-acme-backend"));
+/// # }
+/// ```
 pub struct TestIssuer {
     inner: Arc<Inner>,
     addr: SocketAddr,
