@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
-"""Ratio tables from the criterion estimates of the last `cargo bench` run (medians).
+"""Ratio tables from criterion estimates (medians), one or more runs.
 
-    cargo bench --bench verify --bench router && python3 benches/report.py
+Each ratio is computed within one run (baseline and candidate measured in that run); with
+several runs, the table shows the median of the per-run ratios and their range.
+
+    python3 benches/report.py target/criterion-runs/*     # as benches/run.sh does
+    python3 benches/report.py                             # the last plain `cargo bench`
 """
 import json
 import pathlib
+import statistics
 import sys
 
-root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+default = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+roots = [pathlib.Path(p) for p in sys.argv[1:]] or [default]
 
 
-def median_ns(group: str, bench: str) -> float | None:
+def median_ns(root: pathlib.Path, group: str, bench: str) -> float | None:
     path = root / group / bench / "new" / "estimates.json"
     if not path.exists():
         return None
@@ -21,32 +27,45 @@ def fmt(ns: float) -> str:
     return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
 
 
+def ratio_cell(group: str, num: str, den: str) -> str:
+    ratios = []
+    for root in roots:
+        a, b = median_ns(root, group, num), median_ns(root, group, den)
+        if a is not None and b is not None:
+            ratios.append(a / b)
+    if not ratios:
+        return "—"
+    med = statistics.median(ratios)
+    if len(ratios) == 1:
+        return f"{med:.2f}×"
+    return f"**{med:.2f}×** ({min(ratios):.2f}–{max(ratios):.2f})"
+
+
+def time_cell(group: str, bench: str) -> str:
+    times = [t for t in (median_ns(r, group, bench) for r in roots) if t is not None]
+    return fmt(statistics.median(times)) if times else "—"
+
+
 def table(title: str, prefix: str, baseline: str, rows: list[str], extra: tuple[str, str] | None = None) -> None:
-    groups = sorted(p.name for p in root.glob(f"{prefix}_*")) if root.exists() else []
+    groups = sorted({p.name for r in roots for p in r.glob(f"{prefix}_*")})
     if not groups:
         return
-    head = ["algorithm", f"{baseline} (baseline)"] + [f"{r} (× baseline)" for r in rows]
+    head = ["algorithm", f"{baseline}"] + [f"{r} ÷ {baseline}" for r in rows]
     if extra:
         head.append(f"{extra[0]} ÷ {extra[1]}")
-    print(f"\n### {title}\n")
+    print(f"\n### {title} ({len(roots)} run{'s' if len(roots) > 1 else ''})\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for g in groups:
-        base = median_ns(g, baseline)
-        if base is None:
-            continue
-        cells = [g.split("_", 1)[1], fmt(base)]
-        for r in rows:
-            v = median_ns(g, r)
-            cells.append("—" if v is None else f"{fmt(v)} ({v / base:.2f}×)")
+        cells = [g.split("_", 1)[1], time_cell(g, baseline)]
+        cells += [f"{time_cell(g, r)}, {ratio_cell(g, r, baseline)}" for r in rows]
         if extra:
-            a, b = median_ns(g, extra[0]), median_ns(g, extra[1])
-            cells.append("—" if a is None or b is None else f"{a / b:.2f}×")
+            cells.append(ratio_cell(g, *extra))
         print("| " + " | ".join(cells) + " |")
 
 
-if not root.exists():
-    sys.exit("no criterion results: run cargo bench first")
+if not any(r.exists() for r in roots):
+    sys.exit("no criterion results: run cargo bench (or benches/run.sh) first")
 table("Verify, per algorithm", "verify", "jsonwebtoken_decode",
       ["aws_lc_floor", "ours_uncached", "ours_cache_hit"], ("ours_uncached", "aws_lc_floor"))
 table("Whole router call (axum, in memory)", "router", "no_auth",

@@ -136,6 +136,12 @@ impl JwtAuth<AccessClaims> {
     /// Keys are found by OpenID Connect discovery at
     /// `{issuer}/.well-known/openid-configuration` on first use. The issuer must be `https`,
     /// except for loopback hosts (127.0.0.0/8, `::1`, `localhost`).
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api");
+    /// assert_eq!(auth.issuer(), "https://auth-api.eliq.com");
+    /// ```
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         let mut config = Config {
             issuer: issuer.into(),
@@ -170,6 +176,12 @@ impl JwtAuth<AccessClaims> {
     /// # Errors
     /// A [`ConfigError`] for field `issuer` (not a URL, or not https/loopback) or `audience`
     /// (empty).
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::try_new("https://auth-api.eliq.com", "insights-api")?;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
     pub fn try_new(
         issuer: impl Into<String>,
         audience: impl Into<String>,
@@ -314,6 +326,11 @@ where
 
     /// Requires every one of these scopes, from `scope` or `scp` (exact, case-sensitive), or
     /// answers 403 `insufficient_scope`. Adds to scopes required before. Defaults to none.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").require_scopes(["insights.read", "insights.write"]);
+    /// ```
     pub fn require_scopes<I, S>(self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -328,6 +345,11 @@ where
 
     /// Requires the `sub_type` claim to be `sub_type` (e.g. `"user"`: delegated tokens only), or
     /// answers 403 `insufficient_scope`. Defaults to any or none.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let delegated_only = JwtAuth::new("https://auth-api.eliq.com", "insights-api").require_sub_type("user");
+    /// ```
     pub fn require_sub_type(self, sub_type: impl Into<String>) -> Self {
         self.with(|c| {
             if let Err(e) = c.policy.set_sub_type("require_sub_type", sub_type.into()) {
@@ -337,6 +359,15 @@ where
     }
 
     /// Clock skew tolerated on `exp`, `nbf` and `iat`. Defaults to 60 s. At most 10 minutes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").leeway(Duration::from_secs(30));
+    /// assert!(auth.config_error().is_none());
+    /// let too_much = JwtAuth::new("https://auth-api.eliq.com", "insights-api").leeway(Duration::from_secs(3600));
+    /// assert_eq!(too_much.config_error().unwrap().field(), "leeway");
+    /// ```
     pub fn leeway(self, leeway: Duration) -> Self {
         self.with(|c| {
             if leeway > Duration::from_secs(600) {
@@ -349,6 +380,12 @@ where
 
     /// The signature algorithms accepted. Defaults to all of [`Algorithm::ALL`]; `none` and
     /// `HS*` are never accepted.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, JwtAuth};
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .algorithms([Algorithm::ES256, Algorithm::EdDSA]);
+    /// ```
     pub fn algorithms(self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.with(|c| {
             let mut allowed = [false; 9];
@@ -368,27 +405,56 @@ where
 
     /// The longest `Authorization` header (and token) read, in bytes. Longer ones are refused
     /// with 401 before any decoding. Defaults to 8 KiB.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_token_size(4 * 1024);
+    /// ```
     pub fn max_token_size(self, bytes: usize) -> Self {
         self.with(|c| c.max_header_bytes = bytes)
     }
 
     /// The longest lifetime (`exp - iat`) accepted, or `None` for no limit. Defaults to 24 h.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let hour_at_most = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_lifetime(Some(Duration::from_secs(3600)));
+    /// ```
     pub fn max_lifetime(self, max: Option<Duration>) -> Self {
         self.with(|c| c.max_lifetime = max)
     }
 
     /// Strict RFC 9068: `typ` must be `at+jwt`, and `client_id`, `iat` and `jti` are required.
     /// Defaults to off (`typ` may also be `JWT` or absent, as many providers issue).
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").strict_rfc9068();
+    /// ```
     pub fn strict_rfc9068(self) -> Self {
         self.with(|c| c.strict_rfc9068 = true)
     }
 
     /// Fetches keys from this JWK set URL instead of discovering it. Defaults to discovery.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").jwks_uri("https://auth-api.eliq.com/.well-known/jwks.json");
+    /// assert!(auth.config_error().is_none());
+    /// ```
     pub fn jwks_uri(self, uri: impl Into<String>) -> Self {
         self.with(|c| c.jwks_uri = Some(uri.into()))
     }
 
     /// Uses these keys (a JWK set document) and never fetches any. Defaults to discovery.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .jwks(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#);
+    /// assert!(auth.config_error().is_none());
+    /// ```
     pub fn jwks(self, jwk_set_json: impl Into<String>) -> Self {
         self.with(|c| c.fixed_jwks = Some(jwk_set_json.into()))
     }
@@ -396,12 +462,28 @@ where
     /// Adds a fixed public key in PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`) for one algorithm,
     /// under `kid`; tokens without a `kid` use it when it is the only key for their algorithm.
     /// With fixed keys nothing is ever fetched. Defaults to none (discovery).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, JwtAuth};
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").pem_key(
+    ///     "k1",
+    ///     Algorithm::EdDSA,
+    ///     "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n",
+    /// );
+    /// assert!(auth.config_error().is_none());
+    /// ```
     pub fn pem_key(self, kid: impl Into<String>, alg: Algorithm, pem: impl Into<String>) -> Self {
         self.with(|c| c.pem_keys.push((kid.into(), alg, pem.into())))
     }
 
     /// The key set in use, if one is loaded: its `kid`s and timetable. For health endpoints and
     /// diagnostics; never key material.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// // Nothing is fetched before the first request or `ready()`.
+    /// assert!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").key_set().is_none());
+    /// ```
     pub fn key_set(&self) -> Option<KeySetInfo> {
         self.shared.verifier.keys().info()
     }
@@ -410,11 +492,24 @@ where
     /// redirect policy apply; the total timeout and size cap of this layer apply as well.
     /// Defaults to a rustls client with a 5 s connect timeout, a 10 s total timeout and at most 2
     /// redirects, each https (or loopback).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().unwrap();
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").http_client(client);
+    /// ```
     pub fn http_client(self, client: reqwest::Client) -> Self {
         self.with(|c| c.http_client = Some(client))
     }
 
     /// Timeouts of every fetch. Defaults to 5 s to connect and 10 s in all.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").fetch_timeouts(Duration::from_secs(2), Duration::from_secs(5));
+    /// ```
     pub fn fetch_timeouts(self, connect: Duration, total: Duration) -> Self {
         self.with(|c| {
             c.fetch.connect_timeout = connect;
@@ -423,12 +518,25 @@ where
     }
 
     /// The longest JWK set or discovery document read, in bytes. Defaults to 256 KiB.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_jwks_size(64 * 1024);
+    /// ```
     pub fn max_jwks_size(self, bytes: usize) -> Self {
         self.with(|c| c.fetch.max_bytes = bytes)
     }
 
     /// Lifetime of a fetched key set when the response has no `Cache-Control: max-age`, and
     /// the range `max-age` is clamped to. Defaults to 15 min, within [5 min, 24 h].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let min = Duration::from_secs(60);
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").jwks_cache_ttl(10 * min, 5 * min, 60 * min);
+    /// assert!(auth.config_error().is_none());
+    /// ```
     pub fn jwks_cache_ttl(self, default: Duration, floor: Duration, ceiling: Duration) -> Self {
         self.with(|c| {
             if floor > ceiling {
@@ -445,22 +553,47 @@ where
     }
 
     /// How long past its expiry a key set keeps serving while refreshes fail. Defaults to 24 h.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_stale(Duration::from_secs(6 * 3600));
+    /// ```
     pub fn max_stale(self, max_stale: Duration) -> Self {
         self.with(|c| c.cache.max_stale = max_stale)
     }
 
     /// At most one refetch per this interval for tokens with an unknown `kid`. Defaults to 30 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").unknown_kid_cooldown(Duration::from_secs(60));
+    /// ```
     pub fn unknown_kid_cooldown(self, cooldown: Duration) -> Self {
         self.with(|c| c.cache.unknown_kid_cooldown = cooldown)
     }
 
     /// How long a request waits for keys before it is answered 503. Defaults to 5 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").key_wait_budget(Duration::from_secs(1));
+    /// ```
     pub fn key_wait_budget(self, budget: Duration) -> Self {
         self.with(|c| c.cache.wait_budget = budget)
     }
 
     /// The clock for `exp`/`nbf`/`iat` and the key cache. Defaults to [`SystemClock`]; tests
     /// use [`ManualClock`](crate::ManualClock).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{JwtAuth, ManualClock};
+    /// let clock = ManualClock::new(1_800_000_000);
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").clock(clock.clone());
+    /// // tests move `clock` forward instead of sleeping
+    /// ```
     pub fn clock(self, clock: impl Clock) -> Self {
         self.with(|c| c.clock = Arc::new(clock))
     }
@@ -468,6 +601,17 @@ where
     /// Replaces the refusal response. The closure gets the error (its kind, fixed description,
     /// required scope, retry delay); the error is also put in the response's extensions.
     /// Defaults to the RFC 6750 response (see [`default_response`](crate::default_response)).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{Response, StatusCode};
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").on_reject(|err| {
+    ///     let mut res = Response::new(Bytes::from(format!("denied: {}", err.description())));
+    ///     *res.status_mut() = StatusCode::UNAUTHORIZED;
+    ///     res
+    /// });
+    /// ```
     pub fn on_reject<F>(self, f: F) -> Self
     where
         F: Fn(&AuthError) -> Response<Bytes> + Send + Sync + 'static,
@@ -479,21 +623,42 @@ where
     /// A hit skips signature and claim validation but not the `exp`/`nbf` check against the
     /// clock, nor the scopes and `sub_type` a route requires; a refresh that removes a key voids
     /// every earlier verdict. Defaults to 10,000.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let no_cache = JwtAuth::new("https://auth-api.eliq.com", "insights-api").verified_token_cache(0);
+    /// ```
     pub fn verified_token_cache(self, max_entries: u64) -> Self {
         self.with(|c| c.token_cache = max_entries)
     }
 
     /// The first unusable configuration value, if any.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").require_scopes(["not a scope"]);
+    /// assert_eq!(auth.config_error().unwrap().field(), "require_scopes");
+    /// ```
     pub fn config_error(&self) -> Option<&ConfigError> {
         self.shared.error.as_ref()
     }
 
     /// The configured issuer.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// assert_eq!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").issuer(), "https://auth-api.eliq.com");
+    /// ```
     pub fn issuer(&self) -> &str {
         &self.config.issuer
     }
 
     /// The configured audience.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// assert_eq!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").audience(), "insights-api");
+    /// ```
     pub fn audience(&self) -> &str {
         &self.config.audience
     }

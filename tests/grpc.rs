@@ -170,6 +170,16 @@ async fn read_usage(
     .await
 }
 
+/// The `www-authenticate` metadata of a refusal.
+fn challenge(status: &Status) -> &str {
+    status
+        .metadata()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap()
+}
+
 fn auth(issuer: &TestIssuer) -> JwtAuth {
     JwtAuth::new(issuer.url(), "insights-api").require_scopes(["insights.read"])
 }
@@ -215,12 +225,7 @@ async fn refusals_are_grpc_statuses() {
     let status = check(&run, Some(&no_scope)).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     assert_eq!(status.message(), "the token lacks a required scope");
-    let www = status
-        .metadata()
-        .get("www-authenticate")
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let www = challenge(&status);
     assert!(
         www.contains(r#"error="insufficient_scope""#) && www.ends_with(r#"scope="insights.read""#),
         "{www}"
@@ -259,12 +264,7 @@ async fn require_scopes_applies_to_the_service_it_wraps_only() {
     assert!(check(&run, Some(&reader)).await.is_ok());
     let status = read_usage(&run, Some(&reader)).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let www = status
-        .metadata()
-        .get("www-authenticate")
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let www = challenge(&status);
     assert!(www.ends_with(r#"scope="insights.admin""#), "{www}");
 
     let admin = issuer

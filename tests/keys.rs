@@ -10,7 +10,7 @@ use axum::response::Redirect;
 use axum::routing::get;
 use axum::Router;
 use serde_json::json;
-use tower_jwt_auth::testing::{Failure, SigningKey, TestIssuer};
+use tower_jwt_auth::testing::{Failure, SigningKey, TestIssuer, DEFAULT_ALGORITHMS};
 use tower_jwt_auth::{Algorithm, AuthErrorKind, JwtAuth, ManualClock};
 
 const AUD: &str = "insights-api";
@@ -258,13 +258,7 @@ async fn one_bad_key_never_poisons_the_set() {
     let kids = auth.key_set().unwrap().kids;
     assert_eq!(kids.len(), 5, "{kids:?}");
     assert!(!kids.contains(&Some("broken".into())));
-    for alg in [
-        Algorithm::RS256,
-        Algorithm::PS256,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ] {
+    for alg in DEFAULT_ALGORITHMS {
         auth.verify(&issuer.token().alg(alg).sign()).await.unwrap();
     }
     let token = issuer.token().kid("secret").sign();
@@ -382,24 +376,12 @@ async fn a_supplied_http_client_is_used_for_every_fetch() {
 async fn pem_keys_verify_without_any_fetch() {
     let issuer = TestIssuer::start().await;
     let mut auth = JwtAuth::new(issuer.url(), AUD);
-    for alg in [
-        Algorithm::RS256,
-        Algorithm::PS256,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ] {
+    for alg in DEFAULT_ALGORITHMS {
         let key = issuer.key(alg);
         auth = auth.pem_key(key.kid(), alg, key.public_pem());
     }
     assert!(auth.config_error().is_none(), "{:?}", auth.config_error());
-    for alg in [
-        Algorithm::RS256,
-        Algorithm::PS256,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ] {
+    for alg in DEFAULT_ALGORITHMS {
         auth.verify(&issuer.token().alg(alg).sign()).await.unwrap();
     }
     assert_eq!(issuer.jwks_requests() + issuer.discovery_requests(), 0);

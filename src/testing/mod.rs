@@ -35,6 +35,15 @@ pub use token::TokenBuilder;
 use crate::clock::{Clock, SystemClock};
 use crate::Algorithm;
 
+/// The algorithms a [`TestIssuer`] has keys for unless told otherwise.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 5] = [
+    Algorithm::RS256,
+    Algorithm::PS256,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
 /// How the discovery and JWKS endpoints misbehave when told to.
 ///
 /// ```
@@ -80,13 +89,7 @@ impl Default for TestIssuerBuilder {
     fn default() -> Self {
         Self {
             audience: "insights-api".into(),
-            algorithms: vec![
-                Algorithm::RS256,
-                Algorithm::PS256,
-                Algorithm::ES256,
-                Algorithm::ES384,
-                Algorithm::EdDSA,
-            ],
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
             clients: vec![("test-client".into(), "test-secret".into())],
             clock: Arc::new(SystemClock),
             max_age: Some(300),
@@ -101,7 +104,8 @@ impl TestIssuerBuilder {
         self
     }
 
-    /// One key per algorithm. Defaults to RS256, PS256, ES256, ES384 and EdDSA.
+    /// One key per algorithm. Defaults to [`DEFAULT_ALGORITHMS`]: RS256, PS256, ES256, ES384
+    /// and EdDSA.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algorithms.into_iter().collect();
         self

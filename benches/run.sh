@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The published benchmark procedure: the criterion suite three times, pinned to one core, each
+# run's estimates kept apart; then the ratio tables (each ratio from one run, median of three).
+#
+#   bash benches/run.sh            # then: bash benches/load.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-3}
+rm -rf target/criterion-runs
+for i in $(seq 1 "$runs"); do
+  rm -rf target/criterion
+  taskset -c 1 cargo bench --quiet --bench verify --bench router -- --warm-up-time 2 --measurement-time 5 >/dev/null
+  mkdir -p target/criterion-runs
+  mv target/criterion "target/criterion-runs/$i"
+done
+cargo bench --quiet --bench memory
+python3 benches/report.py target/criterion-runs/*
