@@ -123,7 +123,18 @@ impl<C> Shared<C> {
         self.responder.respond(error, grpc)
     }
 
-    fn config_failure(&self) -> Option<AuthError> {
+    /// The verdict on a token: its verification result with the layer's policy (scopes,
+    /// `sub_type`) applied on top. The one place both are combined.
+    pub(crate) fn admit(
+        &self,
+        verified: Result<Claims<C>, AuthError>,
+    ) -> Result<Claims<C>, AuthError> {
+        let claims = verified?;
+        self.policy.check(claims.grant())?;
+        Ok(claims)
+    }
+
+    pub(crate) fn config_failure(&self) -> Option<AuthError> {
         self.error
             .as_ref()
             .map(|e| AuthError::new(AuthErrorKind::Misconfigured).with_source(e.clone()))
@@ -685,9 +696,7 @@ where
         if let Some(e) = shared.config_failure() {
             return Err(e);
         }
-        let claims = shared.verifier.verify(token).await?;
-        shared.policy.check(claims.grant())?;
-        Ok(claims)
+        shared.admit(shared.verifier.verify(token).await)
     }
 
     /// Loads the keys now (discovery and JWK set) and reports failure, for services that want

@@ -186,23 +186,24 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let grpc = crate::response::is_grpc(req.headers());
+        // Whether to answer gRPC-style is only looked up when refusing.
+        let grpc = || crate::response::is_grpc(req.headers());
         if let Some(e) = &self.layer.error {
             tracing::error!(error = %e, "RequireScopes is misconfigured");
             let err = AuthError::new(AuthErrorKind::Misconfigured).with_source(e.clone());
-            return ResponseFuture::rejected(Responder::fallback().respond(&err, grpc));
+            return ResponseFuture::rejected(Responder::fallback().respond(&err, grpc()));
         }
         let Some(grant) = req.extensions().get::<Grant>() else {
             tracing::error!("RequireScopes found no verified token: install JwtAuth outside it");
             let err = AuthError::new(AuthErrorKind::Misconfigured)
                 .with_detail("RequireScopes needs the JwtAuth layer outside it");
-            return ResponseFuture::rejected(Responder::fallback().respond(&err, grpc));
+            return ResponseFuture::rejected(Responder::fallback().respond(&err, grpc()));
         };
         match self.layer.policy.check(grant) {
             Ok(()) => ResponseFuture::inner(self.inner.call(req)),
             Err(err) => {
                 tracing::info!(kind = ?err.kind(), "request refused by RequireScopes");
-                ResponseFuture::rejected(grant.responder().respond(&err, grpc))
+                ResponseFuture::rejected(grant.responder().respond(&err, grpc()))
             }
         }
     }

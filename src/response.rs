@@ -161,20 +161,27 @@ pub fn default_response(error: &AuthError, realm: &str) -> Response<Bytes> {
     *res.status_mut() = o.status;
     let headers = res.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    insert_auth_headers(headers, error, realm);
+    res.extensions_mut().insert(error.clone());
+    res
+}
+
+/// `WWW-Authenticate` (for 400 / 401 / 403) and `Retry-After` (when known): the same over HTTP
+/// and gRPC.
+fn insert_auth_headers(headers: &mut http::HeaderMap, error: &AuthError, realm: &str) {
+    let o = outcome(error.kind());
     if o.status == UNAUTHORIZED
         || o.status == StatusCode::FORBIDDEN
         || o.status == StatusCode::BAD_REQUEST
     {
         headers.insert(
             WWW_AUTHENTICATE,
-            challenge(realm, o.code, description, error.required_scope()),
+            challenge(realm, o.code, error.description(), error.required_scope()),
         );
     }
     if let Some(after) = error.retry_after() {
         headers.insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
     }
-    res.extensions_mut().insert(error.clone());
-    res
 }
 
 /// `Bearer realm="..", error="..", error_description="..", scope=".."` (RFC 6750 §3).
@@ -273,7 +280,6 @@ fn grpc_status(status: StatusCode) -> u8 {
 /// A trailers-only gRPC response: HTTP 200, `grpc-status`, percent-encoded `grpc-message`,
 /// and the same `WWW-Authenticate` / `Retry-After` headers as over HTTP.
 fn grpc_response(error: &AuthError, realm: &str) -> Response<Bytes> {
-    let http = default_response(error, realm);
     let o = outcome(error.kind());
     let mut res = Response::new(Bytes::new());
     res.extensions_mut().insert(error.clone());
@@ -286,11 +292,7 @@ fn grpc_response(error: &AuthError, realm: &str) -> Response<Bytes> {
     if let Ok(msg) = HeaderValue::try_from(grpc_percent_encode(error.description())) {
         headers.insert("grpc-message", msg);
     }
-    for name in [WWW_AUTHENTICATE, RETRY_AFTER] {
-        if let Some(v) = http.headers().get(&name) {
-            headers.insert(name, v.clone());
-        }
-    }
+    insert_auth_headers(headers, error, realm);
     res
 }
 

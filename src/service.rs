@@ -5,12 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Extensions, Request, Response};
+use http::{Extensions, HeaderMap, Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::claims::Claims;
+use crate::error::AuthError;
 use crate::future::ResponseFuture;
 use crate::layer::Shared;
 use crate::response::is_grpc;
@@ -69,39 +70,35 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
-        let grpc = is_grpc(req.headers());
-        if let Some(e) = shared.error.as_ref() {
-            let err = crate::error::AuthError::new(crate::error::AuthErrorKind::Misconfigured)
-                .with_source(e.clone());
-            return ResponseFuture::rejected(shared.reject(&err, grpc));
+        // Whether to answer gRPC-style is only looked up when refusing.
+        let refuse = |e: &AuthError, headers: &HeaderMap| {
+            ResponseFuture::rejected(shared.reject(e, is_grpc(headers)))
+        };
+        if let Some(e) = shared.config_failure() {
+            return refuse(&e, req.headers());
         }
         let token = match token::bearer(req.headers(), shared.max_header_bytes) {
             Ok(token) => token,
-            Err(e) => return ResponseFuture::rejected(shared.reject(&e, grpc)),
+            Err(e) => return refuse(&e, req.headers()),
         };
         let attempt = {
             let _span = tracing::debug_span!("jwt_verify").entered();
             shared.verifier.try_verify(token)
         };
         match attempt {
-            Attempt::Done(Ok(claims)) => match shared.policy.check(claims.grant()) {
-                Ok(()) => {
+            Attempt::Done(verified) => match shared.admit(verified) {
+                Ok(claims) => {
                     insert(req.extensions_mut(), claims);
                     ResponseFuture::inner(self.inner.call(req))
                 }
-                Err(e) => ResponseFuture::rejected(shared.reject(&e, grpc)),
+                Err(e) => refuse(&e, req.headers()),
             },
-            Attempt::Done(Err(e)) => ResponseFuture::rejected(shared.reject(&e, grpc)),
             Attempt::NeedKeys(why) => {
+                let grpc = is_grpc(req.headers());
                 let token = token.to_owned();
                 let shared = Arc::clone(shared);
                 let verdict = Box::pin(async move {
-                    let verified = shared
-                        .verifier
-                        .verify_after(&token, why)
-                        .await
-                        .and_then(|claims| shared.policy.check(claims.grant()).map(|()| claims));
-                    match verified {
+                    match shared.admit(shared.verifier.verify_after(&token, why).await) {
                         Ok(claims) => {
                             let mut extensions = Extensions::new();
                             insert(&mut extensions, claims);
