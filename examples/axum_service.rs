@@ -79,7 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .route(
             "/me",
-            get(me).layer(RequireScopes::new(Vec::<String>::new()).sub_type("user")),
+            get(me).layer(RequireScopes::none().require_sub_type("user")),
         )
         .layer(auth);
     let app = Router::new()

@@ -1,5 +1,5 @@
-//! Verified claims: the typed [`Claims`] handed to handlers, the default [`AccessClaims`], and the
-//! type-erased [`Grant`] that per-route policies read.
+//! Verified claims, plain data: the typed [`Claims`] handed to handlers, the default
+//! [`AccessClaims`], and the type-erased [`Grant`] that per-route policies read.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -7,10 +7,9 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::response::Responder;
+use crate::jose::json::{NumericDate, StrOrSeq};
 
 /// Verified claims of the request's access token, of the application's type `C`.
 ///
@@ -98,7 +97,6 @@ struct GrantInner {
     scopes: Box<str>,
     exp: u64,
     nbf: Option<u64>,
-    responder: Responder,
 }
 
 impl Grant {
@@ -107,7 +105,6 @@ impl Grant {
         sub_type: Option<&str>,
         scopes: Box<str>,
         (exp, nbf): (u64, Option<u64>),
-        responder: Responder,
     ) -> Self {
         Self {
             inner: Arc::new(GrantInner {
@@ -116,7 +113,6 @@ impl Grant {
                 scopes,
                 exp,
                 nbf,
-                responder,
             }),
         }
     }
@@ -149,11 +145,6 @@ impl Grant {
     /// The `nbf` claim, if any, seconds since the Unix epoch.
     pub fn not_before(&self) -> Option<u64> {
         self.inner.nbf
-    }
-
-    /// How refusals are answered for this token's layer (realm, custom closure).
-    pub(crate) fn responder(&self) -> &Responder {
-        &self.inner.responder
     }
 }
 
@@ -298,254 +289,12 @@ fn opt_string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>
     Ok(Some(list.into_iter().map(Cow::into_owned).collect()))
 }
 
-/// A JSON string or array of strings, borrowed from the input where it has no escapes.
-pub(crate) struct StrOrSeq<'a>(PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for StrOrSeq<'a> {
-    type Value = Vec<Cow<'a, str>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string or an array of strings")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(vec![Cow::Borrowed(v)])
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(vec![Cow::Owned(v.to_owned())])
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
-        while let Some(item) = seq.next_element::<Str<'a>>()? {
-            out.push(item.0);
-        }
-        Ok(out)
-    }
-}
-
-/// A borrowed string: `Cow<str>` alone does not borrow through serde's derive.
-#[derive(Debug)]
-pub(crate) struct Str<'a>(pub(crate) Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Str<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'a>, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'a>, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V(PhantomData))
-    }
-}
-
-/// A list of strings given as a string or an array (`aud`, `scp`).
-#[derive(Debug)]
-pub(crate) struct StrList<'a>(pub(crate) Vec<Cow<'a, str>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for StrList<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrOrSeq(PhantomData)).map(StrList)
-    }
-}
-
-/// The latest NumericDate accepted: 9999-12-31T23:59:59Z.
-pub(crate) const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
-
-/// A NumericDate (RFC 7519 §2): a JSON number of seconds, integral or not, non-negative and
-/// before year 10000. Fractions are truncated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct NumericDate(pub(crate) u64);
-
-impl<'de> Deserialize<'de> for NumericDate {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = NumericDate;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a non-negative number of seconds before year 10000")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumericDate, E> {
-                if v <= MAX_NUMERIC_DATE {
-                    Ok(NumericDate(v))
-                } else {
-                    Err(E::custom("date out of range"))
-                }
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumericDate, E> {
-                u64::try_from(v)
-                    .map_err(|_| E::custom("negative date"))
-                    .and_then(|v| self.visit_u64(v))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
-                if v.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(&v) {
-                    Ok(NumericDate(v as u64))
-                } else {
-                    Err(E::custom("date out of range"))
-                }
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     NumericDate::deserialize(d).map(|n| n.0)
 }
 
 fn opt_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     NumericDate::deserialize(d).map(|n| Some(n.0))
-}
-
-/// The registered claims every token is validated against, whatever the application's claims
-/// type. Borrows from the decoded payload. A claim of the wrong JSON type (`null` included) is an
-/// error, and so is any member name that appears twice.
-#[derive(Debug, Default)]
-pub(crate) struct Registered<'a> {
-    pub(crate) iss: Option<Str<'a>>,
-    pub(crate) sub: Option<Str<'a>>,
-    pub(crate) aud: Option<StrList<'a>>,
-    pub(crate) exp: Option<NumericDate>,
-    pub(crate) nbf: Option<NumericDate>,
-    pub(crate) iat: Option<NumericDate>,
-    pub(crate) jti: Option<Str<'a>>,
-    pub(crate) client_id: Option<Str<'a>>,
-    pub(crate) scope: Option<Str<'a>>,
-    pub(crate) scp: Option<StrList<'a>>,
-    pub(crate) sub_type: Option<Str<'a>>,
-}
-
-/// The message of the error for a repeated member name, recognised by [`is_duplicate`].
-pub(crate) const DUPLICATE_MEMBER: &str = "duplicate member name";
-
-pub(crate) fn is_duplicate(e: &serde_json::Error) -> bool {
-    e.to_string().starts_with(DUPLICATE_MEMBER)
-}
-
-/// Member names seen so far in one JSON object.
-pub(crate) struct Seen<'a>(Vec<Cow<'a, str>>);
-
-impl<'a> Seen<'a> {
-    pub(crate) fn new() -> Self {
-        Self(Vec::with_capacity(16))
-    }
-
-    pub(crate) fn insert<E: de::Error>(&mut self, name: Cow<'a, str>) -> Result<(), E> {
-        if self.0.contains(&name) {
-            return Err(E::custom(DUPLICATE_MEMBER));
-        }
-        self.0.push(name);
-        Ok(())
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Registered<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object of claims")
-            }
-            fn visit_map<A: de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Registered<'a>, A::Error> {
-                let mut r = Registered::default();
-                let mut seen = Seen::new();
-                while let Some(Str(name)) = map.next_key::<Str<'a>>()? {
-                    seen.insert(name.clone())?;
-                    match &*name {
-                        "iss" => r.iss = Some(map.next_value()?),
-                        "sub" => r.sub = Some(map.next_value()?),
-                        "aud" => r.aud = Some(map.next_value()?),
-                        "exp" => r.exp = Some(map.next_value()?),
-                        "nbf" => r.nbf = Some(map.next_value()?),
-                        "iat" => r.iat = Some(map.next_value()?),
-                        "jti" => r.jti = Some(map.next_value()?),
-                        "client_id" => r.client_id = Some(map.next_value()?),
-                        "scope" => r.scope = Some(map.next_value()?),
-                        "scp" => r.scp = Some(map.next_value()?),
-                        "sub_type" => r.sub_type = Some(map.next_value()?),
-                        _ => {
-                            map.next_value::<de::IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(r)
-            }
-        }
-        d.deserialize_map(V(PhantomData))
-    }
-}
-
-impl Registered<'_> {
-    /// All granted scopes, space-delimited: `scope` as issued, then the `scp` entries. An
-    /// `scp` entry with a space in it is not a scope token and is left out, so that it can never
-    /// turn into several scopes.
-    pub(crate) fn scopes(&self) -> Box<str> {
-        let scp = self
-            .scp
-            .iter()
-            .flat_map(|l| l.0.iter())
-            .filter(|s| !s.is_empty() && !s.contains(' '));
-        match (&self.scope, self.scp.is_some()) {
-            (Some(scope), false) => Box::from(&*scope.0),
-            (None, false) => Box::default(),
-            (scope, true) => {
-                let mut all = scope.as_ref().map(|s| s.0.to_string()).unwrap_or_default();
-                for entry in scp {
-                    if !all.is_empty() {
-                        all.push(' ');
-                    }
-                    all.push_str(entry);
-                }
-                all.into_boxed_str()
-            }
-        }
-    }
-
-    /// The registered claims as [`AccessClaims`], when that is the application's claims type:
-    /// the payload was parsed once already, so it is not parsed again. `None` for other types.
-    /// Call only after validation (`iss`, `sub`, `aud`, `exp` present).
-    pub(crate) fn into_claims<C: 'static>(self) -> Option<C> {
-        if std::any::TypeId::of::<C>() != std::any::TypeId::of::<AccessClaims>() {
-            return None;
-        }
-        let owned = |s: Option<Str<'_>>| s.map(|s| s.0.into_owned());
-        let list = |l: Option<StrList<'_>>| {
-            l.map(|l| l.0.into_iter().map(Cow::into_owned).collect::<Vec<_>>())
-        };
-        let access = AccessClaims {
-            iss: owned(self.iss)?,
-            sub: owned(self.sub)?,
-            aud: Audience(list(self.aud)?),
-            exp: self.exp?.0,
-            nbf: self.nbf.map(|n| n.0),
-            iat: self.iat.map(|n| n.0),
-            jti: owned(self.jti),
-            client_id: owned(self.client_id),
-            scope: owned(self.scope),
-            scp: list(self.scp),
-            sub_type: owned(self.sub_type),
-        };
-        let mut slot: Option<C> = None;
-        if let Some(s) =
-            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<AccessClaims>>()
-        {
-            *s = Some(access);
-        }
-        slot
-    }
 }
 
 #[cfg(test)]
@@ -563,52 +312,5 @@ mod tests {
         assert_eq!(c.scopes().collect::<Vec<_>>(), ["x.read", "x.write", "y"]);
         let back = serde_json::to_value(&c).unwrap();
         assert_eq!(back["aud"], serde_json::json!(["a", "b"]));
-    }
-
-    #[test]
-    fn registered_claims_become_the_same_access_claims_serde_gives() {
-        for json in [
-            r#"{"iss":"i","sub":"u","aud":"a","exp":5,"scope":"x y","sub_type":"user","jti":"j","client_id":"c","iat":1.5,"nbf":2}"#,
-            r#"{"iss":"i\/x","sub":"u","aud":["a","b"],"exp":5,"scp":["x","y z",""],"extra":{"k":[1]}}"#,
-            r#"{"iss":"i","sub":"u","aud":[],"exp":5,"scp":"one"}"#,
-        ] {
-            let reg: Registered<'_> = serde_json::from_str(json).unwrap();
-            let fast: AccessClaims = reg.into_claims().unwrap();
-            let serde: AccessClaims = serde_json::from_str(json).unwrap();
-            assert_eq!(fast, serde, "{json}");
-        }
-        let reg: Registered<'_> = serde_json::from_str(r#"{"iss":"i"}"#).unwrap();
-        assert!(reg.into_claims::<serde_json::Value>().is_none());
-    }
-
-    #[test]
-    fn scp_entries_with_spaces_never_become_scopes() {
-        let reg: Registered<'_> =
-            serde_json::from_str(r#"{"scope":"a  b","scp":["c","d admin",""]}"#).unwrap();
-        assert_eq!(&*reg.scopes(), "a  b c");
-    }
-
-    #[test]
-    fn registered_rejects_wrong_types_and_duplicates() {
-        for bad in [
-            r#"{"iss":5}"#,
-            r#"{"aud":{}}"#,
-            r#"{"aud":[1]}"#,
-            r#"{"exp":"1"}"#,
-            r#"{"exp":-1}"#,
-            r#"{"exp":1e300}"#,
-            r#"{"iss":"a","iss":"b"}"#,
-            r#"{"tenant":"a","tenant":"b"}"#,
-            r#"{"nbf":null}"#,
-            r#"["iss","a"]"#,
-        ] {
-            assert!(
-                serde_json::from_str::<Registered<'_>>(bad).is_err(),
-                "{bad}"
-            );
-        }
-        let r: Registered<'_> = serde_json::from_str(r#"{"iss":"a\/b","aud":"x"}"#).unwrap();
-        assert_eq!(r.iss.unwrap().0, "a/b");
-        assert_eq!(r.aud.unwrap().0, ["x"]);
     }
 }

@@ -1,5 +1,5 @@
-//! Errors: why a token was refused ([`AuthError`]) and why a configuration is unusable
-//! ([`ConfigError`]).
+//! Errors: why a token was refused ([`AuthError`]), why a configuration is unusable
+//! ([`ConfigError`]), and why keys could not be obtained ([`KeySourceError`]).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -23,9 +23,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AuthErrorKind {
-    /// No `Authorization` header: 401 without an error code.
+    /// No bearer credentials: no `Authorization` header, or one of another scheme (`Basic`,
+    /// `Digest`, RFC 6750 §3.1): 401 without an error code.
     MissingToken,
-    /// The `Authorization` header is unusable: repeated, not the Bearer scheme, empty, or not a
+    /// The `Authorization` header is unusable: repeated, an empty Bearer token, or not a
     /// `b64token`: 400 `invalid_request`.
     InvalidRequest,
     /// The header or token is longer than the configured cap: 401 `invalid_token`.
@@ -63,6 +64,11 @@ pub enum AuthErrorKind {
     /// A claim has the wrong JSON type or an impossible value, or the claims do not fit the
     /// application's claims type.
     InvalidClaim,
+    /// The token is bound to a key (its claims carry `cnf`, RFC 7800: a DPoP key thumbprint, a
+    /// client certificate thumbprint) but was presented as a plain bearer token, without the
+    /// proof of possession that makes it usable: 401 `invalid_token` (RFC 9449 §7.1,
+    /// RFC 8705 §3).
+    BoundToken,
     /// The token is valid but lacks a scope the route requires: 403 `insufficient_scope`.
     InsufficientScope,
     /// The token is valid but its `sub_type` is not the one the route requires: 403
@@ -76,10 +82,50 @@ pub enum AuthErrorKind {
     Internal,
 }
 
+impl AuthErrorKind {
+    /// The fixed, input-free text of this kind's `error_description`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::AuthErrorKind;
+    /// assert_eq!(AuthErrorKind::Expired.description(), "the token has expired");
+    /// ```
+    pub fn description(self) -> &'static str {
+        use AuthErrorKind as K;
+        match self {
+            K::MissingToken => "a bearer token is required",
+            K::InvalidRequest => "the Authorization header must hold exactly one Bearer token",
+            K::TokenTooLarge => "the token is too large",
+            K::Malformed => "the token is malformed",
+            K::EncryptedOrNested => "encrypted or nested tokens are not accepted",
+            K::UnsupportedAlgorithm => "the token's signing algorithm is not accepted",
+            K::UnsupportedHeader => "the token header has an unsupported member",
+            K::UnknownKey => "the token's signing key is not known",
+            K::KeyMismatch => "the signing key does not match the token's algorithm",
+            K::InvalidSignature => "the token signature is invalid",
+            K::Expired => "the token has expired",
+            K::NotYetValid => "the token is not valid yet",
+            K::IssuedInFuture => "the token is issued in the future",
+            K::LifetimeTooLong => "the token's lifetime is too long",
+            K::InvalidIssuer => "the token issuer is not accepted",
+            K::InvalidAudience => "the token is not intended for this audience",
+            K::MissingClaim => "the token lacks a required claim",
+            K::InvalidClaim => "the token has an invalid claim",
+            K::BoundToken => "the token is bound to a key and needs its proof of possession",
+            K::InsufficientScope => "the token lacks a required scope",
+            K::SubTypeMismatch => "the token's subject type is not accepted here",
+            K::KeysUnavailable => "signing keys are temporarily unavailable",
+            K::Misconfigured => "token verification is misconfigured",
+            K::Internal => "the token could not be verified",
+        }
+    }
+}
+
 /// A refused token or request.
 ///
-/// The kind decides the response; the optional source says more for logs (never the token).
-/// Cloneable so that it can travel in response extensions.
+/// The kind decides the response; the context (expected and found values, for logs) and the
+/// source say more. Neither ever holds the token or a signature, and values taken from the token
+/// are escaped and cut to 128 characters. Cloneable so that it can travel in response
+/// extensions.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -91,6 +137,7 @@ pub enum AuthErrorKind {
 /// assert_eq!(err.kind(), AuthErrorKind::InsufficientScope);
 /// assert_eq!(err.required_scope(), Some("insights.write"));
 /// assert_eq!(err.to_string(), "the token lacks a required scope");
+/// assert_eq!(err.context(), Some("missing scopes: insights.write"));
 /// # }
 /// ```
 #[derive(Clone)]
@@ -99,6 +146,7 @@ pub struct AuthError {
     detail: Option<&'static str>,
     required_scope: Option<Arc<str>>,
     retry_after: Option<Duration>,
+    context: Option<Arc<str>>,
     source: Option<Arc<dyn StdError + Send + Sync>>,
 }
 
@@ -110,6 +158,7 @@ impl AuthError {
             detail: None,
             required_scope: None,
             retry_after: None,
+            context: None,
             source: None,
         }
     }
@@ -121,8 +170,7 @@ impl AuthError {
 
     /// The fixed, input-free text that goes into `error_description`.
     pub fn description(&self) -> &'static str {
-        self.detail
-            .unwrap_or_else(|| crate::response::outcome(self.kind).description)
+        self.detail.unwrap_or_else(|| self.kind.description())
     }
 
     /// For [`AuthErrorKind::InsufficientScope`]: the space-delimited scopes the route requires.
@@ -133,6 +181,13 @@ impl AuthError {
     /// For [`AuthErrorKind::KeysUnavailable`]: when a retry may succeed.
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
+    }
+
+    /// What a person needs to fix the refusal, for logs: the expected and the found issuer,
+    /// audience, `sub_type`, algorithm or `kid`, or the missing scopes. Never part of a
+    /// response.
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
     }
 
     pub(crate) fn with_detail(mut self, detail: &'static str) -> Self {
@@ -150,10 +205,52 @@ impl AuthError {
         self
     }
 
+    pub(crate) fn with_context(mut self, context: impl Into<Arc<str>>) -> Self {
+        self.context = Some(context.into());
+        self
+    }
+
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.source = Some(Arc::new(source));
         self
     }
+
+    /// The source and its own sources, joined by `": "`, for log events.
+    pub(crate) fn source_chain(&self) -> Option<String> {
+        let mut next = StdError::source(self);
+        let mut out: Option<String> = None;
+        while let Some(e) = next {
+            let text = e.to_string();
+            match &mut out {
+                // Some errors repeat their source in their own message.
+                Some(o) if o.ends_with(&text) => {}
+                Some(o) => {
+                    o.push_str(": ");
+                    o.push_str(&text);
+                }
+                None => out = Some(text),
+            }
+            next = e.source();
+        }
+        out
+    }
+}
+
+/// `value` as a log event shows it: quoted, escaped (control characters, quotes, backslashes,
+/// non-ASCII) and cut to 128 characters, so that a hostile token cannot forge log lines or
+/// flood them.
+pub(crate) fn shown(value: &str) -> String {
+    const MAX: usize = 128;
+    let mut out = String::with_capacity(value.len().min(MAX) + 8);
+    out.push('"');
+    for c in value.chars().take(MAX) {
+        out.extend(c.escape_default());
+    }
+    out.push('"');
+    if value.chars().nth(MAX).is_some() {
+        out.push_str("...");
+    }
+    out
 }
 
 impl From<AuthErrorKind> for AuthError {
@@ -167,6 +264,9 @@ impl fmt::Debug for AuthError {
         let mut d = f.debug_struct("AuthError");
         d.field("kind", &self.kind)
             .field("description", &self.description());
+        if let Some(context) = &self.context {
+            d.field("context", context);
+        }
         if let Some(scope) = &self.required_scope {
             d.field("required_scope", scope);
         }
@@ -195,6 +295,11 @@ impl StdError for AuthError {
 }
 
 /// A configuration value that cannot work, naming the builder field it came from.
+///
+/// The layer refuses it when it is applied (a panic whose message is this error, like axum's
+/// invalid routes and tower-http's invalid CORS rules); [`JwtAuth::try_new`](crate::JwtAuth::try_new),
+/// [`JwtAuth::config_error`](crate::JwtAuth::config_error) and
+/// [`JwtAuth::ready`](crate::JwtAuth::ready) report it as a value.
 ///
 /// ```
 /// use tower_jwt_auth::JwtAuth;
@@ -235,31 +340,88 @@ impl fmt::Display for ConfigError {
 
 impl StdError for ConfigError {}
 
+/// What kind of failure kept signing keys from being obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeySourceErrorKind {
+    /// Nothing listens at the address: the connection was refused.
+    ConnectionRefused,
+    /// The host name did not resolve.
+    NameNotResolved,
+    /// The TLS handshake failed (the message names the certificate problem).
+    Tls,
+    /// No complete answer within the timeout, or no connection within the connect timeout.
+    Timeout,
+    /// Another connection failure (reset, unreachable network).
+    Connect,
+    /// The provider answered with a non-2xx status ([`KeySourceError::status`]).
+    Status,
+    /// The body could not be read, is larger than the cap, or is not the document expected
+    /// (discovery metadata, a JWK set with a usable key).
+    InvalidDocument,
+    /// A redirect was refused: too many, or to a URL that is not https (or loopback).
+    Redirect,
+    /// The discovery document names another issuer than the configured one: a configuration
+    /// error, not an outage.
+    IssuerMismatch,
+    /// Anything else (the HTTP client could not be built, no Tokio runtime).
+    Other,
+}
+
 /// Why signing keys could not be obtained (the source of a
 /// [`AuthErrorKind::KeysUnavailable`] error). Never contains key material.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use tower_jwt_auth::{testing::{Failure, TestIssuer}, AuthErrorKind, JwtAuth};
+/// use tower_jwt_auth::{testing::{Failure, TestIssuer}, AuthErrorKind, JwtAuth, KeySourceError, KeySourceErrorKind};
 /// let issuer = TestIssuer::start().await;
 /// issuer.fail(Failure::Status(500));
 /// let err = JwtAuth::new(issuer.url(), "insights-api").ready().await.unwrap_err();
 /// assert_eq!(err.kind(), AuthErrorKind::KeysUnavailable);
-/// let why = std::error::Error::source(&err).unwrap().to_string();
-/// assert!(why.ends_with("HTTP status 500"), "{why}");
+/// let why = std::error::Error::source(&err).unwrap();
+/// assert!(why.to_string().ends_with("HTTP status 500"), "{why}");
+/// let why = why.downcast_ref::<KeySourceError>().unwrap();
+/// assert_eq!((why.kind(), why.status()), (KeySourceErrorKind::Status, Some(500)));
 /// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct KeySourceError {
-    message: String,
+    kind: KeySourceErrorKind,
+    status: Option<u16>,
+    message: Arc<str>,
 }
 
 impl KeySourceError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: KeySourceErrorKind, message: impl Into<Arc<str>>) -> Self {
         Self {
+            kind,
+            status: None,
             message: message.into(),
         }
+    }
+
+    pub(crate) fn http(status: u16, message: impl Into<Arc<str>>) -> Self {
+        Self {
+            kind: KeySourceErrorKind::Status,
+            status: Some(status),
+            message: message.into(),
+        }
+    }
+
+    /// What kind of failure.
+    pub fn kind(&self) -> KeySourceErrorKind {
+        self.kind
+    }
+
+    /// The HTTP status, for [`KeySourceErrorKind::Status`].
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Whether retrying cannot help until the configuration (or the provider's) changes.
+    pub(crate) fn is_config(&self) -> bool {
+        self.kind == KeySourceErrorKind::IssuerMismatch
     }
 }
 
@@ -270,3 +432,50 @@ impl fmt::Display for KeySourceError {
 }
 
 impl StdError for KeySourceError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_values_are_escaped_and_cut() {
+        assert_eq!(shown("a\"b\n"), r#""a\"b\n""#);
+        let long = "x".repeat(500);
+        let s = shown(&long);
+        assert_eq!(s, format!("\"{}\"...", "x".repeat(128)));
+        assert_eq!(shown("é"), r#""\u{e9}""#);
+    }
+
+    #[test]
+    fn every_kind_has_its_own_description() {
+        use AuthErrorKind as K;
+        let kinds = [
+            K::MissingToken,
+            K::InvalidRequest,
+            K::TokenTooLarge,
+            K::Malformed,
+            K::EncryptedOrNested,
+            K::UnsupportedAlgorithm,
+            K::UnsupportedHeader,
+            K::UnknownKey,
+            K::KeyMismatch,
+            K::InvalidSignature,
+            K::Expired,
+            K::NotYetValid,
+            K::IssuedInFuture,
+            K::LifetimeTooLong,
+            K::InvalidIssuer,
+            K::InvalidAudience,
+            K::MissingClaim,
+            K::InvalidClaim,
+            K::BoundToken,
+            K::InsufficientScope,
+            K::SubTypeMismatch,
+            K::KeysUnavailable,
+            K::Misconfigured,
+            K::Internal,
+        ];
+        let texts: std::collections::HashSet<_> = kinds.iter().map(|k| k.description()).collect();
+        assert_eq!(texts.len(), kinds.len());
+    }
+}

@@ -122,33 +122,38 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod algorithm;
+mod authenticator;
 #[cfg(feature = "axum")]
 mod axum;
 mod body;
 mod claims;
 mod clock;
+mod config;
 mod error;
 mod future;
-mod header;
-mod jwks;
+mod http;
+mod jose;
+mod jwt;
+mod keys;
 mod layer;
+mod options;
 mod policy;
 mod response;
 mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;
-mod verifier;
 
 #[cfg(feature = "axum")]
 pub use crate::axum::MissingClaims;
+pub use algorithm::Algorithm;
 pub use body::ResponseBody;
 pub use claims::{AccessClaims, Audience, Claims, Grant};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{AuthError, AuthErrorKind, ConfigError, KeySourceError};
+pub use error::{AuthError, AuthErrorKind, ConfigError, KeySourceError, KeySourceErrorKind};
 pub use future::ResponseFuture;
-pub use header::Algorithm;
-pub use jwks::KeySetInfo;
+pub use keys::KeySetInfo;
 pub use layer::JwtAuth;
 pub use policy::{RequireScopes, RequireScopesService};
 pub use response::default_response;

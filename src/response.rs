@@ -1,6 +1,7 @@
 //! The one table from [`AuthErrorKind`] to what the client sees, and the RFC 6750 response
 //! built from it.
 
+use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -15,120 +16,68 @@ pub(crate) struct Outcome {
     pub(crate) status: StatusCode,
     /// RFC 6750 §3.1 error code; `None` for a request without credentials.
     pub(crate) code: Option<&'static str>,
-    /// Fixed text: never built from request content.
-    pub(crate) description: &'static str,
+    /// The gRPC status code of the same refusal.
+    pub(crate) grpc: u16,
 }
 
-const fn out(status: StatusCode, code: Option<&'static str>, description: &'static str) -> Outcome {
-    Outcome {
-        status,
-        code,
-        description,
-    }
+const fn out(status: StatusCode, code: Option<&'static str>, grpc: u16) -> Outcome {
+    Outcome { status, code, grpc }
 }
 
-const INVALID_TOKEN: Option<&str> = Some("invalid_token");
-const UNAUTHORIZED: StatusCode = StatusCode::UNAUTHORIZED;
+// gRPC status codes (grpc/doc/statuscodes.md).
+const GRPC_INVALID_ARGUMENT: u16 = 3;
+const GRPC_PERMISSION_DENIED: u16 = 7;
+const GRPC_INTERNAL: u16 = 13;
+const GRPC_UNAVAILABLE: u16 = 14;
+const GRPC_UNAUTHENTICATED: u16 = 16;
 
-/// The single mapping from error kind to outcome. Exhaustive on purpose: a new kind does not
-/// compile until it has a status.
+/// The single mapping from error kind to (HTTP status, RFC 6750 code, gRPC code). Exhaustive on
+/// purpose: a new kind does not compile until it has its outcome.
 pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
     use AuthErrorKind as K;
     match kind {
-        K::MissingToken => out(UNAUTHORIZED, None, "a bearer token is required"),
+        K::MissingToken => out(StatusCode::UNAUTHORIZED, None, GRPC_UNAUTHENTICATED),
         K::InvalidRequest => out(
             StatusCode::BAD_REQUEST,
             Some("invalid_request"),
-            "the Authorization header must hold exactly one Bearer token",
+            GRPC_INVALID_ARGUMENT,
         ),
-        K::TokenTooLarge => out(UNAUTHORIZED, INVALID_TOKEN, "the token is too large"),
-        K::Malformed => out(UNAUTHORIZED, INVALID_TOKEN, "the token is malformed"),
-        K::EncryptedOrNested => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "encrypted or nested tokens are not accepted",
+        K::TokenTooLarge
+        | K::Malformed
+        | K::EncryptedOrNested
+        | K::UnsupportedAlgorithm
+        | K::UnsupportedHeader
+        | K::UnknownKey
+        | K::KeyMismatch
+        | K::InvalidSignature
+        | K::Expired
+        | K::NotYetValid
+        | K::IssuedInFuture
+        | K::LifetimeTooLong
+        | K::InvalidIssuer
+        | K::InvalidAudience
+        | K::MissingClaim
+        | K::InvalidClaim
+        | K::BoundToken
+        | K::Internal => out(
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            GRPC_UNAUTHENTICATED,
         ),
-        K::UnsupportedAlgorithm => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token's signing algorithm is not accepted",
-        ),
-        K::UnsupportedHeader => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token header has an unsupported member",
-        ),
-        K::UnknownKey => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token's signing key is not known",
-        ),
-        K::KeyMismatch => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the signing key does not match the token's algorithm",
-        ),
-        K::InvalidSignature => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token signature is invalid",
-        ),
-        K::Expired => out(UNAUTHORIZED, INVALID_TOKEN, "the token has expired"),
-        K::NotYetValid => out(UNAUTHORIZED, INVALID_TOKEN, "the token is not valid yet"),
-        K::IssuedInFuture => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token is issued in the future",
-        ),
-        K::LifetimeTooLong => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token's lifetime is too long",
-        ),
-        K::InvalidIssuer => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token issuer is not accepted",
-        ),
-        K::InvalidAudience => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token is not intended for this audience",
-        ),
-        K::MissingClaim => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token lacks a required claim",
-        ),
-        K::InvalidClaim => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token has an invalid claim",
-        ),
-        K::InsufficientScope => out(
+        K::InsufficientScope | K::SubTypeMismatch => out(
             StatusCode::FORBIDDEN,
             Some("insufficient_scope"),
-            "the token lacks a required scope",
-        ),
-        K::SubTypeMismatch => out(
-            StatusCode::FORBIDDEN,
-            Some("insufficient_scope"),
-            "the token's subject type is not accepted here",
+            GRPC_PERMISSION_DENIED,
         ),
         K::KeysUnavailable => out(
             StatusCode::SERVICE_UNAVAILABLE,
             Some("temporarily_unavailable"),
-            "signing keys are temporarily unavailable",
+            GRPC_UNAVAILABLE,
         ),
         K::Misconfigured => out(
             StatusCode::INTERNAL_SERVER_ERROR,
             Some("server_error"),
-            "token verification is misconfigured",
-        ),
-        K::Internal => out(
-            UNAUTHORIZED,
-            INVALID_TOKEN,
-            "the token could not be verified",
+            GRPC_INTERNAL,
         ),
     }
 }
@@ -170,10 +119,10 @@ pub fn default_response(error: &AuthError, realm: &str) -> Response<Bytes> {
 /// and gRPC.
 fn insert_auth_headers(headers: &mut http::HeaderMap, error: &AuthError, realm: &str) {
     let o = outcome(error.kind());
-    if o.status == UNAUTHORIZED
-        || o.status == StatusCode::FORBIDDEN
-        || o.status == StatusCode::BAD_REQUEST
-    {
+    if matches!(
+        o.status,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
+    ) {
         headers.insert(
             WWW_AUTHENTICATE,
             challenge(realm, o.code, error.description(), error.required_scope()),
@@ -228,33 +177,52 @@ fn json_body(code: Option<&str>, description: &str) -> String {
     .to_string()
 }
 
-/// How the layer turns an [`AuthError`] into a response.
+/// How a layer turns an [`AuthError`] into a response: its realm and the application's
+/// rejection closure, if any. Cheap to clone; travels in request extensions so that per-route
+/// layers answer as the layer around them does.
 #[derive(Clone)]
-pub(crate) enum Responder {
-    Default { realm: Arc<str> },
-    Custom(Arc<RejectFn>),
+pub(crate) struct Responder(Arc<ResponderInner>);
+
+struct ResponderInner {
+    realm: Box<str>,
+    custom: Option<Arc<RejectFn>>,
 }
 
 impl Responder {
-    /// For refusals outside any configured layer (misconfiguration).
-    pub(crate) fn fallback() -> Self {
-        Responder::Default {
-            realm: Arc::from(""),
-        }
+    pub(crate) fn new(realm: &str, custom: Option<Arc<RejectFn>>) -> Self {
+        Self(Arc::new(ResponderInner {
+            realm: realm.into(),
+            custom,
+        }))
     }
 
-    /// The response for `error`: gRPC-style for gRPC requests, else HTTP (or the custom
-    /// closure's). Always carries the error in its extensions.
+    /// For refusals outside any configured layer (a per-route layer without `JwtAuth`).
+    pub(crate) fn fallback() -> Self {
+        Self::new("", None)
+    }
+
+    /// The response for `error`: the custom closure's, else gRPC-style for gRPC requests, else
+    /// HTTP. Always carries the error in its extensions.
     pub(crate) fn respond(&self, error: &AuthError, grpc: bool) -> Response<Bytes> {
-        match self {
-            Responder::Custom(f) => {
+        let inner = &*self.0;
+        match &inner.custom {
+            Some(f) => {
                 let mut res = f(error);
                 res.extensions_mut().insert(error.clone());
                 res
             }
-            Responder::Default { realm } if grpc => grpc_response(error, realm),
-            Responder::Default { realm } => default_response(error, realm),
+            None if grpc => grpc_response(error, &inner.realm),
+            None => default_response(error, &inner.realm),
         }
+    }
+}
+
+impl fmt::Debug for Responder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Responder")
+            .field("realm", &self.0.realm)
+            .field("custom", &self.0.custom.as_ref().map(|_| "(closure)"))
+            .finish()
     }
 }
 
@@ -265,18 +233,6 @@ pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
-/// gRPC status codes for each outcome: 16 UNAUTHENTICATED for 401, 7 PERMISSION_DENIED for
-/// 403, 14 UNAVAILABLE for 503, 3 INVALID_ARGUMENT for 400, 13 INTERNAL for 500.
-fn grpc_status(status: StatusCode) -> u8 {
-    match status {
-        StatusCode::BAD_REQUEST => 3,
-        StatusCode::FORBIDDEN => 7,
-        StatusCode::SERVICE_UNAVAILABLE => 14,
-        StatusCode::INTERNAL_SERVER_ERROR => 13,
-        _ => 16,
-    }
-}
-
 /// A trailers-only gRPC response: HTTP 200, `grpc-status`, percent-encoded `grpc-message`,
 /// and the same `WWW-Authenticate` / `Retry-After` headers as over HTTP.
 fn grpc_response(error: &AuthError, realm: &str) -> Response<Bytes> {
@@ -285,10 +241,7 @@ fn grpc_response(error: &AuthError, realm: &str) -> Response<Bytes> {
     res.extensions_mut().insert(error.clone());
     let headers = res.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    headers.insert(
-        "grpc-status",
-        HeaderValue::from(u16::from(grpc_status(o.status))),
-    );
+    headers.insert("grpc-status", HeaderValue::from(o.grpc));
     if let Ok(msg) = HeaderValue::try_from(grpc_percent_encode(error.description())) {
         headers.insert("grpc-message", msg);
     }
@@ -307,17 +260,6 @@ fn grpc_percent_encode(s: &str) -> String {
         }
     }
     out
-}
-
-impl std::fmt::Debug for Responder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Responder::Default { realm } => {
-                f.debug_struct("Default").field("realm", realm).finish()
-            }
-            Responder::Custom(_) => f.write_str("Custom(..)"),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -367,10 +309,7 @@ mod tests {
     fn grpc_refusals_are_trailers_only_with_a_status() {
         let err =
             AuthError::new(AuthErrorKind::InsufficientScope).with_required_scope("a b".into());
-        let res = Responder::Default {
-            realm: "api".into(),
-        }
-        .respond(&err, true);
+        let res = Responder::new("api", None).respond(&err, true);
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()[CONTENT_TYPE], "application/grpc");
         assert_eq!(res.headers()["grpc-status"], "7");
@@ -390,10 +329,7 @@ mod tests {
             (AuthErrorKind::KeysUnavailable, "14"),
             (AuthErrorKind::Misconfigured, "13"),
         ] {
-            let res = Responder::Default {
-                realm: "api".into(),
-            }
-            .respond(&kind.into(), true);
+            let res = Responder::new("api", None).respond(&kind.into(), true);
             assert_eq!(res.headers()["grpc-status"], code, "{kind:?}");
         }
         assert_eq!(

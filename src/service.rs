@@ -1,34 +1,34 @@
-//! [`JwtAuthService`]: extracts the token, asks the verifier, and forwards or answers. No
-//! verification logic lives here.
+//! [`JwtAuthService`]: extracts the credential, asks the authenticator, and forwards or
+//! answers. No verification logic lives here.
 
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Extensions, HeaderMap, Request, Response};
+use http::{Extensions, Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
+use crate::authenticator::{Authenticator, Gate};
 use crate::body::ResponseBody;
 use crate::claims::Claims;
-use crate::error::AuthError;
+use crate::error::{AuthError, AuthErrorKind};
 use crate::future::ResponseFuture;
-use crate::layer::Shared;
+use crate::jwt::Attempt;
 use crate::response::is_grpc;
-use crate::token;
-use crate::verifier::Attempt;
 
 /// The service of [`JwtAuth`](crate::JwtAuth).
 ///
 /// A refusal is an `Ok` response; the inner service's errors pass through untouched.
 pub struct JwtAuthService<S, C> {
     inner: S,
-    shared: Arc<Shared<C>>,
+    auth: Arc<Authenticator<C>>,
+    gate: Arc<Gate>,
 }
 
 impl<S, C> JwtAuthService<S, C> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared<C>>) -> Self {
-        Self { inner, shared }
+    pub(crate) fn new(inner: S, auth: Arc<Authenticator<C>>, gate: Arc<Gate>) -> Self {
+        Self { inner, auth, gate }
     }
 }
 
@@ -36,7 +36,8 @@ impl<S: Clone, C> Clone for JwtAuthService<S, C> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            shared: Arc::clone(&self.shared),
+            auth: Arc::clone(&self.auth),
+            gate: Arc::clone(&self.gate),
         }
     }
 }
@@ -49,10 +50,13 @@ impl<S: fmt::Debug, C> fmt::Debug for JwtAuthService<S, C> {
     }
 }
 
-/// Puts the verdict where handlers and per-route policies find it.
-fn insert<C: Send + Sync + 'static>(extensions: &mut Extensions, claims: Claims<C>) {
+/// Puts the verdict where handlers and per-route layers find it: the claims, the type-erased
+/// grant, and how this layer answers refusals (for [`RequireScopes`](crate::RequireScopes) and
+/// the extractor).
+fn admit<C: Send + Sync + 'static>(extensions: &mut Extensions, gate: &Gate, claims: Claims<C>) {
     extensions.insert(claims.grant().clone());
     extensions.insert(claims);
+    extensions.insert(gate.responder.clone());
 }
 
 impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuthService<S, C>
@@ -69,42 +73,42 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let shared = &self.shared;
+        let gate = &*self.gate;
         // Whether to answer gRPC-style is only looked up when refusing.
-        let refuse = |e: &AuthError, headers: &HeaderMap| {
-            ResponseFuture::rejected(shared.reject(e, is_grpc(headers)))
+        let refuse = |e: &AuthError, req: &Request<ReqBody>| {
+            ResponseFuture::rejected(gate.refuse(e, is_grpc(req.headers())))
         };
-        if let Some(e) = shared.config_failure() {
-            return refuse(&e, req.headers());
-        }
-        let token = match token::bearer(req.headers(), shared.max_header_bytes) {
-            Ok(token) => token,
-            Err(e) => return refuse(&e, req.headers()),
+        let token = match self.auth.credential(req.headers()) {
+            Ok(Some(token)) => token,
+            Ok(None) if gate.optional => {
+                // Anonymous: no claims, but per-route layers still know how to answer.
+                req.extensions_mut().insert(gate.responder.clone());
+                return ResponseFuture::inner(self.inner.call(req));
+            }
+            Ok(None) => return refuse(&AuthErrorKind::MissingToken.into(), &req),
+            Err(e) => return refuse(&e, &req),
         };
-        let attempt = {
-            let _span = tracing::debug_span!("jwt_verify").entered();
-            shared.verifier.try_verify(token)
-        };
-        match attempt {
-            Attempt::Done(verified) => match shared.admit(verified) {
+        match self.auth.try_verify(token) {
+            Attempt::Done(verified) => match gate.admit(verified) {
                 Ok(claims) => {
-                    insert(req.extensions_mut(), claims);
+                    admit(req.extensions_mut(), gate, claims);
                     ResponseFuture::inner(self.inner.call(req))
                 }
-                Err(e) => refuse(&e, req.headers()),
+                Err(e) => refuse(&e, &req),
             },
             Attempt::NeedKeys(why) => {
                 let grpc = is_grpc(req.headers());
                 let token = token.to_owned();
-                let shared = Arc::clone(shared);
+                let auth = Arc::clone(&self.auth);
+                let gate = Arc::clone(&self.gate);
                 let verdict = Box::pin(async move {
-                    match shared.admit(shared.verifier.verify_after(&token, why).await) {
+                    match gate.admit(auth.verify_after(&token, why).await) {
                         Ok(claims) => {
                             let mut extensions = Extensions::new();
-                            insert(&mut extensions, claims);
+                            admit(&mut extensions, &gate, claims);
                             Ok(extensions)
                         }
-                        Err(e) => Err(shared.reject(&e, grpc)),
+                        Err(e) => Err(gate.refuse(&e, grpc)),
                     }
                 });
                 // The readied service goes with the future; a fresh clone stays for the next call.

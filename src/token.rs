@@ -5,30 +5,35 @@ use http::HeaderMap;
 
 use crate::error::{AuthError, AuthErrorKind};
 
-/// The default cap on the `Authorization` header: 8 KiB.
-pub(crate) const DEFAULT_MAX_HEADER_BYTES: usize = 8 * 1024;
-
-/// Returns the token of the single `Authorization: Bearer <token>` header.
+/// Returns the token of the single `Authorization: Bearer <token>` header, or `None` when the
+/// request carries no bearer credentials: no `Authorization` header, or one of another scheme
+/// (`Basic`, `Digest`: RFC 6750 §3.1 answers those like a request without a token).
 ///
-/// - no header: [`AuthErrorKind::MissingToken`];
-/// - over `max_len` bytes: [`AuthErrorKind::TokenTooLarge`], before anything else is read;
-/// - repeated, another scheme, empty, or not a `b64token`: [`AuthErrorKind::InvalidRequest`].
-pub(crate) fn bearer(headers: &HeaderMap, max_len: usize) -> Result<&str, AuthError> {
+/// - repeated, empty, an empty Bearer token, or not a `b64token`:
+///   [`AuthErrorKind::InvalidRequest`];
+/// - a Bearer value over `max_size` bytes: [`AuthErrorKind::TokenTooLarge`], before the token
+///   is read.
+pub(crate) fn bearer(headers: &HeaderMap, max_size: usize) -> Result<Option<&str>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next().ok_or(AuthErrorKind::MissingToken)?;
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
     if values.next().is_some() {
         return Err(invalid("more than one Authorization header"));
-    }
-    if value.len() > max_len {
-        return Err(AuthErrorKind::TokenTooLarge.into());
     }
     let value = value.as_bytes();
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, &[][..]),
     };
+    if scheme.is_empty() {
+        return Err(invalid("the Authorization header has no scheme"));
+    }
     if !scheme.eq_ignore_ascii_case(b"bearer") {
-        return Err(invalid("the Authorization scheme must be Bearer"));
+        return Ok(None);
+    }
+    if value.len() > max_size {
+        return Err(AuthErrorKind::TokenTooLarge.into());
     }
     let token = trim_spaces(rest);
     if token.is_empty() {
@@ -40,7 +45,9 @@ pub(crate) fn bearer(headers: &HeaderMap, max_len: usize) -> Result<&str, AuthEr
         ));
     }
     // `is_b64token` admits ASCII only.
-    std::str::from_utf8(token).map_err(|_| invalid("the bearer token is not ASCII"))
+    std::str::from_utf8(token)
+        .map(Some)
+        .map_err(|_| invalid("the bearer token is not ASCII"))
 }
 
 fn invalid(detail: &'static str) -> AuthError {
@@ -97,8 +104,23 @@ mod tests {
     #[test]
     fn takes_the_token_whatever_the_scheme_case() {
         for v in ["Bearer a.b.c", "bearer a.b.c", "BEARER   a.b.c  "] {
-            assert_eq!(bearer(&headers(&[v]), 100).unwrap(), "a.b.c");
+            assert_eq!(bearer(&headers(&[v]), 100).unwrap(), Some("a.b.c"));
         }
+    }
+
+    #[test]
+    fn other_schemes_carry_no_bearer_credentials() {
+        assert_eq!(bearer(&headers(&[]), 100).unwrap(), None);
+        for v in [
+            "Basic dXNlcjpwYXNz",
+            "Digest username=\"a\"",
+            "Bearerx a.b.c",
+            "Basic",
+        ] {
+            assert_eq!(bearer(&headers(&[v]), 100).unwrap(), None, "{v}");
+        }
+        let long_basic = format!("Basic {}", "a".repeat(200));
+        assert_eq!(bearer(&headers(&[&long_basic]), 100).unwrap(), None);
     }
 
     #[test]
@@ -114,18 +136,20 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_one_bearer_token() {
-        assert_eq!(kind(&[]), AuthErrorKind::MissingToken);
         assert_eq!(
             kind(&["Bearer a", "Bearer b"]),
             AuthErrorKind::InvalidRequest
         );
-        assert_eq!(kind(&["Basic dXNlcjpwYXNz"]), AuthErrorKind::InvalidRequest);
+        assert_eq!(
+            kind(&["Basic a", "Bearer b"]),
+            AuthErrorKind::InvalidRequest
+        );
+        assert_eq!(kind(&[" a.b.c"]), AuthErrorKind::InvalidRequest);
         assert_eq!(kind(&["Bearer"]), AuthErrorKind::InvalidRequest);
         assert_eq!(kind(&["Bearer    "]), AuthErrorKind::InvalidRequest);
         assert_eq!(kind(&["Bearer a b"]), AuthErrorKind::InvalidRequest);
         assert_eq!(kind(&["Bearer a\"b"]), AuthErrorKind::InvalidRequest);
         assert_eq!(kind(&["Bearer ==="]), AuthErrorKind::InvalidRequest);
-        assert_eq!(kind(&["Bearerx a.b.c"]), AuthErrorKind::InvalidRequest);
         let long = format!("Bearer {}", "a".repeat(100));
         assert_eq!(kind(&[&long]), AuthErrorKind::TokenTooLarge);
     }

@@ -65,9 +65,11 @@ async fn discovery_must_name_the_configured_issuer_exactly() {
     // Same server, issuer spelled with a trailing slash: the document says otherwise.
     let auth = JwtAuth::new(format!("{}/", issuer.url()), AUD);
     let err = auth.ready().await.unwrap_err();
-    assert_eq!(err.kind(), AuthErrorKind::KeysUnavailable);
+    // Not an outage: the configuration does not match the provider.
+    assert_eq!(err.kind(), AuthErrorKind::Misconfigured);
     let source = std::error::Error::source(&err).unwrap().to_string();
     assert!(source.contains("names issuer"), "{source}");
+    assert!(source.contains("trailing slash"), "{source}");
 }
 
 #[tokio::test]
@@ -250,7 +252,14 @@ async fn extractors_without_the_layer() {
     let served = serve(app).await;
     let res = common::get(&format!("{}/required", served.base), None).await;
     assert_eq!(res.status(), 500);
-    assert!(res.text().await.unwrap().contains("JwtAuth layer"));
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let body = res.text().await.unwrap();
+    assert!(
+        !body.contains("tower_jwt_auth") && !body.contains("Claims"),
+        "{body}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"], "server_error");
     let res = common::get(&format!("{}/optional", served.base), None).await;
     assert_eq!(res.text().await.unwrap(), "anonymous");
 }

@@ -243,14 +243,30 @@ async fn refusals_are_grpc_statuses() {
         .check(req)
         .await
         .unwrap_err();
+    // Another scheme carries no bearer credentials (RFC 6750 §3.1): as if there were no token.
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(challenge(&status), r#"Bearer realm="insights-api""#);
+
+    let mut req = with_token(
+        HealthCheckRequest {
+            service: String::new(),
+        },
+        None,
+    );
+    req.metadata_mut()
+        .insert("authorization", "Bearer a\"b".parse().unwrap());
+    let status = HealthClient::new(run.channel.clone())
+        .check(req)
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
 }
 
 #[tokio::test]
 async fn unreachable_keys_are_unavailable() {
     let down = common::closed_port_url().await;
-    let run = start(JwtAuth::new(down, "insights-api")).await;
-    let token = TestIssuer::start().await.token().sign();
+    let run = start(JwtAuth::new(&down, "insights-api")).await;
+    let token = TestIssuer::start().await.token().claim("iss", down).sign();
     let status = check(&run, Some(&token)).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(status.message(), "signing keys are temporarily unavailable");

@@ -298,7 +298,10 @@ fn rows(k: &Kit) -> Vec<Row> {
         // Signatures.
         row(
             "signature over another payload",
-            format!("{h}.{}.{sig}", b64(json!({"sub": "admin"}).to_string())),
+            format!(
+                "{h}.{}.{sig}",
+                b64(json!({"iss": k.issuer.url(), "sub": "admin"}).to_string())
+            ),
             401,
             K::InvalidSignature,
         ),

@@ -4,23 +4,14 @@
 use std::fmt;
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaParameters, RsaPublicKeyComponents};
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::{alphabet, Engine as _};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use crate::header::Algorithm;
+use crate::algorithm::{Algorithm, AlgorithmSet};
+use crate::jose::b64;
 
 /// Most keys a JWK set may hold.
 pub(crate) const MAX_KEYS: usize = 100;
-
-/// Key material in JWKs is base64url; tolerate padding there (it is not attacker-chosen token
-/// input), but nothing else.
-const JWK_B64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// A verification key from a JWK set, parsed for every algorithm it may verify.
 pub(crate) struct Key {
@@ -29,7 +20,7 @@ pub(crate) struct Key {
     /// The public parameters, to tell whether a refreshed set still holds this key.
     material: Box<[u8]>,
     /// Indexed by [`Algorithm::index`]; `None` where this key cannot verify that algorithm.
-    verifiers: [Option<ParsedPublicKey>; 9],
+    verifiers: [Option<ParsedPublicKey>; Algorithm::COUNT],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,12 +75,12 @@ struct RawSet {
 }
 
 #[derive(Deserialize)]
-struct RawJwk {
-    kty: String,
+pub(crate) struct RawJwk {
+    pub(crate) kty: String,
     #[serde(default)]
-    kid: Option<String>,
+    pub(crate) kid: Option<String>,
     #[serde(default)]
-    alg: Option<String>,
+    pub(crate) alg: Option<String>,
     #[serde(default, rename = "use")]
     use_: Option<String>,
     #[serde(default)]
@@ -128,7 +119,7 @@ struct RawJwk {
 /// skipped with its reason.
 pub(crate) fn parse_set(
     json: &[u8],
-    allowed: &[bool; 9],
+    allowed: AlgorithmSet,
 ) -> Result<(Vec<Key>, Vec<Skipped>), String> {
     let raw: RawSet = serde_json::from_slice(json)
         .map_err(|e| format!("not a JWK set: {}", e.classify_text()))?;
@@ -168,7 +159,7 @@ impl ClassifyText for serde_json::Error {
     }
 }
 
-fn parse_key(jwk: RawJwk, allowed: &[bool; 9]) -> Result<Key, String> {
+pub(crate) fn parse_key(jwk: RawJwk, allowed: AlgorithmSet) -> Result<Key, String> {
     let has_private = jwk.d.is_some()
         || jwk.p.is_some()
         || jwk.q.is_some()
@@ -201,8 +192,8 @@ fn parse_key(jwk: RawJwk, allowed: &[bool; 9]) -> Result<Key, String> {
     };
     // The algorithms this key may verify: what its type admits, narrowed by its own `alg` and by
     // the configured allow-list.
-    let admits = |alg: Algorithm| allowed[alg.index()] && named_alg.is_none_or(|n| n == alg);
-    let mut verifiers: [Option<ParsedPublicKey>; 9] = Default::default();
+    let admits = |alg: Algorithm| allowed.contains(alg) && named_alg.is_none_or(|n| n == alg);
+    let mut verifiers: [Option<ParsedPublicKey>; Algorithm::COUNT] = Default::default();
     let mut material = Vec::new();
     let kind = match jwk.kty.as_str() {
         "RSA" => {
@@ -359,75 +350,6 @@ fn check_ed25519_point(x: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// A verification key from PEM (`PUBLIC KEY` SubjectPublicKeyInfo, or `RSA PUBLIC KEY`),
-/// for one algorithm, under the same policy as JWKs.
-pub(crate) fn from_pem(kid: &str, alg: Algorithm, pem: &str) -> Result<Key, String> {
-    let der = pem_body(pem)?;
-    let mut allowed = [false; 9];
-    allowed[alg.index()] = true;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let jwk = match alg {
-        Algorithm::ES256 | Algorithm::ES384 => {
-            let (verification, crv, size): (&'static signature::EcdsaVerificationAlgorithm, _, _) =
-                if alg == Algorithm::ES256 {
-                    (&signature::ECDSA_P256_SHA256_FIXED, "P-256", 32)
-                } else {
-                    (&signature::ECDSA_P384_SHA384_FIXED, "P-384", 48)
-                };
-            let parsed = ParsedPublicKey::new(verification, &der)
-                .map_err(|e| format!("not a {crv} public key: {e}"))?;
-            // The uncompressed point ends the SubjectPublicKeyInfo.
-            let spki = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::PublicKeyX509Der<'static>>::as_der(&parsed)
-                .map_err(|_| "cannot re-encode the EC key".to_owned())?;
-            let point = &spki.as_ref()[spki.as_ref().len() - (1 + 2 * size)..];
-            serde_json::json!({"kty": "EC", "crv": crv, "x": b64(&point[1..=size]), "y": b64(&point[1 + size..])})
-        }
-        Algorithm::EdDSA => {
-            let raw = match der.len() {
-                32 => &der[..],
-                44 => &der[12..],
-                _ => return Err("not an Ed25519 public key".into()),
-            };
-            serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(raw)})
-        }
-        _ => {
-            let key = aws_lc_rs::rsa::PublicKey::from_der(&der)
-                .map_err(|e| format!("not an RSA public key: {e}"))?;
-            let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&key);
-            serde_json::json!({"kty": "RSA", "n": b64(&c.n), "e": b64(&c.e)})
-        }
-    };
-    let mut jwk: RawJwk = serde_json::from_value(jwk).map_err(|e| e.to_string())?;
-    jwk.kid = Some(kid.to_owned());
-    jwk.alg = Some(alg.as_str().to_owned());
-    parse_key(jwk, &allowed)
-}
-
-fn pem_body(pem: &str) -> Result<Vec<u8>, String> {
-    let pem = pem.trim();
-    let first = pem.lines().next().unwrap_or_default().trim();
-    let label = first
-        .strip_prefix("-----BEGIN ")
-        .and_then(|l| l.strip_suffix("-----"))
-        .ok_or("not PEM: no BEGIN line")?;
-    if label.contains("PRIVATE") {
-        return Err("a private key was given; give the public key".into());
-    }
-    if label != "PUBLIC KEY" && label != "RSA PUBLIC KEY" {
-        return Err(format!("PEM label {label:?} is not a public key"));
-    }
-    let end = format!("-----END {label}-----");
-    let body: String = pem
-        .lines()
-        .skip(1)
-        .take_while(|l| l.trim() != end)
-        .flat_map(|l| l.trim().chars())
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .map_err(|_| "PEM body is not base64".to_owned())
-}
-
 const RSA_ALGS: [(Algorithm, &RsaParameters); 6] = [
     (Algorithm::RS256, &signature::RSA_PKCS1_2048_8192_SHA256),
     (Algorithm::RS384, &signature::RSA_PKCS1_2048_8192_SHA384),
@@ -439,9 +361,7 @@ const RSA_ALGS: [(Algorithm, &RsaParameters); 6] = [
 
 fn decode_field(value: Option<&str>, name: &str) -> Result<Vec<u8>, String> {
     let value = value.ok_or_else(|| format!("missing `{name}`"))?;
-    JWK_B64
-        .decode(value)
-        .map_err(|_| format!("`{name}` is not base64url"))
+    b64::decode_padded(value).map_err(|_| format!("`{name}` is not base64url"))
 }
 
 fn strip_leading_zeros(mut b: &[u8]) -> &[u8] {
@@ -462,18 +382,18 @@ fn bit_len(n: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    const ALL: [bool; 9] = [true; 9];
+    const ALL: AlgorithmSet = AlgorithmSet::ALL;
 
     fn skipped_reason(jwk: serde_json::Value) -> String {
         let set = serde_json::json!({ "keys": [jwk] });
-        let (keys, skipped) = parse_set(set.to_string().as_bytes(), &ALL).unwrap();
+        let (keys, skipped) = parse_set(set.to_string().as_bytes(), ALL).unwrap();
         assert!(keys.is_empty());
         skipped[0].reason.clone()
     }
 
     #[test]
     fn refuses_unusable_keys_one_by_one() {
-        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([9u8; 32]);
+        let x = b64::encode(&[9u8; 32]);
         let reason = skipped_reason(serde_json::json!({"kty":"oct","k":"AAAA"}));
         assert!(reason.contains("symmetric"), "{reason}");
         let reason = skipped_reason(serde_json::json!({"kty":"OKP","crv":"Ed25519","x":x,"d":x}));
@@ -488,17 +408,17 @@ mod tests {
         assert!(reason.contains("alg"), "{reason}");
         let reason = skipped_reason(serde_json::json!({"kty":"EC","crv":"P-256","x":x,"y":"AA"}));
         assert!(reason.contains("32 bytes"), "{reason}");
-        let small_n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xffu8; 128]);
+        let small_n = b64::encode(&[0xffu8; 128]);
         let reason = skipped_reason(serde_json::json!({"kty":"RSA","n":small_n,"e":"AQAB"}));
         assert!(reason.contains("1024 bits"), "{reason}");
     }
 
     fn b64(b: &[u8]) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+        super::b64::encode(b)
     }
 
     fn parse_one(jwk: serde_json::Value) -> Result<Key, String> {
-        parse_key(serde_json::from_value(jwk).unwrap(), &ALL)
+        parse_key(serde_json::from_value(jwk).unwrap(), ALL)
     }
 
     fn rsa_components() -> (Vec<u8>, Vec<u8>) {
@@ -605,22 +525,10 @@ mod tests {
     }
 
     #[test]
-    fn pem_requires_a_public_key() {
-        let err = pem_body("-----BEGIN EC PRIVATE KEY-----\nAA==\n-----END EC PRIVATE KEY-----")
-            .unwrap_err();
-        assert!(err.contains("private"), "{err}");
-        assert!(pem_body("MIIB").is_err());
-        assert_eq!(
-            pem_body("-----BEGIN PUBLIC KEY-----\nAAEC\nAw==\n-----END PUBLIC KEY-----\n").unwrap(),
-            [0, 1, 2, 3]
-        );
-    }
-
-    #[test]
     fn a_set_must_be_an_object_with_a_keys_array() {
-        assert!(parse_set(br#"{"keys":{}}"#, &ALL).is_err());
-        assert!(parse_set(b"<html>", &ALL).is_err());
+        assert!(parse_set(br#"{"keys":{}}"#, ALL).is_err());
+        assert!(parse_set(b"<html>", ALL).is_err());
         let many = serde_json::json!({ "keys": vec![serde_json::json!({}); 101] });
-        assert!(parse_set(many.to_string().as_bytes(), &ALL).is_err());
+        assert!(parse_set(many.to_string().as_bytes(), ALL).is_err());
     }
 }

@@ -1,5 +1,7 @@
-//! Outbound HTTP: every fetch has a connect timeout, a total timeout, a body size cap, at most
-//! two redirects and the https-or-loopback rule on every hop.
+//! The one outbound HTTP client: every fetch has a connect timeout, a total timeout, a body size
+//! cap, at most two redirects and the https-or-loopback rule on every hop. A failure says what
+//! went wrong in the terms a person fixes it in: refused, not resolved, TLS (with the certificate
+//! problem), timed out, or the status or body was wrong.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -7,6 +9,8 @@ use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_LENGTH};
 use reqwest::{redirect, Client, Url};
+
+use crate::error::{KeySourceError, KeySourceErrorKind as Kind};
 
 /// Limits for one fetch.
 #[derive(Debug, Clone)]
@@ -26,22 +30,6 @@ impl Default for FetchLimits {
     }
 }
 
-/// Why a fetch failed: a message for logs, and the HTTP status when there was one.
-#[derive(Debug, Clone)]
-pub(crate) struct FetchError {
-    pub(crate) status: Option<u16>,
-    pub(crate) message: String,
-}
-
-impl From<String> for FetchError {
-    fn from(message: String) -> Self {
-        Self {
-            status: None,
-            message,
-        }
-    }
-}
-
 /// A fetched document and its `Cache-Control: max-age`, if any.
 pub(crate) struct Fetched {
     pub(crate) body: Vec<u8>,
@@ -53,7 +41,7 @@ pub(crate) struct Fetched {
 pub(crate) struct Fetcher {
     limits: FetchLimits,
     supplied: Option<Client>,
-    built: OnceLock<Result<Client, String>>,
+    built: OnceLock<Result<Client, KeySourceError>>,
 }
 
 impl Fetcher {
@@ -65,7 +53,7 @@ impl Fetcher {
         }
     }
 
-    fn client(&self) -> Result<&Client, String> {
+    fn client(&self) -> Result<&Client, KeySourceError> {
         if let Some(c) = &self.supplied {
             return Ok(c);
         }
@@ -86,35 +74,43 @@ impl Fetcher {
                         }
                     }))
                     .build()
-                    .map_err(|e| format!("cannot build the HTTP client: {e}"))
+                    .map_err(|e| {
+                        KeySourceError::new(
+                            Kind::Other,
+                            format!("cannot build the HTTP client: {e}"),
+                        )
+                    })
             })
             .as_ref()
             .map_err(Clone::clone)
     }
 
     /// GETs `url`, refusing non-2xx answers and bodies over the size cap.
-    pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
+    pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, KeySourceError> {
         let client = self.client()?;
         let total = self.limits.total_timeout;
         match tokio::time::timeout(total, self.get_inner(client, url)).await {
             Ok(result) => result,
-            Err(_) => Err(format!("{url}: no complete answer within {total:?}").into()),
+            Err(_) => Err(KeySourceError::new(
+                Kind::Timeout,
+                format!("{url}: timed out: no complete answer within {total:?}"),
+            )),
         }
     }
 
-    async fn get_inner(&self, client: &Client, url: &Url) -> Result<Fetched, FetchError> {
+    async fn get_inner(&self, client: &Client, url: &Url) -> Result<Fetched, KeySourceError> {
         let mut res = client
             .get(url.clone())
             .header(ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| format!("{url}: {}", describe(&e)))?;
+            .map_err(|e| describe(url, &e))?;
         let status = res.status();
         if !status.is_success() {
-            return Err(FetchError {
-                status: Some(status.as_u16()),
-                message: format!("{url}: HTTP status {}", status.as_u16()),
-            });
+            return Err(KeySourceError::http(
+                status.as_u16(),
+                format!("{url}: HTTP status {}", status.as_u16()),
+            ));
         }
         let cap = self.limits.max_bytes;
         let declared = res
@@ -122,8 +118,14 @@ impl Fetcher {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let too_large = || {
+            KeySourceError::new(
+                Kind::InvalidDocument,
+                format!("{url}: body larger than {cap} bytes"),
+            )
+        };
         if declared.is_some_and(|len| len > cap as u64) {
-            return Err(format!("{url}: body larger than {cap} bytes").into());
+            return Err(too_large());
         }
         let max_age = res
             .headers()
@@ -132,13 +134,9 @@ impl Fetcher {
             .filter_map(|v| v.to_str().ok())
             .find_map(parse_max_age);
         let mut body = Vec::with_capacity(declared.map_or(8 * 1024, |l| l as usize));
-        while let Some(chunk) = res
-            .chunk()
-            .await
-            .map_err(|e| format!("{url}: {}", describe(&e)))?
-        {
+        while let Some(chunk) = res.chunk().await.map_err(|e| describe(url, &e))? {
             if body.len() + chunk.len() > cap {
-                return Err(format!("{url}: body larger than {cap} bytes").into());
+                return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
@@ -146,22 +144,56 @@ impl Fetcher {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_redirect() {
-        "redirect refused"
-    } else if e.is_body() || e.is_decode() {
-        "body could not be read"
-    } else {
-        "request failed"
-    };
-    match std::error::Error::source(e) {
-        Some(src) => format!("{what} ({src})"),
-        None => what.to_owned(),
+/// Names the failure the way a person fixes it, from the whole error chain: reqwest's own
+/// classification is too coarse ("error sending request") to act on.
+fn describe(url: &Url, e: &reqwest::Error) -> KeySourceError {
+    let mut chain: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
+    let mut next = std::error::Error::source(e);
+    while let Some(src) = next {
+        chain.push(src);
+        next = src.source();
     }
+    let io_kind = chain
+        .iter()
+        .find_map(|s| s.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
+    let tls = chain.iter().find_map(|s| s.downcast_ref::<rustls::Error>());
+    let innermost = chain.last().map(ToString::to_string).unwrap_or_default();
+    let (kind, what) = if let Some(tls) = tls {
+        (
+            Kind::Tls,
+            format!("connection failed: TLS handshake failed: {tls}"),
+        )
+    } else if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
+        (Kind::Timeout, format!("timed out ({innermost})"))
+    } else if io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
+        (
+            Kind::ConnectionRefused,
+            "connection failed: connection refused".to_owned(),
+        )
+    } else if chain.iter().any(|s| s.to_string().starts_with("dns error")) {
+        (
+            Kind::NameNotResolved,
+            format!("connection failed: the host name did not resolve ({innermost})"),
+        )
+    } else if e.is_redirect() {
+        (Kind::Redirect, format!("redirect refused ({innermost})"))
+    } else if e.is_connect() {
+        (Kind::Connect, format!("connection failed ({innermost})"))
+    } else if e.is_body() || e.is_decode() {
+        (
+            Kind::InvalidDocument,
+            format!("the body could not be read ({innermost})"),
+        )
+    } else if innermost.contains("InvalidContentType") || innermost.contains("corrupt message") {
+        (
+            Kind::Tls,
+            format!("connection failed: TLS handshake failed ({innermost})"),
+        )
+    } else {
+        (Kind::Other, format!("request failed ({innermost})"))
+    };
+    KeySourceError::new(kind, format!("{url}: {what}"))
 }
 
 /// `max-age=N` from a `Cache-Control` value; `no-store` / `no-cache` count as 0.

@@ -1,4 +1,4 @@
-//! Step 4: the key for `(issuer, kid)`: discovery → `jwks_uri` → JWK set, parsed once, cached.
+//! The key for `(issuer, kid)`: discovery → `jwks_uri` → JWK set, parsed once, cached.
 //!
 //! # Refresh and fault model
 //!
@@ -16,20 +16,20 @@
 //! - **Rotation**: a new key verifies as soon as one refetch has seen it; a key that left the
 //!   set stops verifying with the refresh that removed it.
 
-mod cache;
 mod discovery;
-pub(crate) mod fetch;
-pub(crate) mod keys;
+pub(crate) mod jwk;
+pub(crate) mod pem;
+mod source;
 #[cfg(test)]
 mod vectors;
 
 use std::time::Duration;
 
-pub(crate) use cache::{CachePolicy, KeySource, Origin, Why};
+pub(crate) use source::{CachePolicy, KeySource, Origin, Why};
 
-use crate::error::{AuthError, AuthErrorKind};
-use crate::header::Algorithm;
-use keys::Key;
+use crate::algorithm::Algorithm;
+use crate::error::{AuthError, AuthErrorKind, KeySourceError};
+use jwk::Key;
 
 /// A loaded JWK set and its timetable (seconds on the injected clock).
 #[derive(Debug)]
@@ -99,7 +99,7 @@ impl KeySet {
     ///
     /// With a `kid`: the key(s) with that id, one of which must fit the algorithm
     /// ([`AuthErrorKind::KeyMismatch`] otherwise). Without: exactly one key in the set must fit.
-    pub(crate) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<&Key, AuthErrorKind> {
+    pub(crate) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<&Key, AuthError> {
         match kid {
             Some(kid) => {
                 let mut named = self
@@ -108,20 +108,45 @@ impl KeySet {
                     .filter(|k| k.kid.as_deref() == Some(kid))
                     .peekable();
                 if named.peek().is_none() {
-                    return Err(AuthErrorKind::UnknownKey);
+                    return Err(
+                        AuthError::new(AuthErrorKind::UnknownKey).with_context(format!(
+                            "token kid {}, known: {}",
+                            crate::error::shown(kid),
+                            self.kids()
+                        )),
+                    );
                 }
-                named
-                    .find(|k| k.fits(alg))
-                    .ok_or(AuthErrorKind::KeyMismatch)
+                named.find(|k| k.fits(alg)).ok_or_else(|| {
+                    AuthError::new(AuthErrorKind::KeyMismatch).with_context(format!(
+                        "key {} cannot verify token alg {alg}",
+                        crate::error::shown(kid)
+                    ))
+                })
             }
             None => {
                 let mut fitting = self.keys.iter().filter(|k| k.fits(alg));
                 match (fitting.next(), fitting.next()) {
                     (Some(key), None) => Ok(key),
-                    _ => Err(AuthErrorKind::UnknownKey),
+                    (None, _) => Err(AuthError::new(AuthErrorKind::UnknownKey)
+                        .with_context(format!("token without kid, no key for alg {alg}"))),
+                    (Some(_), Some(_)) => Err(AuthError::new(AuthErrorKind::UnknownKey)
+                        .with_context(format!(
+                            "token without kid, several keys for alg {alg}: {}",
+                            self.kids()
+                        ))),
                 }
             }
         }
+    }
+
+    /// The `kid`s of the set, for log events.
+    fn kids(&self) -> String {
+        let kids: Vec<&str> = self
+            .keys
+            .iter()
+            .map(|k| k.kid.as_deref().unwrap_or("(none)"))
+            .collect();
+        kids.join(" ")
     }
 }
 
@@ -156,8 +181,13 @@ pub struct KeySetInfo {
     pub usable_until: u64,
 }
 
-pub(crate) fn unavailable(retry_after: Duration, why: impl Into<String>) -> AuthError {
+/// The refusal for a request whose keys could not be obtained: 503 with `Retry-After`, or 500
+/// when the failure is one of configuration.
+pub(crate) fn unavailable(retry_after: Duration, why: KeySourceError) -> AuthError {
+    if why.is_config() {
+        return AuthError::new(AuthErrorKind::Misconfigured).with_source(why);
+    }
     AuthError::new(AuthErrorKind::KeysUnavailable)
         .with_retry_after(retry_after)
-        .with_source(crate::error::KeySourceError::new(why))
+        .with_source(why)
 }

@@ -11,10 +11,11 @@ use arc_swap::{ArcSwapOption, Guard};
 use reqwest::Url;
 use tokio::sync::watch;
 
-use super::fetch::Fetcher;
-use super::{discovery, keys, unavailable, KeySet};
+use super::{discovery, jwk, unavailable, KeySet};
+use crate::algorithm::AlgorithmSet;
 use crate::clock::Clock;
-use crate::error::AuthError;
+use crate::error::{AuthError, KeySourceError, KeySourceErrorKind};
+use crate::http::Fetcher;
 
 /// Where keys come from.
 #[derive(Debug, Clone)]
@@ -64,7 +65,7 @@ pub(crate) enum Why {
     UnknownKid,
 }
 
-type Outcome = Result<Arc<KeySet>, Arc<str>>;
+type Outcome = Result<Arc<KeySet>, KeySourceError>;
 
 /// The key set of one issuer.
 pub(crate) struct KeySource {
@@ -72,7 +73,7 @@ pub(crate) struct KeySource {
     fetcher: Fetcher,
     clock: Arc<dyn Clock>,
     policy: CachePolicy,
-    allowed: [bool; 9],
+    allowed: AlgorithmSet,
     current: ArcSwapOption<KeySet>,
     /// No fetch starts before this time (backoff after failures).
     next_attempt_at: AtomicU64,
@@ -87,6 +88,7 @@ pub(crate) struct KeySource {
 struct State {
     inflight: Option<watch::Receiver<Option<Outcome>>>,
     failures: u32,
+    last_error: Option<KeySourceError>,
 }
 
 enum Start {
@@ -100,7 +102,7 @@ impl KeySource {
         fetcher: Fetcher,
         clock: Arc<dyn Clock>,
         policy: CachePolicy,
-        allowed: [bool; 9],
+        allowed: AlgorithmSet,
         fixed: Option<KeySet>,
     ) -> Self {
         Self {
@@ -153,14 +155,21 @@ impl KeySource {
     pub(crate) async fn obtain(self: &Arc<Self>, why: Why) -> Result<Arc<KeySet>, AuthError> {
         let now = self.clock.now();
         if let Start::Waiting(rx) = self.start(why, now) {
-            match tokio::time::timeout(self.policy.wait_budget, wait(rx)).await {
-                Ok(Some(Ok(set))) => return Ok(set),
-                Ok(Some(Err(e))) => return self.fallback(now, &e),
-                Ok(None) => return self.fallback(now, "the key refresh was abandoned"),
-                Err(_) => return self.fallback(now, "keys did not arrive within the wait budget"),
-            }
+            let budget = self.policy.wait_budget;
+            return match tokio::time::timeout(budget, wait(rx)).await {
+                Ok(Some(Ok(set))) => Ok(set),
+                Ok(Some(Err(e))) => self.fallback(now, e),
+                Ok(None) => self.fallback(now, abandoned()),
+                Err(_) => self.fallback(
+                    now,
+                    KeySourceError::new(
+                        KeySourceErrorKind::Timeout,
+                        format!("keys did not arrive within the wait budget of {budget:?}"),
+                    ),
+                ),
+            };
         }
-        self.fallback(now, "key fetches are backing off after failures")
+        self.fallback(now, self.backing_off())
     }
 
     /// Loads keys now and reports the outcome, without a wait budget (the fetch itself is
@@ -175,15 +184,31 @@ impl KeySource {
         match self.start(Why::Missing, now) {
             Start::Waiting(rx) => match wait(rx).await {
                 Some(Ok(set)) => Ok(set),
-                Some(Err(e)) => self.fallback(now, &e),
-                None => self.fallback(now, "the key refresh was abandoned"),
+                Some(Err(e)) => self.fallback(now, e),
+                None => self.fallback(now, abandoned()),
             },
-            Start::NotNow => self.fallback(now, "key fetches are backing off after failures"),
+            Start::NotNow => self.fallback(now, self.backing_off()),
         }
     }
 
-    /// The current set if still usable, else 503.
-    fn fallback(&self, now: u64, why: &str) -> Result<Arc<KeySet>, AuthError> {
+    /// Why no fetch starts now: the last failure, while retries back off.
+    fn backing_off(&self) -> KeySourceError {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match &state.last_error {
+            Some(e) if e.is_config() => e.clone(),
+            Some(e) => KeySourceError::new(
+                e.kind(),
+                format!("key fetches are backing off after failures; the last: {e}"),
+            ),
+            None => KeySourceError::new(
+                KeySourceErrorKind::Other,
+                "key fetches are backing off after failures",
+            ),
+        }
+    }
+
+    /// The current set if still usable, else 503 (500 for a configuration error).
+    fn fallback(&self, now: u64, why: KeySourceError) -> Result<Arc<KeySet>, AuthError> {
         match self.current.load_full() {
             Some(set) if now < set.usable_until => Ok(set),
             _ => {
@@ -245,6 +270,7 @@ impl KeySource {
         match result {
             Ok(set) => {
                 state.failures = 0;
+                state.last_error = None;
                 self.next_attempt_at.store(0, Ordering::Relaxed);
                 if self
                     .current
@@ -259,23 +285,23 @@ impl KeySource {
             }
             Err(e) => {
                 state.failures = state.failures.saturating_add(1);
+                state.last_error = Some(e.clone());
                 let backoff = (1u64 << (state.failures - 1).min(16))
                     .min(self.policy.max_backoff.as_secs().max(1));
                 self.next_attempt_at
                     .store(self.clock.now().saturating_add(backoff), Ordering::Relaxed);
-                tracing::warn!(
-                    error = %e,
-                    failures = state.failures,
-                    retry_in_secs = backoff,
-                    serving_stale = self.current.load().is_some(),
-                    "JWK set refresh failed"
-                );
-                Err(e.into())
+                let serving_stale = self.current.load().is_some();
+                if e.is_config() {
+                    tracing::error!(error = %e, failures = state.failures, retry_in_secs = backoff, serving_stale, "JWK set refresh failed: the configuration does not match the provider");
+                } else {
+                    tracing::warn!(error = %e, cause = ?e.kind(), failures = state.failures, retry_in_secs = backoff, serving_stale, "JWK set refresh failed");
+                }
+                Err(e)
             }
         }
     }
 
-    async fn fetch(&self, now: u64) -> Result<Arc<KeySet>, String> {
+    async fn fetch(&self, now: u64) -> Result<Arc<KeySet>, KeySourceError> {
         let url = match &self.origin {
             Origin::JwksUri(url) => url.clone(),
             Origin::Discovery { issuer, issuer_url } => match self.jwks_uri.get() {
@@ -285,16 +311,22 @@ impl KeySource {
                     self.jwks_uri.get_or_init(|| url).clone()
                 }
             },
-            Origin::Fixed => return Err("keys are fixed by configuration".into()),
+            Origin::Fixed => {
+                return Err(KeySourceError::new(
+                    KeySourceErrorKind::Other,
+                    "keys are fixed by configuration",
+                ))
+            }
         };
-        let doc = self.fetcher.get(&url).await.map_err(|e| e.message)?;
+        let doc = self.fetcher.get(&url).await?;
+        let invalid = |why: String| KeySourceError::new(KeySourceErrorKind::InvalidDocument, why);
         let (keys, skipped) =
-            keys::parse_set(&doc.body, &self.allowed).map_err(|e| format!("{url}: {e}"))?;
+            jwk::parse_set(&doc.body, self.allowed).map_err(|e| invalid(format!("{url}: {e}")))?;
         for s in &skipped {
             tracing::warn!(kid = s.kid.as_deref().unwrap_or("(none)"), reason = %s.reason, "JWK skipped");
         }
         if keys.is_empty() {
-            return Err(format!("{url}: the JWK set has no usable key"));
+            return Err(invalid(format!("{url}: the JWK set has no usable key")));
         }
         let p = &self.policy;
         let ttl = doc
@@ -304,6 +336,10 @@ impl KeySource {
         tracing::info!(jwks_uri = %url, keys = keys.len(), skipped = skipped.len(), ttl_secs = ttl.as_secs(), "JWK set loaded");
         Ok(Arc::new(KeySet::new(keys, now, ttl, p.max_stale)))
     }
+}
+
+fn abandoned() -> KeySourceError {
+    KeySourceError::new(KeySourceErrorKind::Other, "the key refresh was abandoned")
 }
 
 async fn wait(mut rx: watch::Receiver<Option<Outcome>>) -> Option<Outcome> {

@@ -1,0 +1,133 @@
+//! Strict JSON helpers for token headers and claims: borrowed strings, string-or-array lists,
+//! NumericDate, and refusal of repeated member names.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+
+/// A JSON string or array of strings, borrowed from the input where it has no escapes.
+pub(crate) struct StrOrSeq<'a>(pub(crate) PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for StrOrSeq<'a> {
+    type Value = Vec<Cow<'a, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(vec![Cow::Borrowed(v)])
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(vec![Cow::Owned(v.to_owned())])
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
+        while let Some(item) = seq.next_element::<Str<'a>>()? {
+            out.push(item.0);
+        }
+        Ok(out)
+    }
+}
+
+/// A borrowed string: `Cow<str>` alone does not borrow through serde's derive.
+#[derive(Debug)]
+pub(crate) struct Str<'a>(pub(crate) Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V(PhantomData))
+    }
+}
+
+/// A list of strings given as a string or an array (`aud`, `scp`).
+#[derive(Debug)]
+pub(crate) struct StrList<'a>(pub(crate) Vec<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for StrList<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrOrSeq(PhantomData)).map(StrList)
+    }
+}
+
+/// The latest NumericDate accepted: 9999-12-31T23:59:59Z.
+pub(crate) const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
+/// A NumericDate (RFC 7519 §2): a JSON number of seconds, integral or not, non-negative and
+/// before year 10000. Fractions are truncated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NumericDate(pub(crate) u64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-negative number of seconds before year 10000")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumericDate, E> {
+                if v <= MAX_NUMERIC_DATE {
+                    Ok(NumericDate(v))
+                } else {
+                    Err(E::custom("date out of range"))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumericDate, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom("negative date"))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
+                if v.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(&v) {
+                    Ok(NumericDate(v as u64))
+                } else {
+                    Err(E::custom("date out of range"))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The message of the error for a repeated member name, recognised by [`is_duplicate`].
+pub(crate) const DUPLICATE_MEMBER: &str = "duplicate member name";
+
+pub(crate) fn is_duplicate(e: &serde_json::Error) -> bool {
+    e.to_string().starts_with(DUPLICATE_MEMBER)
+}
+
+/// Member names seen so far in one JSON object.
+pub(crate) struct Seen<'a>(Vec<Cow<'a, str>>);
+
+impl<'a> Seen<'a> {
+    pub(crate) fn new() -> Self {
+        Self(Vec::with_capacity(16))
+    }
+
+    pub(crate) fn insert<E: de::Error>(&mut self, name: Cow<'a, str>) -> Result<(), E> {
+        if self.0.contains(&name) {
+            return Err(E::custom(DUPLICATE_MEMBER));
+        }
+        self.0.push(name);
+        Ok(())
+    }
+}

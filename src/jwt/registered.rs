@@ -1,0 +1,204 @@
+//! The registered claims every token is validated against, read in one pass over the payload.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use crate::claims::{AccessClaims, Audience};
+use crate::jose::json::{NumericDate, Seen, Str, StrList};
+
+/// The registered claims every token is validated against, whatever the application's claims
+/// type. Borrows from the decoded payload. A claim of the wrong JSON type (`null` included) is an
+/// error, and so is any member name that appears twice.
+#[derive(Debug, Default)]
+pub(crate) struct Registered<'a> {
+    pub(crate) iss: Option<Str<'a>>,
+    pub(crate) sub: Option<Str<'a>>,
+    pub(crate) aud: Option<StrList<'a>>,
+    pub(crate) exp: Option<NumericDate>,
+    pub(crate) nbf: Option<NumericDate>,
+    pub(crate) iat: Option<NumericDate>,
+    pub(crate) jti: Option<Str<'a>>,
+    pub(crate) client_id: Option<Str<'a>>,
+    pub(crate) scope: Option<Str<'a>>,
+    pub(crate) scp: Option<StrList<'a>>,
+    pub(crate) sub_type: Option<Str<'a>>,
+    /// Whether the token carries a confirmation (`cnf`, RFC 7800) of any shape: it is then bound
+    /// to a key and is no bearer token.
+    pub(crate) cnf: bool,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Registered<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of claims")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Registered<'a>, A::Error> {
+                let mut r = Registered::default();
+                let mut seen = Seen::new();
+                while let Some(Str(name)) = map.next_key::<Str<'a>>()? {
+                    seen.insert(name.clone())?;
+                    match &*name {
+                        "iss" => r.iss = Some(map.next_value()?),
+                        "sub" => r.sub = Some(map.next_value()?),
+                        "aud" => r.aud = Some(map.next_value()?),
+                        "exp" => r.exp = Some(map.next_value()?),
+                        "nbf" => r.nbf = Some(map.next_value()?),
+                        "iat" => r.iat = Some(map.next_value()?),
+                        "jti" => r.jti = Some(map.next_value()?),
+                        "client_id" => r.client_id = Some(map.next_value()?),
+                        "scope" => r.scope = Some(map.next_value()?),
+                        "scp" => r.scp = Some(map.next_value()?),
+                        "sub_type" => r.sub_type = Some(map.next_value()?),
+                        "cnf" => {
+                            map.next_value::<de::IgnoredAny>()?;
+                            r.cnf = true;
+                        }
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
+
+impl Registered<'_> {
+    /// All granted scopes, space-delimited: `scope` as issued, then the `scp` entries. An
+    /// `scp` entry with a space in it is not a scope token and is left out, so that it can never
+    /// turn into several scopes.
+    pub(crate) fn scopes(&self) -> Box<str> {
+        let scp = self
+            .scp
+            .iter()
+            .flat_map(|l| l.0.iter())
+            .filter(|s| !s.is_empty() && !s.contains(' '));
+        match (&self.scope, self.scp.is_some()) {
+            (Some(scope), false) => Box::from(&*scope.0),
+            (None, false) => Box::default(),
+            (scope, true) => {
+                let mut all = scope.as_ref().map(|s| s.0.to_string()).unwrap_or_default();
+                for entry in scp {
+                    if !all.is_empty() {
+                        all.push(' ');
+                    }
+                    all.push_str(entry);
+                }
+                all.into_boxed_str()
+            }
+        }
+    }
+
+    /// The registered claims as [`AccessClaims`], when that is the application's claims type:
+    /// the payload was parsed once already, so it is not parsed again. `None` for other types.
+    /// Call only after validation (`iss`, `sub`, `aud`, `exp` present).
+    pub(crate) fn into_claims<C: 'static>(self) -> Option<C> {
+        if std::any::TypeId::of::<C>() != std::any::TypeId::of::<AccessClaims>() {
+            return None;
+        }
+        let owned = |s: Option<Str<'_>>| s.map(|s| s.0.into_owned());
+        let list = |l: Option<StrList<'_>>| {
+            l.map(|l| l.0.into_iter().map(Cow::into_owned).collect::<Vec<_>>())
+        };
+        let access = AccessClaims {
+            iss: owned(self.iss)?,
+            sub: owned(self.sub)?,
+            aud: Audience(list(self.aud)?),
+            exp: self.exp?.0,
+            nbf: self.nbf.map(|n| n.0),
+            iat: self.iat.map(|n| n.0),
+            jti: owned(self.jti),
+            client_id: owned(self.client_id),
+            scope: owned(self.scope),
+            scp: list(self.scp),
+            sub_type: owned(self.sub_type),
+        };
+        let mut slot: Option<C> = None;
+        if let Some(s) =
+            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<AccessClaims>>()
+        {
+            *s = Some(access);
+        }
+        slot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_claims_become_the_same_access_claims_serde_gives() {
+        for json in [
+            r#"{"iss":"i","sub":"u","aud":"a","exp":5,"scope":"x y","sub_type":"user","jti":"j","client_id":"c","iat":1.5,"nbf":2}"#,
+            r#"{"iss":"i\/x","sub":"u","aud":["a","b"],"exp":5,"scp":["x","y z",""],"extra":{"k":[1]}}"#,
+            r#"{"iss":"i","sub":"u","aud":[],"exp":5,"scp":"one"}"#,
+        ] {
+            let reg: Registered<'_> = serde_json::from_str(json).unwrap();
+            let fast: AccessClaims = reg.into_claims().unwrap();
+            let serde: AccessClaims = serde_json::from_str(json).unwrap();
+            assert_eq!(fast, serde, "{json}");
+        }
+        let reg: Registered<'_> = serde_json::from_str(r#"{"iss":"i"}"#).unwrap();
+        assert!(reg.into_claims::<serde_json::Value>().is_none());
+    }
+
+    #[test]
+    fn scp_entries_with_spaces_never_become_scopes() {
+        let reg: Registered<'_> =
+            serde_json::from_str(r#"{"scope":"a  b","scp":["c","d admin",""]}"#).unwrap();
+        assert_eq!(&*reg.scopes(), "a  b c");
+    }
+
+    #[test]
+    fn registered_rejects_wrong_types_and_duplicates() {
+        for bad in [
+            r#"{"iss":5}"#,
+            r#"{"aud":{}}"#,
+            r#"{"aud":[1]}"#,
+            r#"{"exp":"1"}"#,
+            r#"{"exp":-1}"#,
+            r#"{"exp":1e300}"#,
+            r#"{"iss":"a","iss":"b"}"#,
+            r#"{"tenant":"a","tenant":"b"}"#,
+            r#"{"nbf":null}"#,
+            r#"["iss","a"]"#,
+        ] {
+            assert!(
+                serde_json::from_str::<Registered<'_>>(bad).is_err(),
+                "{bad}"
+            );
+        }
+        let r: Registered<'_> = serde_json::from_str(r#"{"iss":"a\/b","aud":"x"}"#).unwrap();
+        assert!(!r.cnf);
+        assert_eq!(r.iss.unwrap().0, "a/b");
+        assert_eq!(r.aud.unwrap().0, ["x"]);
+    }
+    #[test]
+    fn any_cnf_marks_a_bound_token() {
+        for cnf in [
+            r#"{"jkt":"x"}"#,
+            r#"{"x5t#S256":"y"}"#,
+            r#"{"kid":"z"}"#,
+            "{}",
+            "null",
+            "1",
+        ] {
+            let json = format!(r#"{{"iss":"i","cnf":{cnf}}}"#);
+            let r: Registered<'_> = serde_json::from_str(&json).unwrap();
+            assert!(r.cnf, "{cnf}");
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The claim rules of one issuer and audience: `iss` (read before any key lookup), then, once
+//! the signature holds, `aud`, `exp`, `nbf`, `iat`, the lifetime, `sub`, strict RFC 9068 and
+//! `cnf`.
+
+use crate::algorithm::AlgorithmSet;
+use crate::error::{shown, AuthError, AuthErrorKind};
+use crate::jwt::registered::Registered;
+
+/// What the verifier checks, fixed when the authenticator is built.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) leeway: u64,
+    pub(crate) max_token_size: usize,
+    pub(crate) max_lifetime: Option<u64>,
+    pub(crate) strict_rfc9068: bool,
+    pub(crate) algorithms: AlgorithmSet,
+}
+
+impl Rules {
+    /// The unverified `iss` must name the configured issuer: checked before any key is looked
+    /// up, so that a token of another issuer costs no fetch.
+    pub(crate) fn check_issuer(&self, reg: &Registered<'_>) -> Result<(), AuthError> {
+        match &reg.iss {
+            Some(iss) if iss.0 == self.issuer => Ok(()),
+            found => Err(
+                AuthError::new(AuthErrorKind::InvalidIssuer).with_context(format!(
+                    "expected issuer {}, found {}",
+                    shown(&self.issuer),
+                    found
+                        .as_ref()
+                        .map_or_else(|| "no `iss` claim".to_owned(), |iss| shown(&iss.0))
+                )),
+            ),
+        }
+    }
+
+    /// The rules on the other registered claims, once the signature holds. Returns `sub` and
+    /// `exp`.
+    pub(crate) fn check_claims<'r>(
+        &self,
+        reg: &'r Registered<'_>,
+        now: u64,
+    ) -> Result<(&'r str, u64), AuthError> {
+        self.check_audience(reg)?;
+        let exp = reg
+            .exp
+            .ok_or_else(|| missing("the token has no `exp` claim"))?
+            .0;
+        if now >= exp.saturating_add(self.leeway) {
+            return Err(AuthError::new(AuthErrorKind::Expired).with_context(format!(
+                "exp {exp} is {} s before now ({now}), beyond the leeway of {} s",
+                now - exp,
+                self.leeway
+            )));
+        }
+        if let Some(nbf) = reg
+            .nbf
+            .filter(|nbf| nbf.0 > now.saturating_add(self.leeway))
+        {
+            return Err(
+                AuthError::new(AuthErrorKind::NotYetValid).with_context(format!(
+                    "nbf {} is after now ({now}) plus the leeway",
+                    nbf.0
+                )),
+            );
+        }
+        if let Some(iat) = reg.iat {
+            if iat.0 > now.saturating_add(self.leeway) {
+                return Err(
+                    AuthError::new(AuthErrorKind::IssuedInFuture).with_context(format!(
+                        "iat {} is after now ({now}) plus the leeway",
+                        iat.0
+                    )),
+                );
+            }
+            if let Some(max) = self.max_lifetime {
+                let lifetime = exp.saturating_sub(iat.0);
+                if lifetime > max {
+                    return Err(AuthError::new(AuthErrorKind::LifetimeTooLong)
+                        .with_context(format!("lifetime {lifetime} s, at most {max} s")));
+                }
+            }
+        }
+        let sub = match &reg.sub {
+            None => return Err(missing("the token has no `sub` claim")),
+            Some(s) if s.0.is_empty() => {
+                return Err(AuthError::new(AuthErrorKind::InvalidClaim)
+                    .with_detail("the `sub` claim is empty"))
+            }
+            Some(s) => &*s.0,
+        };
+        if self.strict_rfc9068 {
+            if reg.client_id.is_none() {
+                return Err(missing("the token has no `client_id` claim"));
+            }
+            if reg.iat.is_none() {
+                return Err(missing("the token has no `iat` claim"));
+            }
+            if reg.jti.is_none() {
+                return Err(missing("the token has no `jti` claim"));
+            }
+        }
+        if reg.cnf {
+            // Presented as a bearer token: accepting it would defeat the binding.
+            return Err(AuthError::new(AuthErrorKind::BoundToken).with_context(
+                "the token has a `cnf` claim and was presented with the Bearer scheme",
+            ));
+        }
+        Ok((sub, exp))
+    }
+
+    fn check_audience(&self, reg: &Registered<'_>) -> Result<(), AuthError> {
+        let found = reg.aud.as_ref().map(|aud| &aud.0[..]);
+        if found.is_some_and(|aud| aud.iter().any(|a| *a == self.audience)) {
+            return Ok(());
+        }
+        let found = match found {
+            None => "no `aud` claim".to_owned(),
+            Some(aud) => {
+                let shown: Vec<String> = aud.iter().take(8).map(|a| shown(a)).collect();
+                let more = if aud.len() > 8 { ", ..." } else { "" };
+                format!("[{}{more}]", shown.join(", "))
+            }
+        };
+        Err(
+            AuthError::new(AuthErrorKind::InvalidAudience).with_context(format!(
+                "expected audience {}, found {found}",
+                shown(&self.audience)
+            )),
+        )
+    }
+}
+
+fn missing(detail: &'static str) -> AuthError {
+    AuthError::new(AuthErrorKind::MissingClaim).with_detail(detail)
+}

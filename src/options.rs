@@ -1,0 +1,239 @@
+//! The verification options of [`JwtAuth`]: claim rules, keys, fetching, caching, time. Each
+//! makes a new configuration (validated when the layer is first used); the policy methods are
+//! in `layer.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::algorithm::Algorithm;
+use crate::clock::Clock;
+use crate::config::PemKey;
+use crate::layer::JwtAuth;
+
+impl<C> JwtAuth<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Defaults to 60 s; at most 10 minutes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").leeway(Duration::from_secs(30));
+    /// assert!(auth.config_error().is_none());
+    /// let too_much = JwtAuth::new("https://auth-api.eliq.com", "insights-api").leeway(Duration::from_secs(3600));
+    /// assert_eq!(too_much.config_error().unwrap().field(), "leeway");
+    /// ```
+    pub fn leeway(self, leeway: Duration) -> Self {
+        self.configure(|c| c.leeway = leeway)
+    }
+
+    /// The signature algorithms accepted. Defaults to all of [`Algorithm::ALL`]; `none` and
+    /// `HS*` are never accepted.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, JwtAuth};
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .algorithms([Algorithm::ES256, Algorithm::EdDSA]);
+    /// ```
+    pub fn algorithms(self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.configure(|c| c.algorithms = algorithms.into_iter().collect())
+    }
+
+    /// The longest bearer `Authorization` header (and token) read, in bytes. Longer ones are
+    /// refused with 401 before any decoding. Defaults to 8 KiB.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_token_size(4 * 1024);
+    /// ```
+    pub fn max_token_size(self, bytes: usize) -> Self {
+        self.configure(|c| c.max_token_size = bytes)
+    }
+
+    /// The longest lifetime (`exp - iat`) accepted, or `None` for no limit. Defaults to 24 h.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let hour_at_most = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_lifetime(Some(Duration::from_secs(3600)));
+    /// ```
+    pub fn max_lifetime(self, max: Option<Duration>) -> Self {
+        self.configure(|c| c.max_lifetime = max)
+    }
+
+    /// Strict RFC 9068: `typ` must be `at+jwt`, and `client_id`, `iat` and `jti` are required.
+    /// Defaults to off (`typ` may also be `JWT` or absent, as many providers issue).
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").strict_rfc9068();
+    /// ```
+    pub fn strict_rfc9068(self) -> Self {
+        self.configure(|c| c.strict_rfc9068 = true)
+    }
+
+    /// Fetches keys from this JWK set URL instead of discovering it. Defaults to discovery.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").jwks_uri("https://auth-api.eliq.com/.well-known/jwks.json");
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn jwks_uri(self, uri: impl Into<String>) -> Self {
+        self.configure(|c| c.jwks_uri = Some(uri.into()))
+    }
+
+    /// Uses these keys (a JWK set document) and never fetches any. Defaults to discovery. Keys
+    /// for other uses are skipped with a warning; a set without a usable key is refused.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .jwks(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#);
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn jwks(self, jwk_set_json: impl Into<String>) -> Self {
+        self.configure(|c| c.fixed_jwks = Some(jwk_set_json.into()))
+    }
+
+    /// Adds a fixed public key in PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`) for one algorithm,
+    /// under `kid`; tokens without a `kid` use it when it is the only key for their algorithm.
+    /// With fixed keys nothing is ever fetched. Defaults to none (discovery).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, JwtAuth};
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").pem_key(
+    ///     "k1",
+    ///     Algorithm::EdDSA,
+    ///     "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n",
+    /// );
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn pem_key(self, kid: impl Into<String>, alg: Algorithm, pem: impl Into<String>) -> Self {
+        let key = PemKey {
+            kid: kid.into(),
+            alg,
+            pem: pem.into(),
+        };
+        self.configure(|c| c.pem_keys.push(key))
+    }
+
+    /// Uses this HTTP client for every fetch (custom CA, proxy, mTLS). Its own timeouts and
+    /// redirect policy apply; the total timeout and size cap of this layer apply as well.
+    /// Defaults to a rustls client with a 5 s connect timeout, a 10 s total timeout and at most 2
+    /// redirects, each https (or loopback).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().unwrap();
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").http_client(client);
+    /// ```
+    pub fn http_client(self, client: reqwest::Client) -> Self {
+        self.configure(|c| c.http_client = Some(client))
+    }
+
+    /// Timeouts of every fetch. Defaults to 5 s to connect and 10 s in all.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").fetch_timeouts(Duration::from_secs(2), Duration::from_secs(5));
+    /// ```
+    pub fn fetch_timeouts(self, connect: Duration, total: Duration) -> Self {
+        self.configure(|c| {
+            c.fetch.connect_timeout = connect;
+            c.fetch.total_timeout = total;
+        })
+    }
+
+    /// The longest JWK set or discovery document read, in bytes. Defaults to 256 KiB.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_jwks_size(64 * 1024);
+    /// ```
+    pub fn max_jwks_size(self, bytes: usize) -> Self {
+        self.configure(|c| c.fetch.max_bytes = bytes)
+    }
+
+    /// Lifetime of a fetched key set when the response has no `Cache-Control: max-age`, and
+    /// the range `max-age` is clamped to. Defaults to 15 min, within [5 min, 24 h].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let min = Duration::from_secs(60);
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").jwks_cache_ttl(10 * min, 5 * min, 60 * min);
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn jwks_cache_ttl(self, default: Duration, floor: Duration, ceiling: Duration) -> Self {
+        self.configure(|c| {
+            c.cache.ttl_default = default;
+            c.cache.ttl_floor = floor;
+            c.cache.ttl_ceiling = ceiling;
+        })
+    }
+
+    /// How long past its expiry a key set keeps serving while refreshes fail. Defaults to 24 h.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_stale(Duration::from_secs(6 * 3600));
+    /// ```
+    pub fn max_stale(self, max_stale: Duration) -> Self {
+        self.configure(|c| c.cache.max_stale = max_stale)
+    }
+
+    /// At most one refetch per this interval for tokens with an unknown `kid`. Defaults to 30 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").unknown_kid_cooldown(Duration::from_secs(60));
+    /// ```
+    pub fn unknown_kid_cooldown(self, cooldown: Duration) -> Self {
+        self.configure(|c| c.cache.unknown_kid_cooldown = cooldown)
+    }
+
+    /// How long a request waits for keys before it is answered 503. Defaults to 5 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").key_wait_budget(Duration::from_secs(1));
+    /// ```
+    pub fn key_wait_budget(self, budget: Duration) -> Self {
+        self.configure(|c| c.cache.wait_budget = budget)
+    }
+
+    /// The clock for `exp`/`nbf`/`iat` and the key cache. Defaults to
+    /// [`SystemClock`](crate::SystemClock); tests use [`ManualClock`](crate::ManualClock).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{JwtAuth, ManualClock};
+    /// let clock = ManualClock::new(1_800_000_000);
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").clock(clock.clone());
+    /// // tests move `clock` forward instead of sleeping
+    /// ```
+    pub fn clock(self, clock: impl Clock) -> Self {
+        self.configure(|c| c.clock = Arc::new(clock))
+    }
+
+    /// How many verified tokens to remember, by whole token string; 0 turns the cache off.
+    /// A hit skips signature and claim validation but not the `exp`/`nbf` check against the
+    /// clock, nor the scopes and `sub_type` a route requires; a refresh that removes a key voids
+    /// every earlier verdict. Defaults to 10,000.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let no_cache = JwtAuth::new("https://auth-api.eliq.com", "insights-api").verified_token_cache(0);
+    /// ```
+    pub fn verified_token_cache(self, max_entries: u64) -> Self {
+        self.configure(|c| c.token_cache = max_entries)
+    }
+}
