@@ -3,7 +3,7 @@
 //! [`JwtAuth`](crate::JwtAuth), and the per-layer [`Gate`] (policy, optional, how to answer).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use http::HeaderMap;
 use serde::de::DeserializeOwned;
@@ -13,10 +13,33 @@ use crate::config::Config;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::http::Fetcher;
 use crate::jwt::{Attempt, Rules, Verifier};
-use crate::keys::KeySource;
+use crate::keys::{KeySetInfo, KeySource};
+use crate::layer::JwtAuth;
 use crate::policy::Policy;
 use crate::response::{outcome, Responder};
 use crate::token;
+
+/// The configuration and the authenticator built from it, once.
+pub(crate) struct Core<C> {
+    pub(crate) config: Config,
+    built: OnceLock<Result<Arc<Authenticator<C>>, ConfigError>>,
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> Core<C> {
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            config,
+            built: OnceLock::new(),
+        }
+    }
+
+    /// The authenticator, built on first use.
+    pub(crate) fn authenticator(&self) -> Result<&Arc<Authenticator<C>>, &ConfigError> {
+        self.built
+            .get_or_init(|| Authenticator::build(&self.config).map(Arc::new))
+            .as_ref()
+    }
+}
 
 /// Turns a request's credentials into claims: the key source and the verified-token cache of
 /// one configuration.
@@ -102,6 +125,86 @@ impl<C> fmt::Debug for Authenticator<C> {
     }
 }
 
+/// The runtime side of [`JwtAuth`]: verification and key loading outside tower.
+impl<C> JwtAuth<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// The key set in use, if one is loaded: its `kid`s and timetable. For health endpoints and
+    /// diagnostics; never key material.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// // Nothing is fetched before the first request or `ready()`.
+    /// assert!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").key_set().is_none());
+    /// ```
+    pub fn key_set(&self) -> Option<KeySetInfo> {
+        self.authenticator().ok()?.keys().info()
+    }
+
+    /// Verifies a token as the layer would, policy included (scopes, `sub_type`): for code
+    /// outside tower (WebSocket upgrades, jobs).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
+    /// let issuer = TestIssuer::start().await;
+    /// let auth = JwtAuth::new(issuer.url(), "insights-api").require_sub_type("user");
+    /// let token = issuer.token().sub("user-1042").sub_type("user").sign();
+    /// let claims = auth.verify(&token).await.unwrap();
+    /// assert_eq!(claims.sub, "user-1042");
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// The [`AuthError`] the layer would have answered with.
+    pub async fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        let verdict = match (self.authenticator(), &self.layer.error) {
+            (Ok(auth), None) => {
+                let verified = auth.verify(token).await;
+                verified.and_then(|claims| {
+                    self.layer.policy.check(claims.grant())?;
+                    Ok(claims)
+                })
+            }
+            (Err(e), _) | (_, Some(e)) => Err(misconfigured(e)),
+        };
+        if let Err(e) = &verdict {
+            log_refusal(e);
+        }
+        verdict
+    }
+
+    /// Loads the keys now (discovery and JWK set) and reports failure, for services that want
+    /// to fail fast at startup. Without it, keys are loaded on first use.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
+    /// let issuer = TestIssuer::start().await;
+    /// JwtAuth::new(issuer.url(), "insights-api").ready().await.expect("keys load");
+    /// assert_eq!(issuer.jwks_requests(), 1);
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`AuthErrorKind::Misconfigured`] with the [`ConfigError`] (or, when the discovery
+    /// document names another issuer, the [`KeySourceError`](crate::KeySourceError)) as source,
+    /// or [`AuthErrorKind::KeysUnavailable`] with the fetch failure as source.
+    pub async fn ready(&self) -> Result<(), AuthError> {
+        match (self.authenticator(), &self.layer.error) {
+            (Ok(auth), None) => auth.keys().load_now().await.map(|_| ()),
+            (Err(e), _) | (_, Some(e)) => Err(misconfigured(e)),
+        }
+    }
+}
+
+fn misconfigured(e: &ConfigError) -> AuthError {
+    AuthError::new(AuthErrorKind::Misconfigured).with_source(e.clone())
+}
+
 /// What one layer adds to the shared authenticator: its policy, whether anonymous requests
 /// pass, and how it answers.
 #[derive(Debug)]
@@ -134,9 +237,9 @@ impl Gate {
 /// found values, the whole chain of a fetch failure). Never the token or a signature.
 pub(crate) fn log_refusal(error: &AuthError) {
     let kind = error.kind();
-    let context = error.context();
+    let context = error.context().map(tracing::field::display);
     let source = error.source_chain();
-    let source = source.as_deref();
+    let source = source.as_deref().map(tracing::field::display);
     match kind {
         AuthErrorKind::MissingToken => {
             tracing::debug!(?kind, "request refused: no bearer token");

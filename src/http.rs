@@ -151,7 +151,15 @@ fn describe(url: &Url, e: &reqwest::Error) -> KeySourceError {
     let mut next = std::error::Error::source(e);
     while let Some(src) = next {
         chain.push(src);
-        next = src.source();
+        // An `io::Error`'s own `source` skips the error it wraps (rustls's, for one): follow
+        // the wrapped error instead.
+        next = match src
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => src.source(),
+        };
     }
     let io_kind = chain
         .iter()

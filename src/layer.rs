@@ -5,18 +5,17 @@
 //! layer's own policy. The verification options are in `options.rs`.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Response;
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 
-use crate::authenticator::{log_refusal, Authenticator, Gate};
-use crate::claims::{AccessClaims, Claims};
+use crate::authenticator::{Authenticator, Core, Gate};
+use crate::claims::AccessClaims;
 use crate::config::Config;
-use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::keys::KeySetInfo;
+use crate::error::{AuthError, ConfigError};
 use crate::policy::Policy;
 use crate::response::{RejectFn, Responder};
 use crate::service::JwtAuthService;
@@ -50,31 +49,16 @@ use crate::service::JwtAuthService;
 /// a value, and [`JwtAuth::verify`] and [`JwtAuth::ready`] fail with it.
 pub struct JwtAuth<C = AccessClaims> {
     pub(crate) core: Arc<Core<C>>,
-    layer: LayerPolicy,
-}
-
-/// The configuration and the authenticator built from it, once.
-pub(crate) struct Core<C> {
-    pub(crate) config: Config,
-    built: OnceLock<Result<Arc<Authenticator<C>>, ConfigError>>,
-}
-
-impl<C> Core<C> {
-    pub(crate) fn new(config: Config) -> Self {
-        Self {
-            config,
-            built: OnceLock::new(),
-        }
-    }
+    pub(crate) layer: LayerPolicy,
 }
 
 /// What only this layer decides: the policy, anonymous access, the rejection closure.
 #[derive(Clone, Default)]
-struct LayerPolicy {
-    policy: Policy,
+pub(crate) struct LayerPolicy {
+    pub(crate) policy: Policy,
     optional: bool,
     on_reject: Option<Arc<RejectFn>>,
-    error: Option<ConfigError>,
+    pub(crate) error: Option<ConfigError>,
 }
 
 // The shared state (key sets behind `ArcSwap`, moka caches, a `OnceLock`) stays consistent
@@ -157,11 +141,8 @@ where
     }
 
     /// The authenticator, built on first use.
-    fn authenticator(&self) -> Result<&Arc<Authenticator<C>>, &ConfigError> {
-        self.core
-            .built
-            .get_or_init(|| Authenticator::build(&self.core.config).map(Arc::new))
-            .as_ref()
+    pub(crate) fn authenticator(&self) -> Result<&Arc<Authenticator<C>>, &ConfigError> {
+        self.core.authenticator()
     }
 
     /// Uses the application's own claims type `T` (any `DeserializeOwned`), handed to handlers
@@ -209,7 +190,7 @@ where
         self.with_policy(|l| l.policy.set_sub_type("require_sub_type", sub_type.into()))
     }
 
-    /// Lets requests without credentials through, with no [`Claims`] in their extensions (a
+    /// Lets requests without credentials through, with no [`Claims`](crate::Claims) in their extensions (a
     /// handler takes `Option<Claims>` and gets `None`); a token that fails verification is still
     /// refused, and a per-route [`RequireScopes`](crate::RequireScopes) answers an anonymous
     /// request 401. Defaults to off: every request needs a valid token.
@@ -265,80 +246,6 @@ where
     pub fn config_error(&self) -> Option<&ConfigError> {
         self.authenticator().err().or(self.layer.error.as_ref())
     }
-
-    /// The key set in use, if one is loaded: its `kid`s and timetable. For health endpoints and
-    /// diagnostics; never key material.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// // Nothing is fetched before the first request or `ready()`.
-    /// assert!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").key_set().is_none());
-    /// ```
-    pub fn key_set(&self) -> Option<KeySetInfo> {
-        self.authenticator().ok()?.keys().info()
-    }
-
-    /// Verifies a token as the layer would, policy included (scopes, `sub_type`): for code
-    /// outside tower (WebSocket upgrades, jobs).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
-    /// let issuer = TestIssuer::start().await;
-    /// let auth = JwtAuth::new(issuer.url(), "insights-api").require_sub_type("user");
-    /// let token = issuer.token().sub("user-1042").sub_type("user").sign();
-    /// let claims = auth.verify(&token).await.unwrap();
-    /// assert_eq!(claims.sub, "user-1042");
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// The [`AuthError`] the layer would have answered with.
-    pub async fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        let verdict = match (self.authenticator(), &self.layer.error) {
-            (Ok(auth), None) => {
-                let verified = auth.verify(token).await;
-                verified.and_then(|claims| {
-                    self.layer.policy.check(claims.grant())?;
-                    Ok(claims)
-                })
-            }
-            (Err(e), _) | (_, Some(e)) => Err(misconfigured(e)),
-        };
-        if let Err(e) = &verdict {
-            log_refusal(e);
-        }
-        verdict
-    }
-
-    /// Loads the keys now (discovery and JWK set) and reports failure, for services that want
-    /// to fail fast at startup. Without it, keys are loaded on first use.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
-    /// let issuer = TestIssuer::start().await;
-    /// JwtAuth::new(issuer.url(), "insights-api").ready().await.expect("keys load");
-    /// assert_eq!(issuer.jwks_requests(), 1);
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`AuthErrorKind::Misconfigured`] with the [`ConfigError`] (or, when the discovery
-    /// document names another issuer, the [`KeySourceError`](crate::KeySourceError)) as source,
-    /// or [`AuthErrorKind::KeysUnavailable`] with the fetch failure as source.
-    pub async fn ready(&self) -> Result<(), AuthError> {
-        match (self.authenticator(), &self.layer.error) {
-            (Ok(auth), None) => auth.keys().load_now().await.map(|_| ()),
-            (Err(e), _) | (_, Some(e)) => Err(misconfigured(e)),
-        }
-    }
-}
-
-fn misconfigured(e: &ConfigError) -> AuthError {
-    AuthError::new(AuthErrorKind::Misconfigured).with_source(e.clone())
 }
 
 impl<C> JwtAuth<C> {

@@ -117,7 +117,7 @@
 //!
 //! - `axum` (default): [`Claims`] is an axum extractor, `Option<Claims>` too.
 //! - `tonic`: `NamedService` for the layer's services (tonic without default features).
-//! - `testing`: [`testing::TestIssuer`], an identity provider on loopback for your own tests.
+//! - `testing`: `testing::TestIssuer`, an identity provider on loopback for your own tests.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
