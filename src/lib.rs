@@ -16,11 +16,12 @@
 //!         .require_sub_type("user"));          // delegated (user-context) tokens only
 //! ```
 //!
-//! Per request the layer takes the bearer token, finds the issuer's key (OpenID Connect
-//! discovery → `jwks_uri` → JWK set, cached), verifies the signature and the claims (`iss`,
-//! `aud`, `exp`, `nbf`, `iat`, `sub`), checks the required scopes and `sub_type`, and puts
-//! [`Claims`] (and the type-erased [`Grant`]) into the request extensions. Code outside tower
-//! calls [`JwtAuth::verify`].
+//! Per request the layer takes the bearer token, reads its header and its unverified `iss` (a
+//! token of another issuer is refused before any key is looked up), finds the issuer's key
+//! (OpenID Connect discovery → `jwks_uri` → JWK set, cached), verifies the signature and the
+//! claims (`aud`, `exp`, `nbf`, `iat`, `sub`; a `cnf`-bound token is no bearer token), checks
+//! the required scopes and `sub_type`, and puts [`Claims`] (and the type-erased [`Grant`]) into
+//! the request extensions. Code outside tower calls [`JwtAuth::verify`].
 //!
 //! # A complete run, against the embedded test issuer (feature `testing`)
 //!
@@ -51,16 +52,46 @@
 //!
 //! | situation | status | `WWW-Authenticate` | gRPC status |
 //! |---|---|---|---|
-//! | no `Authorization` header | 401 | `Bearer realm="<audience>"` | 16 UNAUTHENTICATED |
-//! | header repeated, not Bearer, empty token | 400 | `error="invalid_request"` | 3 INVALID_ARGUMENT |
-//! | malformed, bad signature, expired, not yet valid, wrong `iss`/`aud`, unknown `kid`, header over 8 KiB | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
+//! | no `Authorization` header, or another scheme (`Basic`, `Digest`; RFC 6750 §3.1) | 401; passes without claims under [`JwtAuth::optional`] | `Bearer realm="<audience>"` | 16 UNAUTHENTICATED |
+//! | header repeated, empty Bearer token, not a `b64token` | 400 | `error="invalid_request"` | 3 INVALID_ARGUMENT |
+//! | malformed, bad signature, expired, not yet valid, wrong `iss`/`aud`, unknown `kid`, header over 8 KiB, bound to a key (`cnf`) but sent as Bearer | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
 //! | valid token lacking a required scope | 403 | `error="insufficient_scope", scope="<required>"` | 7 PERMISSION_DENIED |
 //! | valid token with the wrong `sub_type` | 403 | `error="insufficient_scope"` | 7 PERMISSION_DENIED |
 //! | keys cannot be obtained, nothing cached | 503 + `Retry-After` | none | 14 UNAVAILABLE |
-//! | configuration unusable | 500 | none | 13 INTERNAL |
+//! | the discovery document names another issuer | 500 | none | 13 INTERNAL |
 //!
 //! gRPC requests (`content-type: application/grpc*`) are answered trailers-only with HTTP 200,
 //! `grpc-status` and a percent-encoded `grpc-message`.
+//!
+//! The log event of each refusal names what to fix: the expected and found issuer, audience,
+//! `sub_type`, algorithm or `kid`, the missing scopes ([`AuthError::context`]), and for a failed
+//! key fetch the whole cause ([`KeySourceError`]). Values from the token are escaped and cut to
+//! 128 characters; the token itself is never logged.
+//!
+//! An unusable configuration is refused when the layer is applied: a panic whose message names
+//! the field (like an invalid axum route), or a [`ConfigError`] from [`JwtAuth::try_new`] and
+//! [`JwtAuth::config_error`].
+//!
+//! # One configuration, many routes; optional sign-in
+//!
+//! Layers derived from one [`JwtAuth`] by its policy methods share one key source and one
+//! verified-token cache. [`JwtAuth::optional`] lets requests without credentials through with no
+//! claims, for pages that show more to signed-in callers:
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use tower_jwt_auth::{Claims, JwtAuth};
+//!
+//! async fn home(claims: Option<Claims>) -> String {
+//!     claims.map_or("hello, guest".into(), |c| format!("hello, {}", c.sub))
+//! }
+//!
+//! let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api");
+//! let app: Router = Router::new()
+//!     .route("/", get(home).layer(auth.clone().optional()))
+//!     .route("/usage", get(home).layer(auth.clone().require_scopes(["insights.read"])))
+//!     .route("/me", get(home).layer(auth.require_sub_type("user")));
+//! ```
 //!
 //! # gRPC (tonic)
 //!
