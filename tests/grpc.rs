@@ -231,35 +231,25 @@ async fn refusals_are_grpc_statuses() {
         "{www}"
     );
 
-    let mut req = with_token(
-        HealthCheckRequest {
-            service: String::new(),
-        },
-        None,
-    );
-    req.metadata_mut()
-        .insert("authorization", "Basic dTpw".parse().unwrap());
-    let status = HealthClient::new(run.channel.clone())
-        .check(req)
-        .await
-        .unwrap_err();
     // Another scheme carries no bearer credentials (RFC 6750 §3.1): as if there were no token.
+    let status = check_with_authorization(&run, "Basic dTpw").await;
     assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(challenge(&status), r#"Bearer realm="insights-api""#);
+    let status = check_with_authorization(&run, "Bearer a\"b").await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+}
 
-    let mut req = with_token(
-        HealthCheckRequest {
-            service: String::new(),
-        },
-        None,
-    );
+/// The refusal of a health check sent with this `authorization` value.
+async fn check_with_authorization(run: &Running, value: &str) -> Status {
+    let mut req = Request::new(HealthCheckRequest {
+        service: String::new(),
+    });
     req.metadata_mut()
-        .insert("authorization", "Bearer a\"b".parse().unwrap());
-    let status = HealthClient::new(run.channel.clone())
+        .insert("authorization", value.parse().unwrap());
+    HealthClient::new(run.channel.clone())
         .check(req)
         .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
+        .unwrap_err()
 }
 
 #[tokio::test]
