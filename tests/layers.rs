@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::routing::get;
 use axum::Router;
-use common::{get as call, serve, www_authenticate};
+use common::{get as call, serve, www_authenticate, Captured};
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 use tower_jwt_auth::testing::TestIssuer;
@@ -113,9 +113,17 @@ async fn layers_derived_by_policy_share_one_verified_token_cache() {
     assert_eq!(DESERIALIZED.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
 async fn a_chain_of_builder_calls_parses_a_fixed_key_set_once() {
+    let logs = Captured::default();
+    let _guard = logs.install();
     let issuer = TestIssuer::start().await;
+    // An encryption key beside the signing keys: skipped with one warning.
+    issuer.publish_jwk(
+        json!({"kty": "EC", "crv": "P-256", "use": "enc", "kid": "enc-1",
+        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}),
+    );
     let jwks = issuer.jwks().to_string();
     let auth = JwtAuth::new(issuer.url(), AUD)
         .jwks(jwks)
@@ -129,7 +137,13 @@ async fn a_chain_of_builder_calls_parses_a_fixed_key_set_once() {
     }
     let token = issuer.token().scopes(["a"]).sub_type("user").sign();
     auth.verify(&token).await.unwrap();
+    let _app: Router = Router::new()
+        .route("/x", get(|| async { "x" }))
+        .route("/y", get(|| async { "y" }))
+        .layer(auth.clone().require_scopes(["b"]));
     assert_eq!(issuer.jwks_requests(), 0);
+    let warnings = logs.text().matches("configured JWK skipped").count();
+    assert_eq!(warnings, 1, "{}", logs.text());
 }
 
 async fn page(claims: Option<Claims>) -> String {

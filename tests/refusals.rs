@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use common::{closed_port_url, get as call, serve, www_authenticate};
+use common::{closed_port_url, get as call, serve, www_authenticate, Captured};
 use serde::Deserialize;
 use serde_json::json;
 use tower_jwt_auth::testing::{Failure, TestIssuer};
@@ -247,36 +245,6 @@ async fn a_claims_type_that_does_not_fit_keeps_serdes_message() {
         err.description(),
         "the token claims do not fit the expected claims type"
     );
-}
-
-/// Log events of the current thread, as the default formatter writes them.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let me = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || me.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test(flavor = "current_thread")]
