@@ -205,19 +205,20 @@ fn misconfigured(e: &ConfigError) -> AuthError {
     AuthError::new(AuthErrorKind::Misconfigured).with_source(e.clone())
 }
 
-/// What one layer adds to the shared authenticator: its policy, whether anonymous requests
-/// pass, and how it answers.
+/// One layer: the shared authenticator, and what the layer adds to it: its policy, whether
+/// anonymous requests pass, and how it answers.
 #[derive(Debug)]
-pub(crate) struct Gate {
+pub(crate) struct Gate<C> {
+    pub(crate) auth: Arc<Authenticator<C>>,
     pub(crate) policy: Policy,
     pub(crate) optional: bool,
     pub(crate) responder: Responder,
 }
 
-impl Gate {
+impl<C> Gate<C> {
     /// The verification result with the layer's policy applied on top: the one place both are
     /// combined.
-    pub(crate) fn admit<C>(
+    pub(crate) fn admit(
         &self,
         verified: Result<Claims<C>, AuthError>,
     ) -> Result<Claims<C>, AuthError> {

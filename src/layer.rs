@@ -5,7 +5,7 @@
 //! layer's own policy. The verification options are in `options.rs`.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::Response;
@@ -49,7 +49,10 @@ use crate::service::JwtAuthService;
 /// a value, and [`JwtAuth::verify`] and [`JwtAuth::ready`] fail with it.
 pub struct JwtAuth<C = AccessClaims> {
     pub(crate) core: Arc<Core<C>>,
-    pub(crate) layer: LayerPolicy,
+    pub(crate) layer: Arc<LayerPolicy>,
+    /// What the services of this exact configuration and policy share, built on first
+    /// `layer()`: axum applies a route's layers again on every request, so this must be cheap.
+    gate: Arc<OnceLock<Arc<Gate<C>>>>,
 }
 
 /// What only this layer decides: the policy, anonymous access, the rejection closure.
@@ -71,7 +74,8 @@ impl<C> Clone for JwtAuth<C> {
     fn clone(&self) -> Self {
         Self {
             core: Arc::clone(&self.core),
-            layer: self.layer.clone(),
+            layer: Arc::clone(&self.layer),
+            gate: Arc::clone(&self.gate),
         }
     }
 }
@@ -91,7 +95,8 @@ impl JwtAuth<AccessClaims> {
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         Self {
             core: Arc::new(Core::new(Config::new(issuer.into(), audience.into()))),
-            layer: LayerPolicy::default(),
+            layer: Arc::default(),
+            gate: Arc::default(),
         }
     }
 
@@ -129,15 +134,21 @@ where
         Self {
             core: Arc::new(Core::new(config)),
             layer: self.layer,
+            gate: Arc::default(),
         }
     }
 
     /// A change of policy only: the authenticator stays shared.
-    fn with_policy(mut self, f: impl FnOnce(&mut LayerPolicy) -> Result<(), ConfigError>) -> Self {
-        if let Err(e) = f(&mut self.layer) {
-            self.layer.error.get_or_insert(e);
+    fn with_policy(self, f: impl FnOnce(&mut LayerPolicy) -> Result<(), ConfigError>) -> Self {
+        let mut layer = Arc::unwrap_or_clone(self.layer);
+        if let Err(e) = f(&mut layer) {
+            layer.error.get_or_insert(e);
         }
-        self
+        Self {
+            core: self.core,
+            layer: Arc::new(layer),
+            gate: Arc::default(),
+        }
     }
 
     /// The authenticator, built on first use.
@@ -161,6 +172,7 @@ where
         JwtAuth {
             core: Arc::new(Core::new(self.core.config.clone())),
             layer: self.layer,
+            gate: Arc::default(),
         }
     }
 
@@ -294,15 +306,19 @@ where
     /// When the configuration is unusable, with a message naming the field and the value's
     /// problem (see [`JwtAuth::config_error`]).
     fn layer(&self, inner: S) -> Self::Service {
-        let auth = match (self.authenticator(), &self.layer.error) {
-            (Ok(auth), None) => Arc::clone(auth),
-            (Err(e), _) | (_, Some(e)) => panic!("tower-jwt-auth: {e}"),
-        };
-        let gate = Gate {
-            policy: self.layer.policy.clone(),
-            optional: self.layer.optional,
-            responder: Responder::new(auth.realm(), self.layer.on_reject.clone()),
-        };
-        JwtAuthService::new(inner, auth, Arc::new(gate))
+        let gate = self.gate.get_or_init(|| {
+            let auth = match (self.authenticator(), &self.layer.error) {
+                (Ok(auth), None) => Arc::clone(auth),
+                (Err(e), _) | (_, Some(e)) => panic!("tower-jwt-auth: {e}"),
+            };
+            let responder = Responder::new(auth.realm(), self.layer.on_reject.clone());
+            Arc::new(Gate {
+                auth,
+                policy: self.layer.policy.clone(),
+                optional: self.layer.optional,
+                responder,
+            })
+        });
+        JwtAuthService::new(inner, Arc::clone(gate))
     }
 }

@@ -9,7 +9,7 @@ use http::{Extensions, Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use crate::authenticator::{Authenticator, Gate};
+use crate::authenticator::Gate;
 use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind};
@@ -22,13 +22,12 @@ use crate::response::is_grpc;
 /// A refusal is an `Ok` response; the inner service's errors pass through untouched.
 pub struct JwtAuthService<S, C> {
     inner: S,
-    auth: Arc<Authenticator<C>>,
-    gate: Arc<Gate>,
+    gate: Arc<Gate<C>>,
 }
 
 impl<S, C> JwtAuthService<S, C> {
-    pub(crate) fn new(inner: S, auth: Arc<Authenticator<C>>, gate: Arc<Gate>) -> Self {
-        Self { inner, auth, gate }
+    pub(crate) fn new(inner: S, gate: Arc<Gate<C>>) -> Self {
+        Self { inner, gate }
     }
 }
 
@@ -36,7 +35,6 @@ impl<S: Clone, C> Clone for JwtAuthService<S, C> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            auth: Arc::clone(&self.auth),
             gate: Arc::clone(&self.gate),
         }
     }
@@ -53,7 +51,7 @@ impl<S: fmt::Debug, C> fmt::Debug for JwtAuthService<S, C> {
 /// Puts the verdict where handlers and per-route layers find it: the claims, the type-erased
 /// grant, and how this layer answers refusals (for [`RequireScopes`](crate::RequireScopes) and
 /// the extractor).
-fn admit<C: Send + Sync + 'static>(extensions: &mut Extensions, gate: &Gate, claims: Claims<C>) {
+fn admit<C: Send + Sync + 'static>(extensions: &mut Extensions, gate: &Gate<C>, claims: Claims<C>) {
     extensions.insert(claims.grant().clone());
     extensions.insert(claims);
     extensions.insert(gate.responder.clone());
@@ -78,7 +76,7 @@ where
         let refuse = |e: &AuthError, req: &Request<ReqBody>| {
             ResponseFuture::rejected(gate.refuse(e, is_grpc(req.headers())))
         };
-        let token = match self.auth.credential(req.headers()) {
+        let token = match gate.auth.credential(req.headers()) {
             Ok(Some(token)) => token,
             Ok(None) if gate.optional => {
                 // Anonymous: no claims, but per-route layers still know how to answer.
@@ -88,7 +86,7 @@ where
             Ok(None) => return refuse(&AuthErrorKind::MissingToken.into(), &req),
             Err(e) => return refuse(&e, &req),
         };
-        match self.auth.try_verify(token) {
+        match gate.auth.try_verify(token) {
             Attempt::Done(verified) => match gate.admit(verified) {
                 Ok(claims) => {
                     admit(req.extensions_mut(), gate, claims);
@@ -99,10 +97,9 @@ where
             Attempt::NeedKeys(why) => {
                 let grpc = is_grpc(req.headers());
                 let token = token.to_owned();
-                let auth = Arc::clone(&self.auth);
                 let gate = Arc::clone(&self.gate);
                 let verdict = Box::pin(async move {
-                    match gate.admit(auth.verify_after(&token, why).await) {
+                    match gate.admit(gate.auth.verify_after(&token, why).await) {
                         Ok(claims) => {
                             let mut extensions = Extensions::new();
                             admit(&mut extensions, &gate, claims);
