@@ -60,6 +60,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             config.cache.clone(),
             config.algorithms,
             origin.fixed,
+            origin.file,
         ));
         let rules = Rules {
             issuer: config.issuer.clone(),

@@ -10,6 +10,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::http::{parse_url, FetchLimits};
 use crate::keys::jwk::{self, Key};
+use crate::keys::persist::CacheFile;
 use crate::keys::{pem, CachePolicy, KeySet, Origin};
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
@@ -42,6 +43,7 @@ pub(crate) struct Config {
     pub(crate) cache: CachePolicy,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) token_cache: u64,
+    pub(crate) cache_file: Option<std::path::PathBuf>,
 }
 
 /// A fixed key given in PEM.
@@ -56,6 +58,7 @@ pub(crate) struct PemKey {
 pub(crate) struct KeyOrigin {
     pub(crate) origin: Origin,
     pub(crate) fixed: Option<KeySet>,
+    pub(crate) file: Option<CacheFile>,
 }
 
 impl Config {
@@ -76,6 +79,7 @@ impl Config {
             cache: CachePolicy::default(),
             clock: Arc::new(SystemClock),
             token_cache: DEFAULT_TOKEN_CACHE,
+            cache_file: None,
         }
     }
 
@@ -122,20 +126,38 @@ impl Config {
             return Ok(KeyOrigin {
                 origin: Origin::Fixed,
                 fixed: Some(KeySet::fixed(keys)),
+                file: None,
             });
         }
-        let origin = match &self.jwks_uri {
+        let (origin, source) = match &self.jwks_uri {
             Some(uri) => {
-                Origin::JwksUri(parse_url(uri).map_err(|e| ConfigError::new("jwks_uri", e))?)
+                let url = parse_url(uri).map_err(|e| ConfigError::new("jwks_uri", e))?;
+                let source = url.to_string();
+                (Origin::JwksUri(url), source)
             }
-            None => Origin::Discovery {
+            None => {
+                let origin = Origin::Discovery {
+                    issuer: self.issuer.clone(),
+                    issuer_url,
+                };
+                (origin, self.issuer.clone())
+            }
+        };
+        let file = match &self.cache_file {
+            Some(path) if path.as_os_str().is_empty() => {
+                return Err(ConfigError::new("jwks_cache_file", "the path is empty"))
+            }
+            Some(path) => Some(CacheFile {
+                path: path.clone(),
                 issuer: self.issuer.clone(),
-                issuer_url,
-            },
+                source,
+            }),
+            None => None,
         };
         Ok(KeyOrigin {
             origin,
             fixed: None,
+            file,
         })
     }
 

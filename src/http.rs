@@ -53,6 +53,11 @@ impl Fetcher {
         }
     }
 
+    /// The longest a fetch may take.
+    pub(crate) fn total_timeout(&self) -> Duration {
+        self.limits.total_timeout
+    }
+
     fn client(&self) -> Result<&Client, KeySourceError> {
         if let Some(c) = &self.supplied {
             return Ok(c);

@@ -189,18 +189,53 @@ where
         self.configure(|c| c.cache.max_stale = max_stale)
     }
 
-    /// At most one refetch per this interval for tokens with an unknown `kid`. Defaults to 30 s.
+    /// The refetch allowance for tokens whose `kid` the key set lacks: the first refetch goes
+    /// out at once, then at most one per `cooldown`, shared by all requests. Each refetch that
+    /// finds no new key doubles the interval, up to 5 minutes; one that finds a new key resets
+    /// it. So a key used the moment it is published verifies within `cooldown`, while a flood of
+    /// invented `kid`s costs about ten fetches in its first ten minutes and one per five minutes
+    /// after. Defaults to 1 s.
     ///
     /// ```
     /// use std::time::Duration;
     /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").unknown_kid_cooldown(Duration::from_secs(60));
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").unknown_kid_cooldown(Duration::from_secs(5));
     /// ```
     pub fn unknown_kid_cooldown(self, cooldown: Duration) -> Self {
         self.configure(|c| c.cache.unknown_kid_cooldown = cooldown)
     }
 
-    /// How long a request waits for keys before it is answered 503. Defaults to 5 s.
+    /// How long a request whose `kid` the loaded key set lacks waits for the refetch it started
+    /// or joined before it is answered 401. A `kid` that a refetch already looked for in vain is
+    /// answered at once; requests with known `kid`s never wait. Defaults to 1 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").unknown_kid_wait(Duration::from_millis(500));
+    /// ```
+    pub fn unknown_kid_wait(self, wait: Duration) -> Self {
+        self.configure(|c| c.cache.unknown_kid_wait = wait)
+    }
+
+    /// Keeps a copy of the last good key set in this file: written atomically after each
+    /// successful load, read when the layer is first used, so that an instance restarted while
+    /// the provider is down serves at once. The copy is used only by the same issuer and key
+    /// source, and only within [`max_stale`](JwtAuth::max_stale) of its expiry; a corrupt or
+    /// foreign file is ignored with a warning. The file holds public keys only. Defaults to
+    /// none.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .jwks_cache_file(std::env::temp_dir().join("insights-api-jwks.json"));
+    /// ```
+    pub fn jwks_cache_file(self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.configure(|c| c.cache_file = Some(path.into()))
+    }
+
+    /// How long a request with no usable key set (a cold start) waits for keys before it is
+    /// answered 503 with `Retry-After`. Defaults to 5 s.
     ///
     /// ```
     /// use std::time::Duration;

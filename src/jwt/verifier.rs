@@ -137,9 +137,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         let Some(set) = set else {
             return Attempt::NeedKeys(Why::Missing);
         };
+        let kid = unverified.header.kid.clone();
         match self.check(unverified, set, now) {
             Err(e) if e.kind() == AuthErrorKind::UnknownKey && may_refetch => {
-                Attempt::NeedKeys(Why::UnknownKid)
+                Attempt::NeedKeys(Why::UnknownKid(kid.map(|k| k.into())))
             }
             result => Attempt::Done(result),
         }

@@ -19,6 +19,8 @@
 mod discovery;
 pub(crate) mod jwk;
 pub(crate) mod pem;
+pub(crate) mod persist;
+mod refresh;
 mod source;
 #[cfg(test)]
 mod vectors;
@@ -68,6 +70,16 @@ impl KeySet {
             expires_at: u64::MAX,
             usable_until: u64::MAX,
         }
+    }
+
+    /// Whether a key has this `kid`.
+    pub(crate) fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+
+    /// Whether `self` holds a key that `older` lacks.
+    pub(crate) fn adds_keys_to(&self, older: &KeySet) -> bool {
+        self.loses_keys_in(older)
     }
 
     /// Whether some key of `self` is missing from `newer`.

@@ -1,16 +1,23 @@
-//! The key-set cache: a lock-free snapshot for the hot path, and one refresh at a time for
-//! everything else (first load, refresh-ahead, unknown `kid`), run in its own task so that a
-//! request that gives up waiting never cancels the fetch others are waiting for.
+//! The key-set cache: a lock-free snapshot for the hot path, and refreshes for everything else
+//! (first load, refresh-ahead, a set past its lifetime, an unknown `kid`), each run in tasks of
+//! its own so that a request that gives up waiting never cancels the fetch others wait for.
+//!
+//! One refresh at a time, shared by every request that needs it. A refresh makes one attempt;
+//! when someone needs its result and the attempt hangs, a second and a third go out beside it
+//! a second apart, each bounded by a short timeout learnt from the provider's usual answer
+//! time. The first answer wins.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use arc_swap::{ArcSwapOption, Guard};
 use reqwest::Url;
 use tokio::sync::watch;
 
+use super::persist::CacheFile;
+use super::refresh::{self, ms, Absent, Allowance, HEDGE_AFTER, MAX_ATTEMPTS};
 use super::{discovery, jwk, unavailable, KeySet};
 use crate::algorithm::AlgorithmSet;
 use crate::clock::Clock;
@@ -37,6 +44,7 @@ pub(crate) struct CachePolicy {
     pub(crate) max_stale: Duration,
     pub(crate) unknown_kid_cooldown: Duration,
     pub(crate) wait_budget: Duration,
+    pub(crate) unknown_kid_wait: Duration,
     pub(crate) max_backoff: Duration,
 }
 
@@ -47,22 +55,33 @@ impl Default for CachePolicy {
             ttl_ceiling: Duration::from_secs(24 * 3600),
             ttl_default: Duration::from_secs(15 * 60),
             max_stale: Duration::from_secs(24 * 3600),
-            unknown_kid_cooldown: Duration::from_secs(30),
+            unknown_kid_cooldown: Duration::from_secs(1),
             wait_budget: Duration::from_secs(5),
+            unknown_kid_wait: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
         }
     }
 }
 
 /// Why a refresh is wanted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Why {
-    /// No usable set: the caller waits.
+    /// No usable set: the caller waits (the key wait budget).
     Missing,
-    /// The set is due for refresh; nobody waits.
+    /// The set is due for refresh-ahead; nobody waits.
     Routine,
-    /// A token names a `kid` the set lacks: allowed once per cooldown.
-    UnknownKid,
+    /// The set is past its lifetime and serves stale; nobody waits, but the refresh is needed.
+    Expired,
+    /// A token names a `kid` (or, without one, an algorithm) the set lacks: the caller waits
+    /// briefly (the unknown-`kid` wait).
+    UnknownKid(Option<Box<str>>),
+}
+
+impl Why {
+    /// Someone needs this refresh: retry soon after a failure, and hedge a hanging attempt.
+    fn needed(&self) -> bool {
+        !matches!(self, Why::Routine)
+    }
 }
 
 type Outcome = Result<Arc<KeySet>, KeySourceError>;
@@ -74,10 +93,14 @@ pub(crate) struct KeySource {
     clock: Arc<dyn Clock>,
     policy: CachePolicy,
     allowed: AlgorithmSet,
+    file: Option<CacheFile>,
     current: ArcSwapOption<KeySet>,
-    /// No fetch starts before this time (backoff after failures).
-    next_attempt_at: AtomicU64,
+    /// Whether a refresh is out (for the hot path, which must not lock).
     refreshing: AtomicBool,
+    /// No routine refresh starts before this (milliseconds): backoff after failures.
+    next_routine_ms: AtomicU64,
+    /// No needed refresh starts before this (milliseconds): a short pause after a failure.
+    next_needed_ms: AtomicU64,
     /// Bumped whenever a refresh drops a key: verdicts reached before then no longer count.
     removal_epoch: AtomicU64,
     jwks_uri: OnceLock<Url>,
@@ -86,9 +109,24 @@ pub(crate) struct KeySource {
 
 #[derive(Default)]
 struct State {
-    inflight: Option<watch::Receiver<Option<Outcome>>>,
+    round: Option<Round>,
+    rounds: u64,
     failures: u32,
     last_error: Option<KeySourceError>,
+    /// How long the last successful fetch took, in milliseconds.
+    latency_ms: Option<u64>,
+    allowance: Allowance,
+    absent: Absent,
+}
+
+/// One refresh: its attempts, and the channel its waiters listen on.
+struct Round {
+    id: u64,
+    tx: watch::Sender<Option<Outcome>>,
+    in_flight: u32,
+    last_attempt_ms: u64,
+    /// An unknown `kid` started or joined it: its result feeds the refetch allowance.
+    for_unknown_kid: bool,
 }
 
 enum Start {
@@ -104,16 +142,23 @@ impl KeySource {
         policy: CachePolicy,
         allowed: AlgorithmSet,
         fixed: Option<KeySet>,
+        file: Option<CacheFile>,
     ) -> Self {
+        let restored = fixed.or_else(|| {
+            file.as_ref()
+                .and_then(|f| f.read(allowed, policy.max_stale, clock.now()))
+        });
         Self {
             origin,
             fetcher,
             clock,
             policy,
             allowed,
-            current: ArcSwapOption::new(fixed.map(Arc::new)),
-            next_attempt_at: AtomicU64::new(0),
+            file,
+            current: ArcSwapOption::new(restored.map(Arc::new)),
             refreshing: AtomicBool::new(false),
+            next_routine_ms: AtomicU64::new(0),
+            next_needed_ms: AtomicU64::new(0),
             removal_epoch: AtomicU64::new(0),
             jwks_uri: OnceLock::new(),
             state: Mutex::new(State::default()),
@@ -133,47 +178,76 @@ impl KeySource {
         &*self.clock
     }
 
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The current set, if it may still be used at `now`. Lock-free; starts a background
-    /// refresh when the set is due.
+    /// refresh when the set is due (refresh-ahead) or past its lifetime.
     pub(crate) fn usable(self: &Arc<Self>, now: u64) -> Option<Guard<Option<Arc<KeySet>>>> {
         let guard = self.current.load();
         let set = guard.as_ref()?;
         if now >= set.usable_until {
             return None;
         }
-        if now >= set.refresh_at
-            && !self.refreshing.load(Ordering::Relaxed)
-            && now >= self.next_attempt_at.load(Ordering::Relaxed)
-        {
-            let _ = self.start(Why::Routine, now);
+        if now >= set.refresh_at && !self.refreshing.load(Ordering::Relaxed) {
+            let why = if now >= set.expires_at {
+                Why::Expired
+            } else {
+                Why::Routine
+            };
+            let next = if why == Why::Routine {
+                &self.next_routine_ms
+            } else {
+                &self.next_needed_ms
+            };
+            if self.clock.now_millis() >= next.load(Ordering::Relaxed) {
+                let _ = self.start(&why);
+            }
         }
         Some(guard)
     }
 
-    /// A usable key set, refreshing first if `why` calls for it and the cooldown and backoff
-    /// allow it. Waits at most the wait budget.
+    /// A usable key set, refreshing first if `why` calls for it and the allowance and backoff
+    /// permit. Waits at most the wait budget for `why`.
     pub(crate) async fn obtain(self: &Arc<Self>, why: Why) -> Result<Arc<KeySet>, AuthError> {
         let now = self.clock.now();
-        if let Start::Waiting(rx) = self.start(why, now) {
-            let budget = self.policy.wait_budget;
-            return match tokio::time::timeout(budget, wait(rx)).await {
-                Ok(Some(Ok(set))) => Ok(set),
-                Ok(Some(Err(e))) => self.fallback(now, e),
-                Ok(None) => self.fallback(now, abandoned()),
-                Err(_) => self.fallback(
-                    now,
-                    KeySourceError::new(
-                        KeySourceErrorKind::Timeout,
-                        format!("keys did not arrive within the wait budget of {budget:?}"),
-                    ),
-                ),
-            };
+        if let Why::UnknownKid(Some(kid)) = &why {
+            if self.lock().absent.contains(kid) {
+                // Looked for already, and not found in this set: no new fetch, no wait.
+                return self.fallback(now, self.not_now(&why));
+            }
         }
-        self.fallback(now, self.backing_off())
+        let budget = match why {
+            Why::UnknownKid(_) => self.policy.unknown_kid_wait,
+            _ => self.policy.wait_budget,
+        };
+        let Start::Waiting(rx) = self.start(&why) else {
+            return self.fallback(now, self.not_now(&why));
+        };
+        let outcome = match tokio::time::timeout(budget, wait(rx)).await {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => Err(abandoned()),
+            Err(_) => Err(KeySourceError::new(
+                KeySourceErrorKind::Timeout,
+                format!("keys did not arrive within the wait budget of {budget:?}"),
+            )),
+        };
+        match outcome {
+            Ok(set) => {
+                if let Why::UnknownKid(Some(kid)) = &why {
+                    if !set.has_kid(kid) {
+                        self.lock().absent.insert(kid);
+                    }
+                }
+                Ok(set)
+            }
+            Err(e) => self.fallback(now, e),
+        }
     }
 
-    /// Loads keys now and reports the outcome, without a wait budget (the fetch itself is
-    /// bounded by its timeouts).
+    /// Loads keys now and reports the outcome, without a wait budget (each attempt is bounded
+    /// by its timeouts).
     pub(crate) async fn load_now(self: &Arc<Self>) -> Result<Arc<KeySet>, AuthError> {
         let now = self.clock.now();
         if let Some(guard) = self.usable(now) {
@@ -181,29 +255,30 @@ impl KeySource {
                 return Ok(Arc::clone(set));
             }
         }
-        match self.start(Why::Missing, now) {
+        match self.start(&Why::Missing) {
             Start::Waiting(rx) => match wait(rx).await {
                 Some(Ok(set)) => Ok(set),
                 Some(Err(e)) => self.fallback(now, e),
                 None => self.fallback(now, abandoned()),
             },
-            Start::NotNow => self.fallback(now, self.backing_off()),
+            Start::NotNow => self.fallback(now, self.not_now(&Why::Missing)),
         }
     }
 
-    /// Why no fetch starts now: the last failure, while retries back off.
-    fn backing_off(&self) -> KeySourceError {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+    /// Why no fetch starts for `why` now.
+    fn not_now(&self, why: &Why) -> KeySourceError {
+        let state = self.lock();
         match &state.last_error {
             Some(e) if e.is_config() => e.clone(),
             Some(e) => KeySourceError::new(
                 e.kind(),
-                format!("key fetches are backing off after failures; the last: {e}"),
+                format!("key fetches are paused after a failure; the last: {e}"),
             ),
-            None => KeySourceError::new(
+            None if matches!(why, Why::UnknownKid(_)) => KeySourceError::new(
                 KeySourceErrorKind::Other,
-                "key fetches are backing off after failures",
+                "the kid is not in the key set, and the refetch allowance is spent",
             ),
+            None => KeySourceError::new(KeySourceErrorKind::Other, "no key fetch could start"),
         }
     }
 
@@ -212,96 +287,175 @@ impl KeySource {
         match self.current.load_full() {
             Some(set) if now < set.usable_until => Ok(set),
             _ => {
-                let next = self.next_attempt_at.load(Ordering::Relaxed);
+                let next = self.next_needed_ms.load(Ordering::Relaxed);
+                let wait_ms = next.saturating_sub(self.clock.now_millis());
                 Err(unavailable(
-                    Duration::from_secs(next.saturating_sub(now).max(1)),
+                    Duration::from_secs(wait_ms.div_ceil(1000).max(1)),
                     why,
                 ))
             }
         }
     }
 
-    /// Joins the refresh in flight, or starts one if allowed.
-    fn start(self: &Arc<Self>, why: Why, now: u64) -> Start {
+    /// Joins the refresh in flight (hedging a hanging attempt when `why` needs it), or starts
+    /// one if the timetable allows.
+    fn start(self: &Arc<Self>, why: &Why) -> Start {
         if matches!(self.origin, Origin::Fixed) {
             return Start::NotNow;
         }
-        let Ok(mut state) = self.state.lock() else {
-            return Start::NotNow;
-        };
-        if let Some(rx) = &state.inflight {
-            return Start::Waiting(rx.clone());
-        }
-        if now < self.next_attempt_at.load(Ordering::Relaxed) {
-            return Start::NotNow;
-        }
-        if why == Why::UnknownKid {
-            let cooldown = self.policy.unknown_kid_cooldown.as_secs();
-            if let Some(set) = self.current.load().as_ref() {
-                if now < set.fetched_at.saturating_add(cooldown) {
-                    return Start::NotNow;
-                }
+        let now_ms = self.clock.now_millis();
+        let mut state = self.lock();
+        let timeout = self.attempt_timeout(&state);
+        if let Some(round) = &mut state.round {
+            round.for_unknown_kid |= matches!(why, Why::UnknownKid(_));
+            let rx = round.tx.subscribe();
+            let hanging = now_ms >= round.last_attempt_ms.saturating_add(ms(HEDGE_AFTER));
+            if why.needed() && hanging && round.in_flight < MAX_ATTEMPTS {
+                round.in_flight += 1;
+                round.last_attempt_ms = now_ms;
+                let id = round.id;
+                drop(state);
+                self.spawn_attempt(id, Some(timeout));
             }
+            return Start::Waiting(rx);
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        let gate = match why {
+            Why::Routine => &self.next_routine_ms,
+            _ => &self.next_needed_ms,
+        };
+        if now_ms < gate.load(Ordering::Relaxed) {
+            return Start::NotNow;
+        }
+        let cooldown = self.policy.unknown_kid_cooldown;
+        if matches!(why, Why::UnknownKid(_)) {
+            if !state.allowance.permits(now_ms, cooldown) {
+                return Start::NotNow;
+            }
+            state.allowance.started(now_ms);
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
             tracing::error!("tower-jwt-auth needs a Tokio runtime to fetch keys");
             return Start::NotNow;
-        };
+        }
+        state.rounds += 1;
         let (tx, rx) = watch::channel(None);
-        state.inflight = Some(rx.clone());
-        self.refreshing.store(true, Ordering::Relaxed);
-        let me = Arc::clone(self);
-        runtime.spawn(async move {
-            let outcome = me.fetch_and_store().await;
-            let _ = tx.send(Some(outcome));
+        let id = state.rounds;
+        // After a failure, even the first attempt is a probe with the short timeout.
+        let timeout = (state.failures > 0).then_some(timeout);
+        state.round = Some(Round {
+            id,
+            tx,
+            in_flight: 1,
+            last_attempt_ms: now_ms,
+            for_unknown_kid: matches!(why, Why::UnknownKid(_)),
         });
+        self.refreshing.store(true, Ordering::Relaxed);
+        drop(state);
+        tracing::debug!(?why, "JWK set refresh started");
+        self.spawn_attempt(id, timeout);
         Start::Waiting(rx)
     }
 
-    async fn fetch_and_store(&self) -> Outcome {
-        let started = self.clock.now();
-        let result = self.fetch(started).await;
-        let mut state = match self.state.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
+    /// The timeout of a probe: four times the provider's last answer time, within [1 s, the
+    /// configured total timeout]; 2 s before any answer.
+    fn attempt_timeout(&self, state: &State) -> Duration {
+        let total = self.fetcher.total_timeout();
+        let learnt = state.latency_ms.map_or(2000, |l| l.saturating_mul(4));
+        Duration::from_millis(learnt.clamp(1000, ms(total).max(1000)))
+    }
+
+    fn spawn_attempt(self: &Arc<Self>, round: u64, timeout: Option<Duration>) {
+        let me = Arc::clone(self);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
         };
-        state.inflight = None;
-        self.refreshing.store(false, Ordering::Relaxed);
-        match result {
-            Ok(set) => {
+        runtime.spawn(async move {
+            let started = me.clock.now_millis();
+            let fetched = match timeout {
+                Some(limit) => match tokio::time::timeout(limit, me.fetch(me.clock.now())).await {
+                    Ok(result) => result,
+                    Err(_) => Err(KeySourceError::new(
+                        KeySourceErrorKind::Timeout,
+                        format!("timed out: no answer within the probe timeout of {limit:?}"),
+                    )),
+                },
+                None => me.fetch(me.clock.now()).await,
+            };
+            me.finish(round, fetched, started);
+        });
+    }
+
+    /// One attempt is over: the first success ends the round; a failure ends it only when no
+    /// other attempt is still out.
+    fn finish(
+        &self,
+        round_id: u64,
+        fetched: Result<(Arc<KeySet>, Vec<u8>), KeySourceError>,
+        started_ms: u64,
+    ) {
+        let now_ms = self.clock.now_millis();
+        let mut state = self.lock();
+        let Some(round) = state.round.as_mut().filter(|r| r.id == round_id) else {
+            return; // another attempt already ended this round
+        };
+        round.in_flight = round.in_flight.saturating_sub(1);
+        match fetched {
+            Ok((set, body)) => {
+                let round = state.round.take().expect("checked above");
                 state.failures = 0;
                 state.last_error = None;
-                self.next_attempt_at.store(0, Ordering::Relaxed);
-                if self
-                    .current
-                    .load()
-                    .as_ref()
-                    .is_some_and(|old| old.loses_keys_in(&set))
-                {
+                state.latency_ms = Some(now_ms.saturating_sub(started_ms));
+                self.next_routine_ms.store(0, Ordering::Relaxed);
+                self.next_needed_ms.store(0, Ordering::Relaxed);
+                let old = self.current.load_full();
+                let found_new = old.as_ref().is_none_or(|old| set.adds_keys_to(old));
+                if round.for_unknown_kid {
+                    state.allowance.completed(found_new);
+                } else if found_new {
+                    state.allowance.reset();
+                }
+                if old.as_ref().is_some_and(|old| old.loses_keys_in(&set)) {
                     self.removal_epoch.fetch_add(1, Ordering::AcqRel);
                 }
+                state.absent.clear();
                 self.current.store(Some(Arc::clone(&set)));
-                Ok(set)
+                self.refreshing.store(false, Ordering::Relaxed);
+                drop(state);
+                if let Some(file) = &self.file {
+                    file.write(&set, &body);
+                }
+                let _ = round.tx.send(Some(Ok(set)));
+            }
+            Err(e) if round.in_flight > 0 => {
+                tracing::debug!(error = %e, "a key fetch attempt failed; another is still out");
+                state.last_error = Some(e);
             }
             Err(e) => {
+                let round = state.round.take().expect("checked above");
                 state.failures = state.failures.saturating_add(1);
                 state.last_error = Some(e.clone());
-                let backoff = (1u64 << (state.failures - 1).min(16))
-                    .min(self.policy.max_backoff.as_secs().max(1));
-                self.next_attempt_at
-                    .store(self.clock.now().saturating_add(backoff), Ordering::Relaxed);
+                let routine = refresh::routine_backoff(state.failures, self.policy.max_backoff);
+                let probe = refresh::probe_delay();
+                self.next_routine_ms
+                    .store(now_ms.saturating_add(routine), Ordering::Relaxed);
+                self.next_needed_ms
+                    .store(now_ms.saturating_add(probe), Ordering::Relaxed);
+                self.refreshing.store(false, Ordering::Relaxed);
+                let failures = state.failures;
+                drop(state);
                 let serving_stale = self.current.load().is_some();
                 if e.is_config() {
-                    tracing::error!(error = %e, failures = state.failures, retry_in_secs = backoff, serving_stale, "JWK set refresh failed: the configuration does not match the provider");
+                    tracing::error!(error = %e, failures, serving_stale, "JWK set refresh failed: the configuration does not match the provider");
                 } else {
-                    tracing::warn!(error = %e, cause = ?e.kind(), failures = state.failures, retry_in_secs = backoff, serving_stale, "JWK set refresh failed");
+                    tracing::warn!(error = %e, cause = ?e.kind(), failures, retry_needed_in_ms = probe, retry_routine_in_ms = routine, serving_stale, "JWK set refresh failed");
                 }
-                Err(e)
+                let _ = round.tx.send(Some(Err(e)));
             }
         }
     }
 
-    async fn fetch(&self, now: u64) -> Result<Arc<KeySet>, KeySourceError> {
+    /// Discovery (once) and the JWK set. Returns the parsed set and the document as fetched.
+    async fn fetch(&self, now: u64) -> Result<(Arc<KeySet>, Vec<u8>), KeySourceError> {
         let url = match &self.origin {
             Origin::JwksUri(url) => url.clone(),
             Origin::Discovery { issuer, issuer_url } => match self.jwks_uri.get() {
@@ -334,7 +488,7 @@ impl KeySource {
             .map_or(p.ttl_default, Duration::from_secs)
             .clamp(p.ttl_floor, p.ttl_ceiling.max(p.ttl_floor));
         tracing::info!(jwks_uri = %url, keys = keys.len(), skipped = skipped.len(), ttl_secs = ttl.as_secs(), "JWK set loaded");
-        Ok(Arc::new(KeySet::new(keys, now, ttl, p.max_stale)))
+        Ok((Arc::new(KeySet::new(keys, now, ttl, p.max_stale)), doc.body))
     }
 }
 

@@ -166,7 +166,11 @@ impl TestIssuerBuilder {
             jti: AtomicU64::new(1),
         });
         let task = tokio::spawn(server::serve(listener, Arc::clone(&inner)));
-        TestIssuer { inner, addr, task }
+        TestIssuer {
+            inner,
+            addr,
+            task: Mutex::new(task),
+        }
     }
 }
 
@@ -191,7 +195,7 @@ impl TestIssuerBuilder {
 pub struct TestIssuer {
     inner: Arc<Inner>,
     addr: SocketAddr,
-    task: JoinHandle<()>,
+    task: Mutex<JoinHandle<()>>,
 }
 
 pub(crate) struct Inner {
@@ -326,7 +330,33 @@ impl TestIssuer {
     /// Stops serving: connections are refused from now on (the provider is down). Tokens can
     /// still be minted.
     pub fn stop(&self) {
-        self.task.abort();
+        self.task.lock().unwrap_or_else(|p| p.into_inner()).abort();
+    }
+
+    /// Serves again on the same address after [`TestIssuer::stop`] (the provider is back).
+    ///
+    /// # Panics
+    /// If the address cannot be bound again.
+    pub async fn resume(&self) {
+        // The stopped server's listener closes once its task has been cancelled.
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(e) if tries < 1000 => {
+                    tries += 1;
+                    tracing::trace!(error = %e, "test issuer address still taken");
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => panic!("bind the test issuer's address {} again: {e}", self.addr),
+            }
+        };
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&self.inner)));
+        let old = std::mem::replace(
+            &mut *self.task.lock().unwrap_or_else(|p| p.into_inner()),
+            task,
+        );
+        old.abort();
     }
 
     /// Replaces every key with a fresh one of the same algorithm (new `kid`s).
@@ -372,7 +402,7 @@ impl TestIssuer {
 
 impl Drop for TestIssuer {
     fn drop(&mut self) {
-        self.task.abort();
+        self.task.lock().unwrap_or_else(|p| p.into_inner()).abort();
     }
 }
 

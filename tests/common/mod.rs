@@ -71,7 +71,7 @@ impl Captured {
     pub fn install(&self) -> tracing::subscriber::DefaultGuard {
         let me = self.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
+            .with_max_level(tracing::Level::DEBUG)
             .with_ansi(false)
             .with_writer(move || me.clone())
             .finish();
