@@ -125,13 +125,27 @@
 //! Discovery happens lazily on first use; [`JwtAuth::ready`] prefetches. `https` is required
 //! except for loopback hosts. The refresh and fault model, with defaults:
 //!
-//! - concurrent requests share one fetch; a request waits for keys at most 5 s, then 503;
+//! - concurrent requests share one fetch; a request with no usable key set waits at most 5 s,
+//!   then 503 with `Retry-After`;
 //! - a key set lives for its `Cache-Control: max-age`, clamped to [5 min, 24 h] (15 min when
 //!   absent), and is refreshed in the background before then: no request waits for it;
-//! - a token with an unknown `kid` causes at most one refetch per 30 s, shared by all requests;
-//! - when refreshes fail, the last good set keeps serving for 24 h past its expiry, with
-//!   exponential backoff (1 s to 60 s) between attempts;
+//! - a token whose `kid` the set lacks starts a refetch at once, then at most one per second,
+//!   shared by all requests, and waits for it at most 1 s; each refetch that finds nothing new
+//!   doubles the interval (to 5 min), one that finds a new key resets it, and a `kid` already
+//!   looked for in vain is refused without waiting: a key used the moment it is published
+//!   verifies within a second, and a flood of invented `kid`s costs about ten fetches in ten
+//!   minutes, then one per five;
+//! - when refreshes fail, the last good set keeps serving for 24 h past its expiry; a refresh
+//!   someone needs (no set, a set past its lifetime, an unknown `kid`) is retried within a
+//!   jittered second, and a hanging attempt gets up to two more beside it, so the end of an
+//!   outage is noticed within two seconds; refresh-ahead alone backs off 1 s to 60 s;
+//! - [`JwtAuth::jwks_cache_file`] keeps the last good set on disk for restarts during an
+//!   outage;
 //! - every fetch has a 5 s connect and 10 s total timeout, a 256 KiB cap, at most 2 redirects.
+//!
+//! Providers should publish a key before signing with it and keep a retired key published
+//! until its tokens expire; when one does not, the first token naming the new `kid` fetches
+//! it.
 //!
 //! # Security
 //!

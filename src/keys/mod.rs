@@ -9,12 +9,14 @@
 //!   (15 min when absent). At three quarters of it a request starts a background refresh and
 //!   goes on with the keys it has: no request waits for a routine refresh, and the hot path reads
 //!   an `Arc` snapshot without taking a lock.
-//! - **Unknown `kid`**: at most one refetch per cooldown (default 30 s) shared by all requests;
-//!   until the next allowed refetch the `kid` is answered from the current set (401).
-//! - **Outage**: a failed refresh keeps the last good set serving until 24 h past its expiry;
-//!   retries back off exponentially (1 s doubling to 60 s), with a warn event each time.
+//! - **Unknown `kid`**: see [`refresh::Allowance`]: the first refetch at once, then one per
+//!   cooldown (1 s), doubling while refetches find nothing new; the request waits at most 1 s.
+//! - **Outage**: a failed refresh keeps the last good set serving until 24 h past its expiry.
+//!   A refresh someone needs is retried within a jittered second and hedged when it hangs;
+//!   refresh-ahead alone backs off exponentially (1 s to 60 s).
 //! - **Rotation**: a new key verifies as soon as one refetch has seen it; a key that left the
 //!   set stops verifying with the refresh that removed it.
+//! - **Restarts**: [`persist`] keeps the last good set on disk when configured.
 
 mod discovery;
 pub(crate) mod jwk;
