@@ -116,11 +116,33 @@ async fn a_set_past_its_lifetime_is_refreshed_within_two_seconds_of_recovery() {
         logs.text().contains("JWK set refresh failed")
     })
     .await;
+    assert_recovers_within_two_seconds(&issuer, &auth, &clock, &token).await;
+}
+
+#[tokio::test]
+async fn a_set_past_its_lifetime_is_refreshed_within_two_seconds_of_a_hangs_end() {
+    let (issuer, auth, clock) = warm(Some(300)).await;
+    let token = issuer.token().sign();
+    issuer.fail(Failure::Hang);
+    clock.advance(Duration::from_secs(301));
+    // Served from the stale set at once; the refresh behind it hangs.
+    auth.verify(&token).await.unwrap();
+    until("the refresh is out", || issuer.jwks_requests() == 2).await;
+    assert_recovers_within_two_seconds(&issuer, &auth, &clock, &token).await;
+}
+
+/// The provider recovers; a second later on the injected clock, the next request brings a fresh
+/// set (and is answered from the stale one meanwhile).
+async fn assert_recovers_within_two_seconds(
+    issuer: &TestIssuer,
+    auth: &JwtAuth,
+    clock: &ManualClock,
+    token: &str,
+) {
     let stale = auth.key_set().unwrap().fetched_at;
     issuer.recover();
     clock.advance(Duration::from_secs(1));
-    // The next request starts the retry (and is answered from the stale set meanwhile).
-    auth.verify(&token).await.unwrap();
+    auth.verify(token).await.unwrap();
     until("the set was refreshed", || {
         auth.key_set().unwrap().fetched_at != stale
     })

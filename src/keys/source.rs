@@ -97,6 +97,8 @@ pub(crate) struct KeySource {
     current: ArcSwapOption<KeySet>,
     /// Whether a refresh is out (for the hot path, which must not lock).
     refreshing: AtomicBool,
+    /// When the newest attempt went out (milliseconds), for hedging from the hot path.
+    last_attempt_ms: AtomicU64,
     /// No routine refresh starts before this (milliseconds): backoff after failures.
     next_routine_ms: AtomicU64,
     /// No needed refresh starts before this (milliseconds): a short pause after a failure.
@@ -157,6 +159,7 @@ impl KeySource {
             file,
             current: ArcSwapOption::new(restored.map(Arc::new)),
             refreshing: AtomicBool::new(false),
+            last_attempt_ms: AtomicU64::new(0),
             next_routine_ms: AtomicU64::new(0),
             next_needed_ms: AtomicU64::new(0),
             removal_epoch: AtomicU64::new(0),
@@ -190,19 +193,28 @@ impl KeySource {
         if now >= set.usable_until {
             return None;
         }
-        if now >= set.refresh_at && !self.refreshing.load(Ordering::Relaxed) {
-            let why = if now >= set.expires_at {
-                Why::Expired
+        if now >= set.refresh_at {
+            let expired = now >= set.expires_at;
+            let now_ms = self.clock.now_millis();
+            let due = if self.refreshing.load(Ordering::Relaxed) {
+                // A set past its lifetime is needed: a hanging attempt gets company.
+                expired
+                    && now_ms
+                        >= self
+                            .last_attempt_ms
+                            .load(Ordering::Relaxed)
+                            .saturating_add(ms(HEDGE_AFTER))
+            } else if expired {
+                now_ms >= self.next_needed_ms.load(Ordering::Relaxed)
             } else {
-                Why::Routine
+                now_ms >= self.next_routine_ms.load(Ordering::Relaxed)
             };
-            let next = if why == Why::Routine {
-                &self.next_routine_ms
-            } else {
-                &self.next_needed_ms
-            };
-            if self.clock.now_millis() >= next.load(Ordering::Relaxed) {
-                let _ = self.start(&why);
+            if due {
+                let _ = self.start(if expired {
+                    &Why::Expired
+                } else {
+                    &Why::Routine
+                });
             }
         }
         Some(guard)
@@ -365,6 +377,8 @@ impl KeySource {
     }
 
     fn spawn_attempt(self: &Arc<Self>, round: u64, timeout: Option<Duration>) {
+        self.last_attempt_ms
+            .store(self.clock.now_millis(), Ordering::Relaxed);
         let me = Arc::clone(self);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
