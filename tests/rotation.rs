@@ -325,7 +325,7 @@ async fn a_restarted_instance_serves_from_its_cache_file_while_the_provider_is_d
     let token = issuer.token().sign();
     let first = JwtAuth::new(issuer.url(), AUD).jwks_cache_file(&path);
     first.verify(&token).await.unwrap();
-    assert!(path.exists());
+    until("the copy is written", || path.exists()).await;
     issuer.stop();
     // A new instance, the provider down: it serves at once, from the copy.
     let restarted = JwtAuth::new(issuer.url(), AUD).jwks_cache_file(&path);
@@ -348,6 +348,7 @@ async fn corrupt_foreign_or_stale_cache_files_are_ignored_with_a_warning() {
         .ready()
         .await
         .unwrap();
+    until("the copy is written", || path.exists()).await;
     let good = std::fs::read(&path).unwrap();
     issuer.stop();
 
@@ -364,9 +365,10 @@ async fn corrupt_foreign_or_stale_cache_files_are_ignored_with_a_warning() {
     );
 
     // Another issuer's configuration does not take this issuer's keys.
-    std::fs::write(&path, &good).unwrap();
+    let foreign_path = cache_path("foreign.json");
+    std::fs::write(&foreign_path, &good).unwrap();
     let other = TestIssuer::start().await;
-    let foreign = JwtAuth::new(other.url(), AUD).jwks_cache_file(&path);
+    let foreign = JwtAuth::new(other.url(), AUD).jwks_cache_file(&foreign_path);
     foreign.ready().await.unwrap();
     assert_eq!(other.jwks_requests(), 1, "the foreign copy was not used");
 

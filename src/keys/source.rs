@@ -435,8 +435,10 @@ impl KeySource {
                 self.current.store(Some(Arc::clone(&set)));
                 self.refreshing.store(false, Ordering::Relaxed);
                 drop(state);
-                if let Some(file) = &self.file {
-                    file.write(&set, &body);
+                if let Some(file) = self.file.clone() {
+                    let written = Arc::clone(&set);
+                    // A small file, but still blocking I/O: off the runtime's workers.
+                    tokio::task::spawn_blocking(move || file.write(&written, &body));
                 }
                 let _ = round.tx.send(Some(Ok(set)));
             }
