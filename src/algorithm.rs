@@ -85,7 +85,7 @@ impl fmt::Display for Algorithm {
 }
 
 /// A set of algorithms: an allow-list, or the algorithms one key may verify.
-#[derive(Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) struct AlgorithmSet(u16);
 
 impl AlgorithmSet {

@@ -55,7 +55,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         let origin = config.validate()?;
         let keys = Arc::new(KeySource::new(
             origin.origin,
-            Fetcher::new(config.fetch.clone(), config.http_client.clone()),
+            (
+                Arc::new(Fetcher::new(config.fetch.clone(), config.http_client.clone())),
+                Arc::default(),
+            ),
             Arc::clone(&config.clock),
             config.cache.clone(),
             config.algorithms,

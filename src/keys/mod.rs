@@ -23,12 +23,15 @@ pub(crate) mod jwk;
 pub(crate) mod pem;
 pub(crate) mod persist;
 mod refresh;
+mod shared;
 mod source;
 #[cfg(test)]
 mod vectors;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use shared::JwksStore;
 pub(crate) use source::{CachePolicy, KeySource, Origin, Why};
 
 use crate::algorithm::Algorithm;
@@ -38,7 +41,10 @@ use jwk::Key;
 /// A loaded JWK set and its timetable (seconds on the injected clock).
 #[derive(Debug)]
 pub(crate) struct KeySet {
-    keys: Vec<Key>,
+    /// Shared with every other issuer whose keys are the same document (one JWKS URL).
+    keys: Arc<[Key]>,
+    /// When it was fetched, in milliseconds (tells copies of one document apart).
+    fetched_at_ms: u64,
     /// When it was fetched.
     pub(crate) fetched_at: u64,
     /// When a background refresh starts.
@@ -50,10 +56,17 @@ pub(crate) struct KeySet {
 }
 
 impl KeySet {
-    pub(crate) fn new(keys: Vec<Key>, fetched_at: u64, ttl: Duration, max_stale: Duration) -> Self {
+    pub(crate) fn new(
+        keys: Arc<[Key]>,
+        fetched_at_ms: u64,
+        ttl: Duration,
+        max_stale: Duration,
+    ) -> Self {
         let ttl = ttl.as_secs();
+        let fetched_at = fetched_at_ms / 1000;
         Self {
             keys,
+            fetched_at_ms,
             fetched_at,
             refresh_at: fetched_at.saturating_add(ttl - ttl / 4),
             expires_at: fetched_at.saturating_add(ttl),
@@ -66,12 +79,18 @@ impl KeySet {
     /// A set that never expires (keys given in configuration).
     pub(crate) fn fixed(keys: Vec<Key>) -> Self {
         Self {
-            keys,
+            keys: keys.into(),
+            fetched_at_ms: 0,
             fetched_at: 0,
             refresh_at: u64::MAX,
             expires_at: u64::MAX,
             usable_until: u64::MAX,
         }
+    }
+
+    /// When it was fetched, in milliseconds.
+    pub(crate) fn fetched_at_ms(&self) -> u64 {
+        self.fetched_at_ms
     }
 
     /// Whether a key has this `kid`.

@@ -75,7 +75,8 @@ impl CacheFile {
         };
         tracing::info!(path = %self.path.display(), keys = keys.len(), fetched_at = stored.fetched_at, "JWK set restored from the cache file");
         Some(KeySet {
-            keys,
+            keys: keys.into(),
+            fetched_at_ms: stored.fetched_at.saturating_mul(1000),
             fetched_at: stored.fetched_at,
             refresh_at: stored.refresh_at,
             expires_at: stored.expires_at,

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::persist::CacheFile;
 use super::refresh::{self, ms, Absent, Allowance, HEDGE_AFTER, MAX_ATTEMPTS};
-use super::{discovery, jwk, unavailable, KeySet};
+use super::{discovery, unavailable, JwksStore, KeySet};
 use crate::algorithm::AlgorithmSet;
 use crate::clock::Clock;
 use crate::error::{AuthError, KeySourceError, KeySourceErrorKind};
@@ -89,7 +89,8 @@ type Outcome = Result<Arc<KeySet>, KeySourceError>;
 /// The key set of one issuer.
 pub(crate) struct KeySource {
     origin: Origin,
-    fetcher: Fetcher,
+    fetcher: Arc<Fetcher>,
+    store: Arc<JwksStore>,
     clock: Arc<dyn Clock>,
     policy: CachePolicy,
     allowed: AlgorithmSet,
@@ -139,7 +140,7 @@ enum Start {
 impl KeySource {
     pub(crate) fn new(
         origin: Origin,
-        fetcher: Fetcher,
+        (fetcher, store): (Arc<Fetcher>, Arc<JwksStore>),
         clock: Arc<dyn Clock>,
         policy: CachePolicy,
         allowed: AlgorithmSet,
@@ -153,6 +154,7 @@ impl KeySource {
         Self {
             origin,
             fetcher,
+            store,
             clock,
             policy,
             allowed,
@@ -327,7 +329,7 @@ impl KeySource {
                 round.last_attempt_ms = now_ms;
                 let id = round.id;
                 drop(state);
-                self.spawn_attempt(id, Some(timeout));
+                self.spawn_attempt(id, Some(timeout), true);
             }
             return Start::Waiting(rx);
         }
@@ -364,7 +366,7 @@ impl KeySource {
         self.refreshing.store(true, Ordering::Relaxed);
         drop(state);
         tracing::debug!(?why, "JWK set refresh started");
-        self.spawn_attempt(id, timeout);
+        self.spawn_attempt(id, timeout, false);
         Start::Waiting(rx)
     }
 
@@ -376,7 +378,7 @@ impl KeySource {
         Duration::from_millis(learnt.clamp(1000, ms(total).max(1000)))
     }
 
-    fn spawn_attempt(self: &Arc<Self>, round: u64, timeout: Option<Duration>) {
+    fn spawn_attempt(self: &Arc<Self>, round: u64, timeout: Option<Duration>, hedge: bool) {
         self.last_attempt_ms
             .store(self.clock.now_millis(), Ordering::Relaxed);
         let me = Arc::clone(self);
@@ -386,14 +388,14 @@ impl KeySource {
         runtime.spawn(async move {
             let started = me.clock.now_millis();
             let fetched = match timeout {
-                Some(limit) => match tokio::time::timeout(limit, me.fetch(me.clock.now())).await {
+                Some(limit) => match tokio::time::timeout(limit, me.fetch(hedge)).await {
                     Ok(result) => result,
                     Err(_) => Err(KeySourceError::new(
                         KeySourceErrorKind::Timeout,
                         format!("timed out: no answer within the probe timeout of {limit:?}"),
                     )),
                 },
-                None => me.fetch(me.clock.now()).await,
+                None => me.fetch(hedge).await,
             };
             me.finish(round, fetched, started);
         });
@@ -404,7 +406,7 @@ impl KeySource {
     fn finish(
         &self,
         round_id: u64,
-        fetched: Result<(Arc<KeySet>, Vec<u8>), KeySourceError>,
+        fetched: Result<(Arc<KeySet>, Arc<[u8]>), KeySourceError>,
         started_ms: u64,
     ) {
         let now_ms = self.clock.now_millis();
@@ -471,7 +473,7 @@ impl KeySource {
     }
 
     /// Discovery (once) and the JWK set. Returns the parsed set and the document as fetched.
-    async fn fetch(&self, now: u64) -> Result<(Arc<KeySet>, Vec<u8>), KeySourceError> {
+    async fn fetch(&self, hedge: bool) -> Result<(Arc<KeySet>, Arc<[u8]>), KeySourceError> {
         let url = match &self.origin {
             Origin::JwksUri(url) => url.clone(),
             Origin::Discovery { issuer, issuer_url } => match self.jwks_uri.get() {
@@ -488,23 +490,22 @@ impl KeySource {
                 ))
             }
         };
-        let doc = self.fetcher.get(&url).await?;
-        let invalid = |why: String| KeySourceError::new(KeySourceErrorKind::InvalidDocument, why);
-        let (keys, skipped) =
-            jwk::parse_set(&doc.body, self.allowed).map_err(|e| invalid(format!("{url}: {e}")))?;
-        for s in &skipped {
-            tracing::warn!(kid = s.kid.as_deref().unwrap_or("(none)"), reason = %s.reason, "JWK skipped");
-        }
-        if keys.is_empty() {
-            return Err(invalid(format!("{url}: the JWK set has no usable key")));
-        }
+        let have_ms = self.current.load().as_ref().map(|set| set.fetched_at_ms());
+        let clock = &self.clock;
+        let doc = self
+            .store
+            .get(&self.fetcher, &url, self.allowed, (have_ms, hedge), || {
+                clock.now_millis()
+            })
+            .await?;
         let p = &self.policy;
         let ttl = doc
             .max_age
             .map_or(p.ttl_default, Duration::from_secs)
             .clamp(p.ttl_floor, p.ttl_ceiling.max(p.ttl_floor));
-        tracing::info!(jwks_uri = %url, keys = keys.len(), skipped = skipped.len(), ttl_secs = ttl.as_secs(), "JWK set loaded");
-        Ok((Arc::new(KeySet::new(keys, now, ttl, p.max_stale)), doc.body))
+        tracing::info!(jwks_uri = %url, keys = doc.keys.len(), ttl_secs = ttl.as_secs(), "JWK set loaded");
+        let set = KeySet::new(doc.keys, doc.fetched_at_ms, ttl, p.max_stale);
+        Ok((Arc::new(set), doc.body))
     }
 }
 
