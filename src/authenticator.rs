@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 use crate::claims::Claims;
 use crate::config::Config;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::http::Fetcher;
-use crate::jwt::{Attempt, Rules, Verifier};
-use crate::keys::{KeySetInfo, KeySource};
+use crate::issuer::Registry;
+use crate::jwt::{Attempt, Need, Verifier};
+use crate::keys::KeySetInfo;
 use crate::layer::JwtAuth;
 use crate::policy::Policy;
 use crate::response::{outcome, Responder};
@@ -50,32 +50,16 @@ pub(crate) struct Authenticator<C> {
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
-    /// Validates the configuration and builds the key source and the caches.
+    /// Validates the configuration and builds the issuers, their key sources and the caches.
     pub(crate) fn build(config: &Config) -> Result<Self, ConfigError> {
-        let origin = config.validate()?;
-        let keys = Arc::new(KeySource::new(
-            origin.origin,
-            (
-                Arc::new(Fetcher::new(config.fetch.clone(), config.http_client.clone())),
-                Arc::default(),
-            ),
-            Arc::clone(&config.clock),
-            config.cache.clone(),
-            config.algorithms,
-            origin.fixed,
-            origin.file,
-        ));
-        let rules = Rules {
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
-            leeway: config.leeway.as_secs(),
-            max_token_size: config.max_token_size,
-            max_lifetime: config.max_lifetime.map(|d| d.as_secs()),
-            strict_rfc9068: config.strict_rfc9068,
-            algorithms: config.algorithms,
-        };
+        config.validate()?;
+        let issuers = Registry::build(config)?;
         Ok(Self {
-            verifier: Verifier::new(rules, keys, config.token_cache),
+            verifier: Verifier::new(
+                issuers,
+                (config.max_token_size, config.strict_rfc9068),
+                config.token_cache,
+            ),
             max_token_size: config.max_token_size,
             realm: config.audience.as_str().into(),
         })
@@ -104,15 +88,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     pub(crate) async fn verify_after(
         &self,
         token: &str,
-        why: crate::keys::Why,
+        need: Need,
     ) -> Result<Claims<C>, AuthError> {
-        self.verifier.verify_after(token, why).await
+        self.verifier.verify_after(token, need).await
     }
 }
 
 impl<C> Authenticator<C> {
-    pub(crate) fn keys(&self) -> &Arc<KeySource> {
-        self.verifier.keys()
+    /// The trusted issuers.
+    pub(crate) fn issuers(&self) -> &Registry {
+        self.verifier.issuers()
     }
 
     /// The realm of challenges: the audience.
@@ -143,7 +128,25 @@ where
     /// assert!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").key_set().is_none());
     /// ```
     pub fn key_set(&self) -> Option<KeySetInfo> {
-        self.authenticator().ok()?.keys().info()
+        self.authenticator().ok()?.issuers().primary().keys.info()
+    }
+
+    /// The key set of one trusted issuer (exact, a template's concrete tenant issuer, or one the
+    /// resolver accepted), if loaded.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .add_issuer("https://auth-api-uat.eliq.com");
+    /// assert!(auth.key_set_of("https://auth-api-uat.eliq.com").is_none()); // not loaded yet
+    /// ```
+    pub fn key_set_of(&self, issuer: &str) -> Option<KeySetInfo> {
+        self.authenticator()
+            .ok()?
+            .issuers()
+            .select(issuer)?
+            .keys
+            .info()
     }
 
     /// Verifies a token as the layer would, policy included (scopes, `sub_type`): for code
@@ -180,8 +183,10 @@ where
         verdict
     }
 
-    /// Loads the keys now (discovery and JWK set) and reports failure, for services that want
-    /// to fail fast at startup. Without it, keys are loaded on first use.
+    /// Loads the keys now (discovery and JWK set) of every configured issuer (each allowed
+    /// tenant of a template included; issuers a resolver accepts load on first use) and reports
+    /// the first failure, for services that want to fail fast at startup. Without it, keys are
+    /// loaded on first use.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -199,7 +204,12 @@ where
     /// or [`AuthErrorKind::KeysUnavailable`] with the fetch failure as source.
     pub async fn ready(&self) -> Result<(), AuthError> {
         match (self.authenticator(), &self.layer.error) {
-            (Ok(auth), None) => auth.keys().load_now().await.map(|_| ()),
+            (Ok(auth), None) => {
+                for issuer in auth.issuers().all_static() {
+                    issuer.keys.load_now().await?;
+                }
+                Ok(())
+            }
             (Err(e), _) | (_, Some(e)) => Err(misconfigured(e)),
         }
     }

@@ -97,6 +97,8 @@ struct GrantInner {
     scopes: Box<str>,
     exp: u64,
     nbf: Option<u64>,
+    iss: Arc<str>,
+    tenant: Option<Arc<str>>,
 }
 
 impl Grant {
@@ -105,6 +107,7 @@ impl Grant {
         sub_type: Option<&str>,
         scopes: Box<str>,
         (exp, nbf): (u64, Option<u64>),
+        (iss, tenant): (Arc<str>, Option<Arc<str>>),
     ) -> Self {
         Self {
             inner: Arc::new(GrantInner {
@@ -113,8 +116,21 @@ impl Grant {
                 scopes,
                 exp,
                 nbf,
+                iss,
+                tenant,
             }),
         }
+    }
+
+    /// The trusted issuer that accepted the token (its `iss`).
+    pub fn issuer(&self) -> &str {
+        &self.inner.iss
+    }
+
+    /// For an issuer configured with [`Issuer::tenants`](crate::Issuer::tenants): the tenant
+    /// its `iss` named. `None` for other issuers.
+    pub fn tenant(&self) -> Option<&str> {
+        self.inner.tenant.as_deref()
     }
 
     /// The `sub` claim.
@@ -151,6 +167,8 @@ impl Grant {
 impl fmt::Debug for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Grant")
+            .field("iss", &self.issuer())
+            .field("tenant", &self.tenant())
             .field("sub", &self.sub())
             .field("sub_type", &self.sub_type())
             .field("scopes", &self.scopes().collect::<Vec<_>>())

@@ -8,10 +8,9 @@ use std::time::Duration;
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
-use crate::http::{parse_url, FetchLimits};
-use crate::keys::jwk::{self, Key};
-use crate::keys::persist::CacheFile;
-use crate::keys::{pem, CachePolicy, KeySet, Origin};
+use crate::http::FetchLimits;
+use crate::issuer::{Issuer, ResolverFn};
+use crate::keys::CachePolicy;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub(crate) const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
@@ -44,6 +43,9 @@ pub(crate) struct Config {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) token_cache: u64,
     pub(crate) cache_file: Option<std::path::PathBuf>,
+    /// Issuers beside the primary one.
+    pub(crate) issuers: Vec<Issuer>,
+    pub(crate) resolver: Option<Arc<ResolverFn>>,
 }
 
 /// A fixed key given in PEM.
@@ -52,13 +54,6 @@ pub(crate) struct PemKey {
     pub(crate) kid: String,
     pub(crate) alg: Algorithm,
     pub(crate) pem: String,
-}
-
-/// Where the validated configuration takes its keys from.
-pub(crate) struct KeyOrigin {
-    pub(crate) origin: Origin,
-    pub(crate) fixed: Option<KeySet>,
-    pub(crate) file: Option<CacheFile>,
 }
 
 impl Config {
@@ -80,16 +75,15 @@ impl Config {
             clock: Arc::new(SystemClock),
             token_cache: DEFAULT_TOKEN_CACHE,
             cache_file: None,
+            issuers: Vec::new(),
+            resolver: None,
         }
     }
 
-    /// Checks every value and parses fixed keys. The first unusable value is the error, naming
-    /// the builder method it came from.
-    pub(crate) fn validate(&self) -> Result<KeyOrigin, ConfigError> {
-        let issuer_url = parse_url(&self.issuer).map_err(|e| ConfigError::new("issuer", e))?;
-        if self.audience.is_empty() {
-            return Err(ConfigError::new("audience", "must not be empty"));
-        }
+    /// Checks the values every issuer shares; the issuers themselves are checked when the
+    /// registry is built. The first unusable value is the error, naming the builder method it
+    /// came from.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::new(
                 "leeway",
@@ -121,85 +115,7 @@ impl Config {
                 ),
             ));
         }
-        if self.fixed_jwks.is_some() || !self.pem_keys.is_empty() {
-            let keys = self.fixed_keys()?;
-            return Ok(KeyOrigin {
-                origin: Origin::Fixed,
-                fixed: Some(KeySet::fixed(keys)),
-                file: None,
-            });
-        }
-        let (origin, source) = match &self.jwks_uri {
-            Some(uri) => {
-                let url = parse_url(uri).map_err(|e| ConfigError::new("jwks_uri", e))?;
-                let source = url.to_string();
-                (Origin::JwksUri(url), source)
-            }
-            None => {
-                let origin = Origin::Discovery {
-                    issuer: self.issuer.clone(),
-                    issuer_url,
-                };
-                (origin, self.issuer.clone())
-            }
-        };
-        let file = match &self.cache_file {
-            Some(path) if path.as_os_str().is_empty() => {
-                return Err(ConfigError::new("jwks_cache_file", "the path is empty"))
-            }
-            Some(path) => Some(CacheFile {
-                path: path.clone(),
-                issuer: self.issuer.clone(),
-                source,
-            }),
-            None => None,
-        };
-        Ok(KeyOrigin {
-            origin,
-            fixed: None,
-            file,
-        })
-    }
-
-    /// The keys given by [`jwks`](crate::JwtAuth::jwks) and
-    /// [`pem_key`](crate::JwtAuth::pem_key). A JWK set copied from a provider may hold keys for
-    /// other uses (encryption): those are skipped with a warning, as in fetched sets, but a set
-    /// with no usable key, or an unusable PEM key, is an error.
-    fn fixed_keys(&self) -> Result<Vec<Key>, ConfigError> {
-        let mut keys = Vec::new();
-        if let Some(json) = &self.fixed_jwks {
-            let (parsed, skipped) = jwk::parse_set(json.as_bytes(), self.algorithms)
-                .map_err(|e| ConfigError::new("jwks", e))?;
-            if parsed.is_empty() {
-                let why = skipped.first().map_or_else(
-                    || "it holds no key".to_owned(),
-                    |s| {
-                        format!(
-                            "key {:?} is unusable: {}",
-                            s.kid.as_deref().unwrap_or("(none)"),
-                            s.reason
-                        )
-                    },
-                );
-                return Err(ConfigError::new("jwks", format!("no usable key: {why}")));
-            }
-            for s in &skipped {
-                tracing::warn!(kid = s.kid.as_deref().unwrap_or("(none)"), reason = %s.reason, "configured JWK skipped");
-            }
-            keys.extend(parsed);
-        }
-        for PemKey { kid, alg, pem } in &self.pem_keys {
-            if !self.algorithms.contains(*alg) {
-                return Err(ConfigError::new(
-                    "pem_key",
-                    format!("key {kid:?}: {alg} is not an allowed algorithm"),
-                ));
-            }
-            let key = pem::from_pem(kid, *alg, pem)
-                .map_err(|e| ConfigError::new("pem_key", format!("key {kid:?}: {e}")))?;
-            keys.push(key);
-        }
-        Ok(keys)
+        Ok(())
     }
 }
 
@@ -216,6 +132,8 @@ impl fmt::Debug for Config {
                 &self.fixed_jwks.as_ref().map(|_| "(configured)"),
             )
             .field("pem_keys", &self.pem_keys.len())
+            .field("issuers", &self.issuers)
+            .field("resolver", &self.resolver.as_ref().map(|_| "(closure)"))
             .finish_non_exhaustive()
     }
 }

@@ -10,12 +10,52 @@ use serde::de::DeserializeOwned;
 use crate::algorithm::Algorithm;
 use crate::clock::Clock;
 use crate::config::PemKey;
+use crate::issuer::Issuer;
 use crate::layer::JwtAuth;
 
 impl<C> JwtAuth<C>
 where
     C: DeserializeOwned + Send + Sync + 'static,
 {
+    /// Trusts another issuer beside the primary one: another environment, a legacy
+    /// authentication kept while clients migrate, or a template of tenants. A `&str` or
+    /// `String` is an issuer with the layer's audience and rules; an [`Issuer`] has settings of
+    /// its own. A token's unverified `iss` picks the issuer by exact match (then templates, then
+    /// the [`issuer_resolver`](JwtAuth::issuer_resolver)), and the token is verified only with
+    /// that issuer's keys; each issuer has its own key set, timetable and outage handling.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, JwtAuth};
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .add_issuer("https://auth-api-uat.eliq.com")
+    ///     .add_issuer(Issuer::new("https://legacy-auth.eliq.com").audience("insights"));
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn add_issuer(self, issuer: impl Into<Issuer>) -> Self {
+        let issuer = issuer.into();
+        self.configure(|c| c.issuers.push(issuer))
+    }
+
+    /// Trusts issuers decided at run time, for tenants that come and go: called with a token's
+    /// `iss` when no configured issuer matches; `Some(Issuer::new(iss))` (with its own settings
+    /// if needed, and the same URL) trusts it. Answers, both ways, are remembered for 10 minutes
+    /// in a cache of 10,000 entries, so a flood of invented `iss` values costs neither unbounded
+    /// memory nor a call per request. A resolved issuer's keys load on first use.
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// use tower_jwt_auth::{Issuer, JwtAuth};
+    /// let tenants: HashSet<String> = ["https://idp.example/t-1".to_owned()].into();
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .issuer_resolver(move |iss: &str| tenants.contains(iss).then(|| Issuer::new(iss)));
+    /// ```
+    pub fn issuer_resolver<F>(self, resolver: F) -> Self
+    where
+        F: Fn(&str) -> Option<Issuer> + Send + Sync + 'static,
+    {
+        self.configure(|c| c.resolver = Some(Arc::new(resolver)))
+    }
+
     /// Clock skew tolerated on `exp`, `nbf` and `iat`. Defaults to 60 s; at most 10 minutes.
     ///
     /// ```

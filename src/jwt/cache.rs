@@ -10,9 +10,11 @@
 //! which this crate checks anyway: there is no revocation list), and each entry costs memory
 //! roughly the size of the token plus its claims.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::claims::Claims;
+use crate::issuer::Trusted;
 
 /// Verdicts by whole token string.
 pub(crate) struct TokenCache<C> {
@@ -51,6 +53,8 @@ impl std::hash::Hasher for TailHasher {
 
 struct Entry<C> {
     claims: Claims<C>,
+    /// The issuer that accepted it: a hit is checked against that issuer's key set.
+    issuer: Arc<Trusted>,
     exp: u64,
     nbf: Option<u64>,
     /// The key source's removal epoch before the token was verified.
@@ -63,6 +67,7 @@ impl<C> Clone for Entry<C> {
     fn clone(&self) -> Self {
         Self {
             claims: self.claims.clone(),
+            issuer: Arc::clone(&self.issuer),
             ..*self
         }
     }
@@ -93,13 +98,18 @@ impl<C: Send + Sync + 'static> TokenCache<C> {
         }
     }
 
-    pub(crate) fn get(&self, token: &str, now: u64, leeway: u64, epoch: u64) -> Option<Claims<C>> {
+    /// The verdict on `token`, if one is cached and still holds at `now`: within `exp` and
+    /// `nbf` (with the issuer's leeway), its issuer's key set usable, and no key dropped since.
+    pub(crate) fn get(&self, token: &str, now: u64) -> Option<Claims<C>> {
         let entry = self.entries.get(token)?;
+        let keys = &entry.issuer.keys;
+        let leeway = entry.issuer.rules.leeway;
         let fresh = now < entry.exp.saturating_add(leeway)
             && entry
                 .nbf
                 .is_none_or(|nbf| nbf <= now.saturating_add(leeway))
-            && entry.epoch == epoch;
+            && keys.usable(now).is_some()
+            && entry.epoch == keys.removal_epoch();
         if fresh {
             Some(entry.claims)
         } else {
@@ -108,12 +118,13 @@ impl<C: Send + Sync + 'static> TokenCache<C> {
         }
     }
 
+    /// Remembers a verdict; `epoch` is the issuer's removal epoch from before verification.
     pub(crate) fn insert(
         &self,
         token: &str,
         claims: &Claims<C>,
+        issuer: &Arc<Trusted>,
         now: u64,
-        leeway: u64,
         epoch: u64,
     ) {
         let grant = claims.grant();
@@ -122,10 +133,11 @@ impl<C: Send + Sync + 'static> TokenCache<C> {
             token.into(),
             Entry {
                 claims: claims.clone(),
+                issuer: Arc::clone(issuer),
                 exp,
                 nbf: grant.not_before(),
                 epoch,
-                ttl: exp.saturating_add(leeway).saturating_sub(now),
+                ttl: exp.saturating_add(issuer.rules.leeway).saturating_sub(now),
             },
         );
     }

@@ -1,10 +1,10 @@
 //! JWT access tokens: from a compact JWS to verified [`Claims`](crate::Claims), knowing nothing
 //! of tower.
 
-mod cache;
+pub(crate) mod cache;
 pub(crate) mod registered;
 mod rules;
 mod verifier;
 
 pub(crate) use rules::Rules;
-pub(crate) use verifier::{Attempt, Verifier};
+pub(crate) use verifier::{Attempt, Need, Verifier};

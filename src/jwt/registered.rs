@@ -26,6 +26,8 @@ pub(crate) struct Registered<'a> {
     pub(crate) scope: Option<Str<'a>>,
     pub(crate) scp: Option<StrList<'a>>,
     pub(crate) sub_type: Option<Str<'a>>,
+    /// The tenant, as multi-tenant providers (Microsoft Entra) issue it.
+    pub(crate) tid: Option<Str<'a>>,
     /// Whether the token carries a confirmation (`cnf`, RFC 7800) of any shape: it is then bound
     /// to a key and is no bearer token.
     pub(crate) cnf: bool,
@@ -59,6 +61,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                         "scope" => r.scope = Some(map.next_value()?),
                         "scp" => r.scp = Some(map.next_value()?),
                         "sub_type" => r.sub_type = Some(map.next_value()?),
+                        "tid" => r.tid = Some(map.next_value()?),
                         "cnf" => {
                             map.next_value::<de::IgnoredAny>()?;
                             r.cnf = true;

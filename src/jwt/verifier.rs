@@ -1,10 +1,11 @@
 //! From a token string to verified [`Claims`], in the order of the request path: cache, JOSE
-//! header, unverified `iss`, key, signature, claim rules.
+//! header, unverified `iss` → trusted issuer, key, signature, claim rules.
 //!
-//! The verdict is computed synchronously when the key set is at hand (the common case); only a
-//! missing key set or an unknown `kid` makes the caller wait for the key source. A token whose
-//! `iss` is not the configured issuer is refused before the key set is even looked at, so it
-//! costs no fetch, cold or warm.
+//! The verdict is computed synchronously when the issuer's key set is at hand (the common
+//! case); only a missing key set or an unknown `kid` makes the caller wait for that issuer's key
+//! source. A token whose `iss` no trusted issuer accepts is refused before any key set is looked
+//! at, so it costs no fetch, cold or warm; and a token is only ever checked with the keys of the
+//! issuer its `iss` names.
 
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,24 +15,29 @@ use serde::de::DeserializeOwned;
 
 use super::cache::TokenCache;
 use super::registered::Registered;
-use super::Rules;
+use crate::algorithm::AlgorithmSet;
 use crate::claims::{Claims, Grant};
-use crate::error::{AuthError, AuthErrorKind};
+use crate::error::{shown, AuthError, AuthErrorKind};
+use crate::issuer::{Registry, Trusted};
 use crate::jose::b64;
 use crate::jose::header::{self, Header, TypPolicy};
-use crate::keys::{KeySet, KeySource, Why};
+use crate::keys::{KeySet, Why};
 
 /// The outcome of a synchronous attempt.
 pub(crate) enum Attempt<C> {
     Done(Result<Claims<C>, AuthError>),
-    /// The key set must be (re)loaded first.
-    NeedKeys(Why),
+    /// This issuer's key set must be (re)loaded first.
+    NeedKeys(Need),
 }
 
-/// Verifies tokens of one issuer for one audience.
+/// Which issuer's keys are needed, and why.
+pub(crate) struct Need(Arc<Trusted>, Why);
+
+/// Verifies tokens of the trusted issuers.
 pub(crate) struct Verifier<C> {
-    rules: Rules,
-    keys: Arc<KeySource>,
+    issuers: Registry,
+    max_token_size: usize,
+    strict_rfc9068: bool,
     cache: Option<TokenCache<C>>,
     _claims: PhantomData<fn() -> C>,
 }
@@ -39,6 +45,7 @@ pub(crate) struct Verifier<C> {
 /// The decoded header and payload of a token, its issuer accepted, its signature not yet
 /// checked.
 struct Unverified<'t, 'b> {
+    issuer: Arc<Trusted>,
     header: Header<'b>,
     signing_input: &'t str,
     signature: &'t str,
@@ -56,24 +63,28 @@ struct Buffers {
 impl<C> std::fmt::Debug for Verifier<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("rules", &self.rules)
-            .field("keys", &self.keys)
-            .finish()
+            .field("primary", self.issuers.primary())
+            .finish_non_exhaustive()
     }
 }
 
 impl<C> Verifier<C> {
-    pub(crate) fn keys(&self) -> &Arc<KeySource> {
-        &self.keys
+    pub(crate) fn issuers(&self) -> &Registry {
+        &self.issuers
     }
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     /// `cache_capacity` 0 disables the verified-token cache.
-    pub(crate) fn new(rules: Rules, keys: Arc<KeySource>, cache_capacity: u64) -> Self {
+    pub(crate) fn new(
+        issuers: Registry,
+        (max_token_size, strict_rfc9068): (usize, bool),
+        cache_capacity: u64,
+    ) -> Self {
         Self {
-            rules,
-            keys,
+            issuers,
+            max_token_size,
+            strict_rfc9068,
             cache: (cache_capacity > 0).then(|| TokenCache::new(cache_capacity)),
             _claims: PhantomData,
         }
@@ -88,13 +99,18 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     pub(crate) async fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
         match self.try_verify(token) {
             Attempt::Done(result) => result,
-            Attempt::NeedKeys(why) => self.verify_after(token, why).await,
+            Attempt::NeedKeys(need) => self.verify_after(token, need).await,
         }
     }
 
-    /// The slow path: obtain keys for `why`, then verify (no second refetch).
-    pub(crate) async fn verify_after(&self, token: &str, why: Why) -> Result<Claims<C>, AuthError> {
-        self.keys.obtain(why).await?;
+    /// The slow path: obtain the issuer's keys, then verify (no second refetch).
+    pub(crate) async fn verify_after(
+        &self,
+        token: &str,
+        need: Need,
+    ) -> Result<Claims<C>, AuthError> {
+        let Need(issuer, why) = need;
+        issuer.keys.obtain(why).await?;
         match self.attempt(token, false) {
             Attempt::Done(result) => result,
             Attempt::NeedKeys(_) => Err(AuthErrorKind::UnknownKey.into()),
@@ -102,45 +118,48 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     }
 
     fn attempt(&self, token: &str, may_refetch: bool) -> Attempt<C> {
-        let now = self.keys.clock().now();
-        // Looked at on every request, cache hit or not: it starts the routine refresh when the
-        // set is due, and a refresh that drops a key voids cached verdicts.
-        let keys = self.keys.usable(now);
-        let set = keys.as_ref().and_then(|guard| guard.as_deref());
-        let epoch = self.keys.removal_epoch();
-        let leeway = self.rules.leeway;
-        if let (Some(cache), Some(_)) = (&self.cache, set) {
-            if let Some(claims) = cache.get(token, now, leeway, epoch) {
+        let clock = self.issuers.primary().keys.clock();
+        let now = clock.now();
+        if let Some(cache) = &self.cache {
+            // A hit is re-checked against its issuer's key set (which also starts that set's
+            // routine refresh when due): a refresh that dropped a key voids it.
+            if let Some(claims) = cache.get(token, now) {
                 return Attempt::Done(Ok(claims));
             }
         }
         // A panic anywhere in verification (a backend bug on a hostile key, a claims type's
         // Deserialize) becomes a refusal and an error event, never a dropped connection.
-        let attempt = catch_unwind(AssertUnwindSafe(|| self.run(token, set, now, may_refetch)))
+        let attempt = catch_unwind(AssertUnwindSafe(|| self.run(token, now, may_refetch)))
             .unwrap_or_else(|_| {
                 tracing::error!("token verification panicked");
                 Attempt::Done(Err(AuthErrorKind::Internal.into()))
             });
-        if let (Some(cache), Attempt::Done(Ok(claims))) = (&self.cache, &attempt) {
-            cache.insert(token, claims, now, leeway, epoch);
-        }
         attempt
     }
 
-    fn run(&self, token: &str, set: Option<&KeySet>, now: u64, may_refetch: bool) -> Attempt<C> {
+    fn run(&self, token: &str, now: u64, may_refetch: bool) -> Attempt<C> {
         let mut buffers = Buffers::default();
         let unverified = match self.read(token, &mut buffers) {
             Ok(u) => u,
             Err(e) => return Attempt::Done(Err(e)),
         };
-        // Only now, with the issuer accepted, may a missing key set cost a fetch.
-        let Some(set) = set else {
-            return Attempt::NeedKeys(Why::Missing);
+        // Only now, with the issuer trusted, may a missing key set cost a fetch.
+        let issuer = Arc::clone(&unverified.issuer);
+        let epoch = issuer.keys.removal_epoch();
+        let keys = issuer.keys.usable(now);
+        let Some(set) = keys.as_ref().and_then(|guard| guard.as_deref()) else {
+            return Attempt::NeedKeys(Need(issuer, Why::Missing));
         };
         let kid = unverified.header.kid.clone();
         match self.check(unverified, set, now) {
             Err(e) if e.kind() == AuthErrorKind::UnknownKey && may_refetch => {
-                Attempt::NeedKeys(Why::UnknownKid(kid.map(|k| k.into())))
+                Attempt::NeedKeys(Need(issuer, Why::UnknownKid(kid.map(|k| k.into()))))
+            }
+            Ok(claims) => {
+                if let Some(cache) = &self.cache {
+                    cache.insert(token, &claims, &issuer, now, epoch);
+                }
+                Attempt::Done(Ok(claims))
             }
             result => Attempt::Done(result),
         }
@@ -152,8 +171,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         token: &'t str,
         buffers: &'b mut Buffers,
     ) -> Result<Unverified<'t, 'b>, AuthError> {
-        let r = &self.rules;
-        if token.len() > r.max_token_size {
+        if token.len() > self.max_token_size {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
         let (header_b64, payload_b64, signature, signing_input) = split(token)?;
@@ -163,12 +181,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         } = buffers;
         b64::decode_into(header_b64, header_json).map_err(|_| not_base64())?;
         let header_json: &'b [u8] = header_json;
-        let typ = if r.strict_rfc9068 {
+        let typ = if self.strict_rfc9068 {
             TypPolicy::Rfc9068
         } else {
             TypPolicy::Lenient
         };
-        let header = header::parse(header_json, r.algorithms, typ)?;
+        // Each issuer's own allow-list is applied once the issuer is known.
+        let header = header::parse(header_json, AlgorithmSet::ALL, typ)?;
         b64::decode_into(payload_b64, payload).map_err(|_| not_base64())?;
         let payload: &'b [u8] = payload;
         if payload.first() != Some(&b'{') {
@@ -176,14 +195,62 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
                 .with_detail("the token claims are not a JSON object"));
         }
         let registered: Registered<'b> = serde_json::from_slice(payload).map_err(claims_error)?;
-        r.check_issuer(&registered)?;
+        let issuer = self.trusted_issuer(&registered)?;
+        let allowed = issuer.rules.algorithms;
+        if !allowed.contains(header.alg) {
+            return Err(
+                AuthError::new(AuthErrorKind::UnsupportedAlgorithm).with_context(format!(
+                    "token alg {}, allowed: {}",
+                    header.alg,
+                    allowed.names()
+                )),
+            );
+        }
         Ok(Unverified {
+            issuer,
             header,
             signing_input,
             signature,
             payload,
             registered,
         })
+    }
+
+    /// The trusted issuer the unverified `iss` names; for a template issuer, a `tid` claim must
+    /// name the same tenant.
+    fn trusted_issuer(&self, reg: &Registered<'_>) -> Result<Arc<Trusted>, AuthError> {
+        let untrusted = |found: String| {
+            let expected = if self.issuers.is_single() {
+                format!(
+                    "expected issuer {}",
+                    shown(&self.issuers.primary().rules.issuer)
+                )
+            } else {
+                format!("expected one of {}", self.issuers.describe())
+            };
+            AuthError::new(AuthErrorKind::InvalidIssuer)
+                .with_context(format!("{expected}, found {found}"))
+        };
+        let Some(iss) = &reg.iss else {
+            return Err(untrusted("no `iss` claim".to_owned()));
+        };
+        let issuer = self
+            .issuers
+            .select(&iss.0)
+            .ok_or_else(|| untrusted(shown(&iss.0)))?;
+        if let (Some(tenant), Some(tid)) = (&issuer.tenant, &reg.tid) {
+            if *tid.0 != **tenant {
+                return Err(
+                    AuthError::new(AuthErrorKind::InvalidIssuer).with_context(format!(
+                        "tid {} does not name the tenant {} of iss {}",
+                        shown(&tid.0),
+                        shown(tenant),
+                        shown(&iss.0)
+                    )),
+                );
+            }
+        }
+        Ok(issuer)
     }
 
     /// The key, the signature and the claim rules.
@@ -194,6 +261,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         now: u64,
     ) -> Result<Claims<C>, AuthError> {
         let Unverified {
+            issuer,
             header,
             signing_input,
             signature,
@@ -206,12 +274,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         if verifier.verify_sig(signing_input.as_bytes(), &sig).is_err() {
             return Err(AuthErrorKind::InvalidSignature.into());
         }
-        let (sub, exp) = self.rules.check_claims(&reg, now)?;
+        let (sub, exp) = issuer.rules.check_claims(&reg, now)?;
         let grant = Grant::new(
             sub,
             reg.sub_type.as_ref().map(|s| &*s.0),
             reg.scopes(),
             (exp, reg.nbf.map(|n| n.0)),
+            (Arc::clone(&issuer.rules.issuer), issuer.tenant.clone()),
         );
         let claims: C = match reg.into_claims() {
             Some(claims) => claims,

@@ -1,0 +1,584 @@
+//! Trusted issuers: [`Issuer`] (one issuer and its own settings, or a template of tenants), and
+//! the registry that picks the issuer a token's unverified `iss` names (exact match, then
+//! templates, then the resolver) before any key is looked up.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::algorithm::{Algorithm, AlgorithmSet};
+use crate::clock::Clock;
+use crate::config::{Config, PemKey};
+use crate::error::{shown, ConfigError};
+use crate::http::{parse_url, Fetcher};
+use crate::jwt::Rules;
+use crate::keys::jwk::{self, Key};
+use crate::keys::persist::CacheFile;
+use crate::keys::{pem, CachePolicy, JwksStore, KeySet, KeySource, Origin};
+
+/// The placeholder of a template issuer.
+const TENANT: &str = "{tenant}";
+/// Answers of the resolver remembered (both accepted and refused issuers).
+const RESOLVED_CACHE: u64 = 10_000;
+/// How long a resolver's answer is remembered.
+const RESOLVED_TTL: Duration = Duration::from_secs(600);
+
+/// A trusted issuer beside the one given to [`JwtAuth::new`](crate::JwtAuth::new), with settings
+/// of its own where it differs: another environment, a legacy authentication kept while clients
+/// migrate, or a template of tenants.
+///
+/// Unless set here, an issuer takes the layer's audience and algorithms, and finds its keys by
+/// OpenID Connect discovery from its own URL.
+///
+/// ```
+/// use tower_jwt_auth::{Issuer, JwtAuth};
+/// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+///     .add_issuer("https://auth-api-uat.eliq.com")                 // same audience and rules
+///     .add_issuer(Issuer::new("https://legacy-auth.eliq.com")       // its own settings
+///         .audience("insights")
+///         .jwks_uri("https://legacy-auth.eliq.com/keys"))
+///     .add_issuer(Issuer::tenants(                                  // a template + allow-list
+///         "https://login.microsoftonline.com/{tenant}/v2.0",
+///         ["6f1c2a9e-0000-4000-8000-000000000001", "9a2e7b31-0000-4000-8000-000000000002"]));
+/// assert!(auth.config_error().is_none());
+/// ```
+#[derive(Clone)]
+pub struct Issuer {
+    pub(crate) url: String,
+    pub(crate) tenants: Option<Vec<String>>,
+    pub(crate) audience: Option<String>,
+    pub(crate) jwks_uri: Option<String>,
+    pub(crate) algorithms: Option<AlgorithmSet>,
+    pub(crate) jwks: Option<String>,
+    pub(crate) pem_keys: Vec<PemKey>,
+}
+
+impl Issuer {
+    /// Tokens whose `iss` is exactly `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            tenants: None,
+            audience: None,
+            jwks_uri: None,
+            algorithms: None,
+            jwks: None,
+            pem_keys: Vec::new(),
+        }
+    }
+
+    /// Tokens of any tenant in `allow_list`, whose `iss` is `template` with `{tenant}` (one
+    /// whole path segment) replaced by the tenant, as multi-tenant providers issue
+    /// (`https://login.microsoftonline.com/{tenant}/v2.0`). A token's `tid` claim, when present,
+    /// must name the same tenant. Each tenant's discovery document is fetched from its own
+    /// issuer URL; tenants whose documents name one JWKS share its fetch and cache.
+    pub fn tenants<I, S>(template: impl Into<String>, allow_list: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            tenants: Some(allow_list.into_iter().map(Into::into).collect()),
+            ..Self::new(template)
+        }
+    }
+
+    /// The audience this issuer's tokens must name. Defaults to the layer's.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Fetches this issuer's keys from this JWK set URL instead of discovering it.
+    pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
+        self.jwks_uri = Some(uri.into());
+        self
+    }
+
+    /// The signature algorithms accepted from this issuer. Defaults to the layer's.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// Uses these keys (a JWK set document) for this issuer and never fetches any.
+    pub fn jwks(mut self, jwk_set_json: impl Into<String>) -> Self {
+        self.jwks = Some(jwk_set_json.into());
+        self
+    }
+
+    /// Adds a fixed public key in PEM for this issuer (see
+    /// [`JwtAuth::pem_key`](crate::JwtAuth::pem_key)).
+    pub fn pem_key(
+        mut self,
+        kid: impl Into<String>,
+        alg: Algorithm,
+        pem: impl Into<String>,
+    ) -> Self {
+        self.pem_keys.push(PemKey {
+            kid: kid.into(),
+            alg,
+            pem: pem.into(),
+        });
+        self
+    }
+
+    /// The issuer URL, or the template.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl From<&str> for Issuer {
+    fn from(url: &str) -> Self {
+        Self::new(url)
+    }
+}
+
+impl From<String> for Issuer {
+    fn from(url: String) -> Self {
+        Self::new(url)
+    }
+}
+
+impl From<&String> for Issuer {
+    fn from(url: &String) -> Self {
+        Self::new(url.as_str())
+    }
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Issuer")
+            .field("url", &self.url)
+            .field("tenants", &self.tenants.as_ref().map(Vec::len))
+            .field("audience", &self.audience)
+            .field("jwks_uri", &self.jwks_uri)
+            .field("algorithms", &self.algorithms)
+            .field("jwks", &self.jwks.as_ref().map(|_| "(configured)"))
+            .field("pem_keys", &self.pem_keys.len())
+            .finish()
+    }
+}
+
+/// Called with an `iss` no configured issuer matches; `Some` trusts it.
+pub(crate) type ResolverFn = dyn Fn(&str) -> Option<Issuer> + Send + Sync;
+
+/// An accepted issuer: its claim rules and its keys.
+pub(crate) struct Trusted {
+    pub(crate) rules: Rules,
+    pub(crate) keys: Arc<KeySource>,
+    /// For a template issuer: the tenant its `iss` named.
+    pub(crate) tenant: Option<Arc<str>>,
+}
+
+impl fmt::Debug for Trusted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trusted")
+            .field("issuer", &self.rules.issuer)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A template issuer's tenants, each built on first use.
+struct Template {
+    prefix: String,
+    suffix: String,
+    spec: Issuer,
+    tenants: HashMap<Box<str>, OnceLock<Option<Arc<Trusted>>>>,
+}
+
+/// What every issuer is built with.
+struct Shared {
+    fetcher: Arc<Fetcher>,
+    store: Arc<JwksStore>,
+    clock: Arc<dyn Clock>,
+    cache: CachePolicy,
+    base: Rules,
+}
+
+/// Every trusted issuer of one configuration.
+pub(crate) struct Registry {
+    primary: Arc<Trusted>,
+    exact: HashMap<Box<str>, Arc<Trusted>>,
+    templates: Vec<Template>,
+    resolver: Option<(
+        Arc<ResolverFn>,
+        moka::sync::Cache<Box<str>, Option<Arc<Trusted>>>,
+    )>,
+    shared: Shared,
+}
+
+impl Registry {
+    /// Validates every issuer and builds the static ones.
+    pub(crate) fn build(config: &Config) -> Result<Self, ConfigError> {
+        let shared = Shared {
+            fetcher: Arc::new(Fetcher::new(
+                config.fetch.clone(),
+                config.http_client.clone(),
+            )),
+            store: Arc::default(),
+            clock: Arc::clone(&config.clock),
+            cache: config.cache.clone(),
+            base: Rules {
+                issuer: Arc::from(config.issuer.as_str()),
+                audience: config.audience.clone(),
+                leeway: config.leeway.as_secs(),
+                max_lifetime: config.max_lifetime.map(|d| d.as_secs()),
+                strict_rfc9068: config.strict_rfc9068,
+                algorithms: config.algorithms,
+            },
+        };
+        let primary = Issuer {
+            url: config.issuer.clone(),
+            tenants: None,
+            audience: None,
+            jwks_uri: config.jwks_uri.clone(),
+            algorithms: None,
+            jwks: config.fixed_jwks.clone(),
+            pem_keys: config.pem_keys.clone(),
+        };
+        let file = config.cache_file.as_ref().map(|path| CacheFile {
+            path: path.clone(),
+            issuer: config.issuer.clone(),
+            source: config
+                .jwks_uri
+                .clone()
+                .unwrap_or_else(|| config.issuer.clone()),
+        });
+        if config
+            .cache_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(ConfigError::new("jwks_cache_file", "the path is empty"));
+        }
+        let primary =
+            Arc::new(shared.trusted(&primary, &config.issuer, None, file, Fields::PRIMARY)?);
+        let mut exact: HashMap<Box<str>, Arc<Trusted>> = HashMap::new();
+        exact.insert(config.issuer.as_str().into(), Arc::clone(&primary));
+        let mut templates = Vec::new();
+        for spec in &config.issuers {
+            match &spec.tenants {
+                None => {
+                    let trusted = shared.trusted(spec, &spec.url, None, None, Fields::ADDED)?;
+                    if exact
+                        .insert(spec.url.as_str().into(), Arc::new(trusted))
+                        .is_some()
+                    {
+                        return Err(ConfigError::new(
+                            "add_issuer",
+                            format!("{} is configured twice", shown(&spec.url)),
+                        ));
+                    }
+                }
+                Some(tenants) => templates.push(shared.template(spec, tenants)?),
+            }
+        }
+        let resolver = config.resolver.as_ref().map(|f| {
+            let cache = moka::sync::Cache::builder()
+                .max_capacity(RESOLVED_CACHE)
+                .time_to_live(RESOLVED_TTL)
+                .build();
+            (Arc::clone(f), cache)
+        });
+        Ok(Self {
+            primary,
+            exact,
+            templates,
+            resolver,
+            shared,
+        })
+    }
+
+    /// Whether the primary issuer is the only one.
+    pub(crate) fn is_single(&self) -> bool {
+        self.exact.len() == 1 && self.templates.is_empty() && self.resolver.is_none()
+    }
+
+    /// The issuer given to `JwtAuth::new`.
+    pub(crate) fn primary(&self) -> &Arc<Trusted> {
+        &self.primary
+    }
+
+    /// The issuer that `iss` names, if one is trusted: exact match, then templates, then the
+    /// resolver (whose answers, both ways, are remembered). The cost does not grow with the
+    /// number of issuers or tenants.
+    pub(crate) fn select(&self, iss: &str) -> Option<Arc<Trusted>> {
+        if let Some(trusted) = self.exact.get(iss) {
+            return Some(Arc::clone(trusted));
+        }
+        for t in &self.templates {
+            let Some(tenant) = iss
+                .strip_prefix(t.prefix.as_str())
+                .and_then(|rest| rest.strip_suffix(t.suffix.as_str()))
+            else {
+                continue;
+            };
+            let Some(slot) = t.tenants.get(tenant) else {
+                continue;
+            };
+            // Validated with a sample tenant when the layer was built, so this holds.
+            return slot
+                .get_or_init(|| {
+                    self.shared
+                        .trusted(&t.spec, iss, Some(tenant), None, Fields::ADDED)
+                        .inspect_err(|e| tracing::error!(error = %e, "template tenant unusable"))
+                        .ok()
+                        .map(Arc::new)
+                })
+                .clone();
+        }
+        let (resolve, cache) = self.resolver.as_ref()?;
+        cache.get_with(iss.into(), || {
+            let spec = resolve(iss)?;
+            if spec.tenants.is_some() || spec.url != iss {
+                tracing::error!(iss = %shown(iss), answer = %shown(&spec.url), "issuer_resolver answered with another issuer or a template: ignored");
+                return None;
+            }
+            match self.shared.trusted(&spec, iss, None, None, Fields::RESOLVED) {
+                Ok(trusted) => Some(Arc::new(trusted)),
+                Err(e) => {
+                    tracing::error!(iss = %shown(iss), error = %e, "issuer_resolver answered with an unusable issuer: ignored");
+                    None
+                }
+            }
+        })
+    }
+
+    /// Every statically configured issuer (the primary first, then the others, then each
+    /// allowed tenant of each template).
+    pub(crate) fn all_static(&self) -> Vec<Arc<Trusted>> {
+        let mut all = vec![Arc::clone(&self.primary)];
+        all.extend(
+            self.exact
+                .values()
+                .filter(|t| !Arc::ptr_eq(t, &self.primary))
+                .cloned(),
+        );
+        for t in &self.templates {
+            for tenant in t.tenants.keys() {
+                let iss = format!("{}{tenant}{}", t.prefix, t.suffix);
+                all.extend(self.select(&iss));
+            }
+        }
+        all
+    }
+
+    /// Names of trusted issuers, for the log event of an untrusted one.
+    pub(crate) fn describe(&self) -> String {
+        let mut names: Vec<String> = self.exact.keys().take(4).map(|k| shown(k)).collect();
+        if self.exact.len() > 4 {
+            names.push(format!("and {} more", self.exact.len() - 4));
+        }
+        for t in &self.templates {
+            names.push(shown(&t.spec.url));
+        }
+        if self.resolver.is_some() {
+            names.push("the resolver".to_owned());
+        }
+        names.join(", ")
+    }
+}
+
+/// The builder fields an issuer's problems are reported under.
+struct Fields {
+    issuer: &'static str,
+    jwks_uri: &'static str,
+    jwks: &'static str,
+    pem_key: &'static str,
+    audience: &'static str,
+    algorithms: &'static str,
+}
+
+impl Fields {
+    const PRIMARY: Fields = Fields {
+        issuer: "issuer",
+        jwks_uri: "jwks_uri",
+        jwks: "jwks",
+        pem_key: "pem_key",
+        audience: "audience",
+        algorithms: "algorithms",
+    };
+    const ADDED: Fields = Fields {
+        issuer: "add_issuer",
+        jwks_uri: "add_issuer",
+        jwks: "add_issuer",
+        pem_key: "add_issuer",
+        audience: "add_issuer",
+        algorithms: "add_issuer",
+    };
+    const RESOLVED: Fields = Fields {
+        issuer: "issuer_resolver",
+        jwks_uri: "issuer_resolver",
+        jwks: "issuer_resolver",
+        pem_key: "issuer_resolver",
+        audience: "issuer_resolver",
+        algorithms: "issuer_resolver",
+    };
+}
+
+impl Shared {
+    /// One concrete issuer, validated, with its key source.
+    fn trusted(
+        &self,
+        spec: &Issuer,
+        issuer: &str,
+        tenant: Option<&str>,
+        file: Option<CacheFile>,
+        fields: Fields,
+    ) -> Result<Trusted, ConfigError> {
+        let named = |field: &'static str, why: String| {
+            if field == fields.issuer && fields.issuer != "issuer" {
+                ConfigError::new(field, format!("issuer {}: {why}", shown(issuer)))
+            } else {
+                ConfigError::new(field, why)
+            }
+        };
+        let issuer_url = parse_url(issuer).map_err(|e| named(fields.issuer, e))?;
+        let audience = spec
+            .audience
+            .clone()
+            .unwrap_or_else(|| self.base.audience.clone());
+        if audience.is_empty() {
+            return Err(named(
+                fields.audience,
+                "the audience must not be empty".into(),
+            ));
+        }
+        let algorithms = spec.algorithms.unwrap_or(self.base.algorithms);
+        if algorithms.is_empty() {
+            return Err(named(
+                fields.algorithms,
+                "at least one algorithm is required".into(),
+            ));
+        }
+        let (origin, fixed) = if spec.jwks.is_some() || !spec.pem_keys.is_empty() {
+            let keys = fixed_keys(spec, algorithms, &fields)?;
+            (Origin::Fixed, Some(KeySet::fixed(keys)))
+        } else if let Some(uri) = &spec.jwks_uri {
+            let url = parse_url(uri).map_err(|e| named(fields.jwks_uri, e))?;
+            (Origin::JwksUri(url), None)
+        } else {
+            let origin = Origin::Discovery {
+                issuer: issuer.to_owned(),
+                issuer_url,
+            };
+            (origin, None)
+        };
+        let keys = KeySource::new(
+            origin,
+            (Arc::clone(&self.fetcher), Arc::clone(&self.store)),
+            Arc::clone(&self.clock),
+            self.cache.clone(),
+            algorithms,
+            fixed,
+            file,
+        );
+        Ok(Trusted {
+            rules: Rules {
+                issuer: Arc::from(issuer),
+                audience,
+                algorithms,
+                ..self.base.clone()
+            },
+            keys: Arc::new(keys),
+            tenant: tenant.map(Arc::from),
+        })
+    }
+
+    /// A template issuer, checked with a sample tenant.
+    fn template(&self, spec: &Issuer, tenants: &[String]) -> Result<Template, ConfigError> {
+        let fail = |why: String| {
+            ConfigError::new(
+                "add_issuer",
+                format!("template {}: {why}", shown(&spec.url)),
+            )
+        };
+        let (prefix, suffix) = spec
+            .url
+            .split_once(TENANT)
+            .ok_or_else(|| fail(format!("has no {TENANT} placeholder")))?;
+        if suffix.contains(TENANT) {
+            return Err(fail(format!("has more than one {TENANT}")));
+        }
+        if !prefix.ends_with('/') || !(suffix.is_empty() || suffix.starts_with('/')) {
+            return Err(fail(format!("{TENANT} must be a whole path segment")));
+        }
+        if tenants.is_empty() {
+            return Err(fail("the allow-list is empty".into()));
+        }
+        let mut allowed = HashMap::with_capacity(tenants.len());
+        for tenant in tenants {
+            let bad = tenant.is_empty()
+                || !tenant
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            if bad {
+                return Err(fail(format!(
+                    "tenant {} is not a path segment",
+                    shown(tenant)
+                )));
+            }
+            allowed.insert(tenant.as_str().into(), OnceLock::new());
+        }
+        // Every tenant's issuer differs only in the segment: one check covers them all.
+        let sample = format!("{prefix}{}{suffix}", tenants[0]);
+        self.trusted(spec, &sample, Some(&tenants[0]), None, Fields::ADDED)?;
+        Ok(Template {
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+            spec: spec.clone(),
+            tenants: allowed,
+        })
+    }
+}
+
+/// The keys given by `jwks` and `pem_key`. A JWK set copied from a provider may hold keys for
+/// other uses (encryption): those are skipped with a warning, as in fetched sets, but a set with
+/// no usable key, or an unusable PEM key, is an error.
+fn fixed_keys(
+    spec: &Issuer,
+    allowed: AlgorithmSet,
+    fields: &Fields,
+) -> Result<Vec<Key>, ConfigError> {
+    let mut keys = Vec::new();
+    if let Some(json) = &spec.jwks {
+        let (parsed, skipped) = jwk::parse_set(json.as_bytes(), allowed)
+            .map_err(|e| ConfigError::new(fields.jwks, e))?;
+        if parsed.is_empty() {
+            let why = skipped.first().map_or_else(
+                || "it holds no key".to_owned(),
+                |s| {
+                    format!(
+                        "key {:?} is unusable: {}",
+                        s.kid.as_deref().unwrap_or("(none)"),
+                        s.reason
+                    )
+                },
+            );
+            return Err(ConfigError::new(
+                fields.jwks,
+                format!("no usable key: {why}"),
+            ));
+        }
+        for s in &skipped {
+            tracing::warn!(kid = s.kid.as_deref().unwrap_or("(none)"), reason = %s.reason, "configured JWK skipped");
+        }
+        keys.extend(parsed);
+    }
+    for PemKey { kid, alg, pem } in &spec.pem_keys {
+        if !allowed.contains(*alg) {
+            return Err(ConfigError::new(
+                fields.pem_key,
+                format!("key {kid:?}: {alg} is not an allowed algorithm"),
+            ));
+        }
+        let key = pem::from_pem(kid, *alg, pem)
+            .map_err(|e| ConfigError::new(fields.pem_key, format!("key {kid:?}: {e}")))?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
