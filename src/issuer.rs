@@ -165,6 +165,9 @@ impl fmt::Debug for Issuer {
 /// Called with an `iss` no configured issuer matches; `Some` trusts it.
 pub(crate) type ResolverFn = dyn Fn(&str) -> Option<Issuer> + Send + Sync;
 
+/// The resolver's answers by `iss`, both ways.
+type Resolved = moka::sync::Cache<Box<str>, Option<Arc<Trusted>>>;
+
 /// An accepted issuer: its claim rules and its keys.
 pub(crate) struct Trusted {
     pub(crate) rules: Rules,
@@ -204,10 +207,7 @@ pub(crate) struct Registry {
     primary: Arc<Trusted>,
     exact: HashMap<Box<str>, Arc<Trusted>>,
     templates: Vec<Template>,
-    resolver: Option<(
-        Arc<ResolverFn>,
-        moka::sync::Cache<Box<str>, Option<Arc<Trusted>>>,
-    )>,
+    resolver: Option<(Arc<ResolverFn>, Resolved)>,
     shared: Shared,
 }
 
