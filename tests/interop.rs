@@ -131,3 +131,43 @@ async fn tokens_from_oidc_provider_pass_for_every_shared_algorithm() {
         r#"Bearer realm="insights-api", error="invalid_token", error_description="the token is not intended for this audience""#
     );
 }
+
+#[tokio::test]
+async fn oidc_provider_and_a_second_issuer_share_one_layer() {
+    let provider = start_provider().await;
+    let second = tower_jwt_auth::testing::TestIssuer::start().await;
+    let auth = JwtAuth::new(&provider.issuer, "insights-api")
+        .add_issuer(second.url())
+        .require_scopes(["insights.read"]);
+    auth.ready().await.unwrap();
+    let app = Router::new()
+        .route(
+            "/usage",
+            get(|c: Claims| async move { c.grant().issuer().to_owned() }),
+        )
+        .layer(auth);
+    let served = common::serve(app).await;
+    let url = format!("{}/usage", served.base);
+    let from_provider = provider.token("urn:interop:insights-api:ES256").await;
+    let from_second = second.token().scopes(["insights.read"]).sign();
+    for (token, issuer) in [
+        (&from_provider, provider.issuer.as_str()),
+        (&from_second, second.url()),
+    ] {
+        let res = common::get(&url, Some(token)).await;
+        assert_eq!(
+            res.status(),
+            200,
+            "{issuer}: {}",
+            common::www_authenticate(&res)
+        );
+        assert_eq!(res.text().await.unwrap(), issuer);
+    }
+    // A token of the second issuer re-signed under the provider's name is refused.
+    let forged = second
+        .token()
+        .iss(&provider.issuer)
+        .scopes(["insights.read"])
+        .sign();
+    assert_eq!(common::get(&url, Some(&forged)).await.status(), 401);
+}

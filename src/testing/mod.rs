@@ -83,6 +83,7 @@ pub struct TestIssuerBuilder {
     clients: Vec<(String, String)>,
     clock: Arc<dyn Clock>,
     max_age: Option<u64>,
+    tenants: Vec<String>,
 }
 
 impl Default for TestIssuerBuilder {
@@ -93,6 +94,7 @@ impl Default for TestIssuerBuilder {
             clients: vec![("test-client".into(), "test-secret".into())],
             clock: Arc::new(SystemClock),
             max_age: Some(300),
+            tenants: Vec::new(),
         }
     }
 }
@@ -134,6 +136,19 @@ impl TestIssuerBuilder {
         self
     }
 
+    /// Also serves these tenants the way multi-tenant providers (Microsoft Entra) do: tenant
+    /// `t`'s issuer is `{url}/t/v2.0` with its own discovery document there, and every tenant's
+    /// document names one shared JWK set. See [`TestIssuer::tenant_template`] and
+    /// [`TestIssuer::tenant_token`]. Defaults to none.
+    pub fn tenants<I, S>(mut self, tenants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tenants = tenants.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Starts serving on 127.0.0.1 with a random port.
     ///
     /// # Panics
@@ -164,6 +179,7 @@ impl TestIssuerBuilder {
             jwks_hits: AtomicUsize::new(0),
             token_hits: AtomicUsize::new(0),
             jti: AtomicU64::new(1),
+            tenants: self.tenants,
         });
         let task = tokio::spawn(server::serve(listener, Arc::clone(&inner)));
         TestIssuer {
@@ -212,6 +228,7 @@ pub(crate) struct Inner {
     jwks_hits: AtomicUsize,
     token_hits: AtomicUsize,
     jti: AtomicU64,
+    tenants: Vec<String>,
 }
 
 impl Inner {
@@ -294,6 +311,24 @@ impl TestIssuer {
     /// A token builder, starting from a valid app token.
     pub fn token(&self) -> TokenBuilder {
         TokenBuilder::new(Arc::clone(&self.inner))
+    }
+
+    /// The issuer template of the tenants ([`TestIssuerBuilder::tenants`]):
+    /// `{url}/{tenant}/v2.0`, for [`Issuer::tenants`](crate::Issuer::tenants).
+    pub fn tenant_template(&self) -> String {
+        format!("{}/{{tenant}}/v2.0", self.inner.url)
+    }
+
+    /// The issuer of one tenant: `{url}/{tenant}/v2.0`.
+    pub fn tenant_url(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/v2.0", self.inner.url)
+    }
+
+    /// A token builder for one tenant: its `iss`, and `tid` naming the tenant.
+    pub fn tenant_token(&self, tenant: &str) -> TokenBuilder {
+        self.token()
+            .iss(&self.tenant_url(tenant))
+            .claim("tid", tenant)
     }
 
     /// The current key for `alg` (generated and published if there is none).

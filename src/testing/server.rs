@@ -22,6 +22,11 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, inner: Arc<Inner>) 
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/jwks.json", get(jwks))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(tenant_discovery),
+        )
+        .route("/common/discovery/v2.0/keys", get(jwks))
         .route("/oauth/token", post(token))
         .with_state(inner);
     if let Err(e) = axum::serve(listener, app).await {
@@ -74,6 +79,30 @@ async fn discovery(State(inner): State<Arc<Inner>>) -> Response {
         "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384", "EdDSA"],
         "response_types_supported": ["token"],
         "subject_types_supported": ["public"],
+    }))
+    .into_response()
+}
+
+/// A tenant's discovery document, Entra-style: its own issuer, the JWKS every tenant shares.
+async fn tenant_discovery(
+    State(inner): State<Arc<Inner>>,
+    axum::extract::Path(tenant): axum::extract::Path<String>,
+) -> Response {
+    inner.discovery_hits.fetch_add(1, Ordering::SeqCst);
+    if let Some(res) = misbehave(&inner, false).await {
+        return res;
+    }
+    if !inner.tenants.contains(&tenant) {
+        return (StatusCode::NOT_FOUND, "no such tenant").into_response();
+    }
+    let url = &inner.url;
+    Json(json!({
+        "issuer": format!("{url}/{tenant}/v2.0"),
+        "jwks_uri": format!("{url}/common/discovery/v2.0/keys"),
+        "token_endpoint": format!("{url}/{tenant}/oauth2/v2.0/token"),
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["pairwise"],
     }))
     .into_response()
 }
