@@ -332,6 +332,9 @@ impl Registry {
                 .clone();
         }
         let (resolve, cache) = self.resolver.as_ref()?;
+        if let Some(known) = cache.get(iss) {
+            return known;
+        }
         cache.get_with(iss.into(), || {
             let spec = resolve(iss)?;
             if spec.tenants.is_some() || spec.url != iss {

@@ -93,6 +93,23 @@
 //!     .route("/me", get(home).layer(auth.require_sub_type("user")));
 //! ```
 //!
+//! # Several issuers
+//!
+//! [`JwtAuth::add_issuer`] trusts more issuers (environments, a legacy authentication,
+//! [`Issuer::tenants`] for multi-tenant providers), [`JwtAuth::issuer_resolver`] decides at run
+//! time. The unverified `iss` picks the issuer before any key is looked up; the token is then
+//! verified with that issuer's keys, audience and algorithms only. Each issuer has its own key
+//! set and timetable; tenants whose discovery names one JWKS share it. Handlers read
+//! [`Grant::issuer`] and [`Grant::tenant`].
+//!
+//! ```
+//! use tower_jwt_auth::{Issuer, JwtAuth};
+//! let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+//!     .add_issuer("https://auth-api-uat.eliq.com")
+//!     .add_issuer(Issuer::new("https://legacy-auth.eliq.com").audience("insights"))
+//!     .add_issuer(Issuer::tenants("https://login.microsoftonline.com/{tenant}/v2.0", ["6f1c2a9e"]));
+//! ```
+//!
 //! # gRPC (tonic)
 //!
 //! The same layer goes on a tonic server; services read the claims from the request extensions.
