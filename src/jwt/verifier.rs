@@ -129,12 +129,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         }
         // A panic anywhere in verification (a backend bug on a hostile key, a claims type's
         // Deserialize) becomes a refusal and an error event, never a dropped connection.
-        let attempt = catch_unwind(AssertUnwindSafe(|| self.run(token, now, may_refetch)))
-            .unwrap_or_else(|_| {
-                tracing::error!("token verification panicked");
-                Attempt::Done(Err(AuthErrorKind::Internal.into()))
-            });
-        attempt
+        catch_unwind(AssertUnwindSafe(|| self.run(token, now, may_refetch))).unwrap_or_else(|_| {
+            tracing::error!("token verification panicked");
+            Attempt::Done(Err(AuthErrorKind::Internal.into()))
+        })
     }
 
     fn run(&self, token: &str, now: u64, may_refetch: bool) -> Attempt<C> {
