@@ -103,14 +103,7 @@ async fn refresh_ahead_happens_in_the_background() {
 
 #[tokio::test]
 async fn valid_tokens_keep_passing_through_an_outage() {
-    for failure in [
-        Some(Failure::Status(500)),
-        Some(Failure::Hang),
-        Some(Failure::Garbage),
-        Some(Failure::InvalidJwks),
-        Some(Failure::JwksBody(r#"{"keys":[]}"#.into())),
-        None, // connection refused
-    ] {
+    for failure in common::outages() {
         let (issuer, auth, clock) = warm(Some(300)).await;
         let token = issuer
             .token()
@@ -118,10 +111,7 @@ async fn valid_tokens_keep_passing_through_an_outage() {
             .sign();
         let auth = auth.max_lifetime(None);
         auth.ready().await.unwrap();
-        match &failure {
-            Some(f) => issuer.fail(f.clone()),
-            None => issuer.stop(),
-        }
+        common::break_provider(&issuer, &failure);
         // Past expiry: every request still answers at once from the last good set.
         clock.advance(Duration::from_secs(400));
         for _ in 0..3 {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use tokio::task::JoinHandle;
+use tower_jwt_auth::testing::{Failure, TestIssuer};
 
 /// An app served on loopback; stops when dropped.
 pub struct Served {
@@ -86,5 +87,33 @@ impl Write for Captured {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Every way the provider can fail; `None` is "connection refused".
+pub fn outages() -> Vec<Option<Failure>> {
+    vec![
+        Some(Failure::Status(500)),
+        Some(Failure::Hang),
+        Some(Failure::Garbage),
+        Some(Failure::InvalidJwks),
+        Some(Failure::JwksBody(r#"{"keys":[]}"#.into())),
+        None,
+    ]
+}
+
+/// Starts `outage`.
+pub fn break_provider(issuer: &TestIssuer, outage: &Option<Failure>) {
+    match outage {
+        Some(f) => issuer.fail(f.clone()),
+        None => issuer.stop(),
+    }
+}
+
+/// Ends `outage`.
+pub async fn mend_provider(issuer: &TestIssuer, outage: &Option<Failure>) {
+    match outage {
+        Some(_) => issuer.recover(),
+        None => issuer.resume().await,
     }
 }
