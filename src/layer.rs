@@ -20,7 +20,8 @@ use crate::policy::Policy;
 use crate::response::{RejectFn, Responder};
 use crate::service::JwtAuthService;
 
-/// Protects a service with OAuth 2.0 JWT access tokens of one issuer, for one audience.
+/// Protects a service with OAuth 2.0 JWT access tokens of one issuer (or several, see
+/// [`JwtAuth::add_issuer`]), for one audience.
 ///
 /// A tower [`Layer`] for axum routers and tonic servers, and a verifier of its own
 /// ([`JwtAuth::verify`]) for code outside tower. Cheap to clone. Clones, and layers derived by
@@ -64,9 +65,8 @@ pub(crate) struct LayerPolicy {
     pub(crate) error: Option<ConfigError>,
 }
 
-// The shared state (key sets behind `ArcSwap`, moka caches, a `OnceLock`) stays consistent
-// when a panic unwinds through a user of it, so a `JwtAuth` may cross `catch_unwind` as the
-// plain configuration value it looks like (tests of a startup panic do exactly that).
+// Its shared state (`ArcSwap` key sets, moka caches, `OnceLock`s) stays consistent across an
+// unwinding panic, so a `JwtAuth` may cross `catch_unwind` (as tests of a startup panic do).
 impl<C> std::panic::UnwindSafe for JwtAuth<C> {}
 impl<C> std::panic::RefUnwindSafe for JwtAuth<C> {}
 
@@ -257,28 +257,6 @@ where
     /// ```
     pub fn config_error(&self) -> Option<&ConfigError> {
         self.authenticator().err().or(self.layer.error.as_ref())
-    }
-}
-
-impl<C> JwtAuth<C> {
-    /// The configured issuer.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// assert_eq!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").issuer(), "https://auth-api.eliq.com");
-    /// ```
-    pub fn issuer(&self) -> &str {
-        &self.core.config.issuer
-    }
-
-    /// The configured audience.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// assert_eq!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").audience(), "insights-api");
-    /// ```
-    pub fn audience(&self) -> &str {
-        &self.core.config.audience
     }
 }
 

@@ -312,3 +312,25 @@ where
         self.configure(|c| c.token_cache = max_entries)
     }
 }
+
+impl<C> JwtAuth<C> {
+    /// The configured issuer.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// assert_eq!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").issuer(), "https://auth-api.eliq.com");
+    /// ```
+    pub fn issuer(&self) -> &str {
+        &self.core.config.issuer
+    }
+
+    /// The configured audience.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// assert_eq!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").audience(), "insights-api");
+    /// ```
+    pub fn audience(&self) -> &str {
+        &self.core.config.audience
+    }
+}
