@@ -14,21 +14,6 @@ use tower_jwt_auth::{Algorithm, AuthErrorKind, JwtAuth, ManualClock};
 
 const AUD: &str = "insights-api";
 
-/// An issuer and a layer sharing one manual clock, keys loaded.
-async fn warm(max_age: Option<u64>) -> (TestIssuer, JwtAuth, ManualClock) {
-    let clock = ManualClock::starting_now();
-    let issuer = TestIssuer::builder()
-        .clock(clock.clone())
-        .jwks_max_age(max_age)
-        .start()
-        .await;
-    let auth = JwtAuth::new(issuer.url(), AUD)
-        .clock(clock.clone())
-        .key_wait_budget(Duration::from_secs(2));
-    auth.ready().await.unwrap();
-    (issuer, auth, clock)
-}
-
 /// Waits (bounded) for the issuer to have served `n` JWKS requests: an event, not a time.
 async fn jwks_requests_reach(issuer: &TestIssuer, n: usize) {
     tokio::time::timeout(Duration::from_secs(10), async {
@@ -48,7 +33,7 @@ async fn max_age_sets_the_lifetime_within_floor_and_ceiling() {
         (Some(1_000_000), 86_400), // ceiling: 24 h
         (None, 900),               // absent: 15 min
     ] {
-        let (_issuer, auth, _clock) = warm(max_age).await;
+        let (_issuer, auth, _clock) = common::warm(max_age, Duration::from_secs(2)).await;
         let info = auth.key_set().unwrap();
         assert_eq!(info.expires_at - info.fetched_at, lifetime, "{max_age:?}");
         assert_eq!(
@@ -77,7 +62,7 @@ async fn max_age_sets_the_lifetime_within_floor_and_ceiling() {
 
 #[tokio::test]
 async fn refresh_ahead_happens_in_the_background() {
-    let (issuer, auth, clock) = warm(Some(600)).await;
+    let (issuer, auth, clock) = common::warm(Some(600), Duration::from_secs(2)).await;
     let token = issuer.token().sign();
     let fetched_at = auth.key_set().unwrap().fetched_at;
     clock.advance(Duration::from_secs(449));
@@ -104,7 +89,7 @@ async fn refresh_ahead_happens_in_the_background() {
 #[tokio::test]
 async fn valid_tokens_keep_passing_through_an_outage() {
     for failure in common::outages() {
-        let (issuer, auth, clock) = warm(Some(300)).await;
+        let (issuer, auth, clock) = common::warm(Some(300), Duration::from_secs(2)).await;
         let token = issuer
             .token()
             .expires_in(Duration::from_secs(3 * 24 * 3600))

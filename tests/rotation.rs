@@ -14,19 +14,6 @@ use tower_jwt_auth::{Algorithm, AuthErrorKind, Clock, JwtAuth, ManualClock};
 
 const AUD: &str = "insights-api";
 
-/// An issuer and a layer sharing one manual clock, keys loaded, default refresh settings.
-async fn warm(max_age: Option<u64>) -> (TestIssuer, JwtAuth, ManualClock) {
-    let clock = ManualClock::starting_now();
-    let issuer = TestIssuer::builder()
-        .clock(clock.clone())
-        .jwks_max_age(max_age)
-        .start()
-        .await;
-    let auth = JwtAuth::new(issuer.url(), AUD).clock(clock.clone());
-    auth.ready().await.unwrap();
-    (issuer, auth, clock)
-}
-
 /// Waits (bounded) for `f` to hold: an event, not a time.
 async fn until(what: &str, f: impl Fn() -> bool) {
     tokio::time::timeout(Duration::from_secs(10), async {
@@ -40,7 +27,7 @@ async fn until(what: &str, f: impl Fn() -> bool) {
 
 #[tokio::test]
 async fn a_key_used_the_moment_it_is_published_verifies_within_a_second() {
-    let (issuer, auth, clock) = warm(Some(600)).await;
+    let (issuer, auth, clock) = common::warm(Some(600), Duration::from_secs(5)).await;
     clock.advance(Duration::from_secs(5));
     issuer.add_key(Algorithm::ES256);
     let first = issuer.token().alg(Algorithm::ES256).sign();
@@ -82,7 +69,7 @@ async fn recovered_within_two_seconds(
 #[tokio::test]
 async fn the_end_of_an_outage_is_noticed_within_two_seconds() {
     for failure in common::outages() {
-        let (issuer, auth, clock) = warm(Some(600)).await;
+        let (issuer, auth, clock) = common::warm(Some(600), Duration::from_secs(5)).await;
         common::break_provider(&issuer, &failure);
         // The provider rotates while it is down: its new key cannot be had yet.
         issuer.add_key(Algorithm::EdDSA);
@@ -103,7 +90,7 @@ async fn the_end_of_an_outage_is_noticed_within_two_seconds() {
 async fn a_set_past_its_lifetime_is_refreshed_within_two_seconds_of_recovery() {
     let logs = common::Captured::default();
     let _guard = logs.install();
-    let (issuer, auth, clock) = warm(Some(300)).await;
+    let (issuer, auth, clock) = common::warm(Some(300), Duration::from_secs(5)).await;
     let token = issuer.token().sign();
     issuer.fail(Failure::Status(502));
     clock.advance(Duration::from_secs(301));
@@ -118,7 +105,7 @@ async fn a_set_past_its_lifetime_is_refreshed_within_two_seconds_of_recovery() {
 
 #[tokio::test]
 async fn a_set_past_its_lifetime_is_refreshed_within_two_seconds_of_a_hangs_end() {
-    let (issuer, auth, clock) = warm(Some(300)).await;
+    let (issuer, auth, clock) = common::warm(Some(300), Duration::from_secs(5)).await;
     let token = issuer.token().sign();
     issuer.fail(Failure::Hang);
     clock.advance(Duration::from_secs(301));
@@ -149,7 +136,7 @@ async fn assert_recovers_within_two_seconds(
 
 #[tokio::test]
 async fn an_unknown_kid_waits_about_a_second_and_known_kids_never_wait() {
-    let (issuer, auth, _clock) = warm(Some(600)).await;
+    let (issuer, auth, _clock) = common::warm(Some(600), Duration::from_secs(5)).await;
     let known = issuer.token().sign();
     issuer.fail(Failure::Hang);
     issuer.add_key(Algorithm::ES256);
@@ -179,7 +166,7 @@ async fn an_unknown_kid_waits_about_a_second_and_known_kids_never_wait() {
 
 #[tokio::test]
 async fn a_kid_found_absent_is_refused_without_waiting() {
-    let (issuer, auth, clock) = warm(Some(600)).await;
+    let (issuer, auth, clock) = common::warm(Some(600), Duration::from_secs(5)).await;
     let stranger = SigningKey::generate(Algorithm::ES256);
     let claims = serde_json::to_value(issuer.token().claims()).unwrap();
     let forged = |kid: &str| stranger.sign_json(&json!({"alg": "ES256", "kid": kid}), &claims);
@@ -210,7 +197,7 @@ async fn a_kid_found_absent_is_refused_without_waiting() {
 #[tokio::test]
 async fn a_flood_of_invented_kids_cannot_make_the_instance_hammer_the_provider() {
     // A day-long max-age: every fetch in this test is one the flood caused.
-    let (issuer, auth, clock) = warm(Some(86_400)).await;
+    let (issuer, auth, clock) = common::warm(Some(86_400), Duration::from_secs(5)).await;
     let stranger = Arc::new(SigningKey::generate(Algorithm::ES256));
     let claims = serde_json::to_value(issuer.token().claims()).unwrap();
     let start = clock.now_millis();
@@ -269,7 +256,7 @@ async fn a_cold_start_while_the_provider_is_down_recovers_within_two_seconds() {
 async fn routine_refreshes_back_off_while_nothing_waits() {
     let logs = common::Captured::default();
     let _guard = logs.install();
-    let (issuer, auth, clock) = warm(Some(600)).await;
+    let (issuer, auth, clock) = common::warm(Some(600), Duration::from_secs(5)).await;
     let token = issuer.token().sign();
     issuer.fail(Failure::Status(500));
     // Refresh-ahead starts at 450 s; while nothing waits its failures back off 1 s, 2 s, 4 s...

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use tokio::task::JoinHandle;
 use tower_jwt_auth::testing::{Failure, TestIssuer};
+use tower_jwt_auth::{JwtAuth, ManualClock};
 
 /// An app served on loopback; stops when dropped.
 pub struct Served {
@@ -116,4 +117,23 @@ pub async fn mend_provider(issuer: &TestIssuer, outage: &Option<Failure>) {
         Some(_) => issuer.recover(),
         None => issuer.resume().await,
     }
+}
+
+/// An issuer and a layer sharing one manual clock, keys loaded; the layer waits at most
+/// `key_wait_budget` for keys it does not have.
+pub async fn warm(
+    max_age: Option<u64>,
+    key_wait_budget: std::time::Duration,
+) -> (TestIssuer, JwtAuth, ManualClock) {
+    let clock = ManualClock::starting_now();
+    let issuer = TestIssuer::builder()
+        .clock(clock.clone())
+        .jwks_max_age(max_age)
+        .start()
+        .await;
+    let auth = JwtAuth::new(issuer.url(), "insights-api")
+        .clock(clock.clone())
+        .key_wait_budget(key_wait_budget);
+    auth.ready().await.unwrap();
+    (issuer, auth, clock)
 }
