@@ -15,7 +15,6 @@ use serde::de::DeserializeOwned;
 
 use super::cache::TokenCache;
 use super::registered::Registered;
-use crate::algorithm::AlgorithmSet;
 use crate::claims::{Claims, Grant};
 use crate::error::{shown, AuthError, AuthErrorKind};
 use crate::issuer::{Registry, Trusted};
@@ -184,8 +183,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         } else {
             TypPolicy::Lenient
         };
-        // Each issuer's own allow-list is applied once the issuer is known.
-        let header = header::parse(header_json, AlgorithmSet::ALL, typ)?;
+        // The issuer's own allow-list is applied once the issuer is known.
+        let header = header::parse(header_json, typ)?;
         b64::decode_into(payload_b64, payload).map_err(|_| not_base64())?;
         let payload: &'b [u8] = payload;
         if payload.first() != Some(&b'{') {
@@ -194,16 +193,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         }
         let registered: Registered<'b> = serde_json::from_slice(payload).map_err(claims_error)?;
         let issuer = self.trusted_issuer(&registered)?;
-        let allowed = issuer.rules.algorithms;
-        if !allowed.contains(header.alg) {
-            return Err(
-                AuthError::new(AuthErrorKind::UnsupportedAlgorithm).with_context(format!(
-                    "token alg {}, allowed: {}",
-                    header.alg,
-                    allowed.names()
-                )),
-            );
-        }
+        header::check_allowed(header.alg, issuer.rules.algorithms)?;
         Ok(Unverified {
             issuer,
             header,
