@@ -276,6 +276,7 @@ pub(crate) fn log_refusal(error: &AuthError) {
 mod tests {
     use super::*;
     use crate::algorithm::AlgorithmSet;
+    use crate::issuer::Issuer;
 
     #[test]
     fn a_configuration_is_validated_when_built() {
@@ -309,18 +310,10 @@ mod tests {
             .field(),
             "max_token_size"
         );
-        assert_eq!(
-            build(Config {
-                fixed_jwks: Some("{}".into()),
-                ..ok()
-            })
-            .field(),
-            "jwks"
-        );
-        let err = build(Config {
-            jwks_uri: Some("http://a.example/k".into()),
-            ..ok()
-        });
+        let with_primary = |primary: Issuer| Config { primary, ..ok() };
+        let primary = || Issuer::new("https://auth-api.eliq.com");
+        assert_eq!(build(with_primary(primary().jwks("{}"))).field(), "jwks");
+        let err = build(with_primary(primary().jwks_uri("http://a.example/k")));
         assert_eq!(err.field(), "jwks_uri");
         assert!(err.reason().contains("https"), "{err}");
     }

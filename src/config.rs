@@ -27,16 +27,15 @@ pub(crate) const DEFAULT_TOKEN_CACHE: u64 = 10_000;
 /// new authenticator; policy-only changes keep the one already built.
 #[derive(Clone)]
 pub(crate) struct Config {
-    pub(crate) issuer: String,
+    /// The issuer given to `JwtAuth::new`, with the key settings of `jwks_uri`, `jwks` and
+    /// `pem_key`; its audience and algorithms are the layer's (below).
+    pub(crate) primary: Issuer,
     pub(crate) audience: String,
     pub(crate) leeway: Duration,
     pub(crate) max_token_size: usize,
     pub(crate) max_lifetime: Option<Duration>,
     pub(crate) strict_rfc9068: bool,
     pub(crate) algorithms: AlgorithmSet,
-    pub(crate) jwks_uri: Option<String>,
-    pub(crate) fixed_jwks: Option<String>,
-    pub(crate) pem_keys: Vec<PemKey>,
     pub(crate) http_client: Option<reqwest::Client>,
     pub(crate) fetch: FetchLimits,
     pub(crate) cache: CachePolicy,
@@ -59,16 +58,13 @@ pub(crate) struct PemKey {
 impl Config {
     pub(crate) fn new(issuer: String, audience: String) -> Self {
         Self {
-            issuer,
+            primary: Issuer::new(issuer),
             audience,
             leeway: DEFAULT_LEEWAY,
             max_token_size: DEFAULT_MAX_TOKEN_SIZE,
             max_lifetime: Some(DEFAULT_MAX_LIFETIME),
             strict_rfc9068: false,
             algorithms: AlgorithmSet::ALL,
-            jwks_uri: None,
-            fixed_jwks: None,
-            pem_keys: Vec::new(),
             http_client: None,
             fetch: FetchLimits::default(),
             cache: CachePolicy::default(),
@@ -80,8 +76,8 @@ impl Config {
         }
     }
 
-    /// Checks the values every issuer shares; the issuers themselves are checked when the
-    /// registry is built. The first unusable value is the error, naming the builder method it
+    /// Checks the values every issuer shares; the issuers themselves (URL, audience,
+    /// algorithms, keys) are checked when the registry is built. The first unusable value is the error, naming the builder method it
     /// came from.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.leeway > MAX_LEEWAY {
@@ -90,11 +86,12 @@ impl Config {
                 format!("{:?} is more than the 10 minutes allowed", self.leeway),
             ));
         }
-        if self.algorithms.is_empty() {
-            return Err(ConfigError::new(
-                "algorithms",
-                "at least one algorithm is required",
-            ));
+        if self
+            .cache_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(ConfigError::new("jwks_cache_file", "the path is empty"));
         }
         if self.max_token_size == 0 {
             return Err(ConfigError::new("max_token_size", "must be more than 0"));
@@ -122,16 +119,10 @@ impl Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("issuer", &self.issuer)
+            .field("primary", &self.primary)
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
             .field("algorithms", &self.algorithms)
-            .field("jwks_uri", &self.jwks_uri)
-            .field(
-                "fixed_jwks",
-                &self.fixed_jwks.as_ref().map(|_| "(configured)"),
-            )
-            .field("pem_keys", &self.pem_keys.len())
             .field("issuers", &self.issuers)
             .field("resolver", &self.resolver.as_ref().map(|_| "(closure)"))
             .finish_non_exhaustive()

@@ -223,7 +223,7 @@ impl Registry {
             clock: Arc::clone(&config.clock),
             cache: config.cache.clone(),
             base: Rules {
-                issuer: Arc::from(config.issuer.as_str()),
+                issuer: Arc::from(config.primary.url.as_str()),
                 audience: config.audience.clone(),
                 leeway: config.leeway.as_secs(),
                 max_lifetime: config.max_lifetime.map(|d| d.as_secs()),
@@ -231,34 +231,19 @@ impl Registry {
                 algorithms: config.algorithms,
             },
         };
-        let primary = Issuer {
-            url: config.issuer.clone(),
-            tenants: None,
-            audience: None,
-            jwks_uri: config.jwks_uri.clone(),
-            algorithms: None,
-            jwks: config.fixed_jwks.clone(),
-            pem_keys: config.pem_keys.clone(),
-        };
+        let primary = &config.primary;
         let file = config.cache_file.as_ref().map(|path| CacheFile {
             path: path.clone(),
-            issuer: config.issuer.clone(),
-            source: config
+            issuer: primary.url.clone(),
+            source: primary
                 .jwks_uri
                 .clone()
-                .unwrap_or_else(|| config.issuer.clone()),
+                .unwrap_or_else(|| primary.url.clone()),
         });
-        if config
-            .cache_file
-            .as_ref()
-            .is_some_and(|p| p.as_os_str().is_empty())
-        {
-            return Err(ConfigError::new("jwks_cache_file", "the path is empty"));
-        }
         let primary =
-            Arc::new(shared.trusted(&primary, &config.issuer, None, file, Fields::PRIMARY)?);
+            Arc::new(shared.trusted(primary, &primary.url, None, file, Fields::PRIMARY)?);
         let mut exact: HashMap<Box<str>, Arc<Trusted>> = HashMap::new();
-        exact.insert(config.issuer.as_str().into(), Arc::clone(&primary));
+        exact.insert(config.primary.url.as_str().into(), Arc::clone(&primary));
         let mut templates = Vec::new();
         for spec in &config.issuers {
             match &spec.tenants {

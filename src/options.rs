@@ -123,7 +123,7 @@ where
     /// assert!(auth.config_error().is_none());
     /// ```
     pub fn jwks_uri(self, uri: impl Into<String>) -> Self {
-        self.configure(|c| c.jwks_uri = Some(uri.into()))
+        self.configure(|c| c.primary.jwks_uri = Some(uri.into()))
     }
 
     /// Uses these keys (a JWK set document) and never fetches any. Defaults to discovery. Keys
@@ -136,7 +136,7 @@ where
     /// assert!(auth.config_error().is_none());
     /// ```
     pub fn jwks(self, jwk_set_json: impl Into<String>) -> Self {
-        self.configure(|c| c.fixed_jwks = Some(jwk_set_json.into()))
+        self.configure(|c| c.primary.jwks = Some(jwk_set_json.into()))
     }
 
     /// Adds a fixed public key in PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`) for one algorithm,
@@ -158,7 +158,7 @@ where
             alg,
             pem: pem.into(),
         };
-        self.configure(|c| c.pem_keys.push(key))
+        self.configure(|c| c.primary.pem_keys.push(key))
     }
 
     /// Uses this HTTP client for every fetch (custom CA, proxy, mTLS). Its own timeouts and
@@ -321,7 +321,7 @@ impl<C> JwtAuth<C> {
     /// assert_eq!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").issuer(), "https://auth-api.eliq.com");
     /// ```
     pub fn issuer(&self) -> &str {
-        &self.core.config.issuer
+        &self.core.config.primary.url
     }
 
     /// The configured audience.
