@@ -118,11 +118,15 @@ impl Config {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let primary = &self.primary;
         f.debug_struct("Config")
-            .field("primary", &self.primary)
+            .field("issuer", &primary.url)
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
             .field("algorithms", &self.algorithms)
+            .field("jwks_uri", &primary.jwks_uri)
+            .field("fixed_jwks", &primary.jwks.as_ref().map(|_| "(configured)"))
+            .field("pem_keys", &primary.pem_keys.len())
             .field("issuers", &self.issuers)
             .field("resolver", &self.resolver.as_ref().map(|_| "(closure)"))
             .finish_non_exhaustive()
