@@ -241,14 +241,14 @@ impl Registry {
                 .unwrap_or_else(|| primary.url.clone()),
         });
         let primary =
-            Arc::new(shared.trusted(primary, &primary.url, None, file, Fields::PRIMARY)?);
+            Arc::new(shared.trusted(primary, &primary.url, None, file, Declared::Primary)?);
         let mut exact: HashMap<Box<str>, Arc<Trusted>> = HashMap::new();
         exact.insert(config.primary.url.as_str().into(), Arc::clone(&primary));
         let mut templates = Vec::new();
         for spec in &config.issuers {
             match &spec.tenants {
                 None => {
-                    let trusted = shared.trusted(spec, &spec.url, None, None, Fields::ADDED)?;
+                    let trusted = shared.trusted(spec, &spec.url, None, None, Declared::Added)?;
                     if exact
                         .insert(spec.url.as_str().into(), Arc::new(trusted))
                         .is_some()
@@ -309,7 +309,7 @@ impl Registry {
             return slot
                 .get_or_init(|| {
                     self.shared
-                        .trusted(&t.spec, iss, Some(tenant), None, Fields::ADDED)
+                        .trusted(&t.spec, iss, Some(tenant), None, Declared::Added)
                         .inspect_err(|e| tracing::error!(error = %e, "template tenant unusable"))
                         .ok()
                         .map(Arc::new)
@@ -326,7 +326,7 @@ impl Registry {
                 tracing::error!(iss = %shown(iss), answer = %shown(&spec.url), "issuer_resolver answered with another issuer or a template: ignored");
                 return None;
             }
-            match self.shared.trusted(&spec, iss, None, None, Fields::RESOLVED) {
+            match self.shared.trusted(&spec, iss, None, None, Declared::Resolved) {
                 Ok(trusted) => Some(Arc::new(trusted)),
                 Err(e) => {
                     tracing::error!(iss = %shown(iss), error = %e, "issuer_resolver answered with an unusable issuer: ignored");
@@ -371,41 +371,25 @@ impl Registry {
     }
 }
 
-/// The builder fields an issuer's problems are reported under.
-struct Fields {
-    issuer: &'static str,
-    jwks_uri: &'static str,
-    jwks: &'static str,
-    pem_key: &'static str,
-    audience: &'static str,
-    algorithms: &'static str,
+/// Where an issuer was declared, which decides the builder field its problems are reported
+/// under: the primary's under the method that set the value (`issuer`, `jwks`, ...), the others
+/// under `add_issuer` or `issuer_resolver`, naming the issuer.
+#[derive(Clone, Copy)]
+enum Declared {
+    Primary,
+    Added,
+    Resolved,
 }
 
-impl Fields {
-    const PRIMARY: Fields = Fields {
-        issuer: "issuer",
-        jwks_uri: "jwks_uri",
-        jwks: "jwks",
-        pem_key: "pem_key",
-        audience: "audience",
-        algorithms: "algorithms",
-    };
-    const ADDED: Fields = Fields {
-        issuer: "add_issuer",
-        jwks_uri: "add_issuer",
-        jwks: "add_issuer",
-        pem_key: "add_issuer",
-        audience: "add_issuer",
-        algorithms: "add_issuer",
-    };
-    const RESOLVED: Fields = Fields {
-        issuer: "issuer_resolver",
-        jwks_uri: "issuer_resolver",
-        jwks: "issuer_resolver",
-        pem_key: "issuer_resolver",
-        audience: "issuer_resolver",
-        algorithms: "issuer_resolver",
-    };
+impl Declared {
+    fn error(self, primary_field: &'static str, issuer: &str, why: String) -> ConfigError {
+        let field = match self {
+            Declared::Primary => return ConfigError::new(primary_field, why),
+            Declared::Added => "add_issuer",
+            Declared::Resolved => "issuer_resolver",
+        };
+        ConfigError::new(field, format!("issuer {}: {why}", shown(issuer)))
+    }
 }
 
 impl Shared {
@@ -416,38 +400,29 @@ impl Shared {
         issuer: &str,
         tenant: Option<&str>,
         file: Option<CacheFile>,
-        fields: Fields,
+        declared: Declared,
     ) -> Result<Trusted, ConfigError> {
-        let named = |field: &'static str, why: String| {
-            if field == fields.issuer && fields.issuer != "issuer" {
-                ConfigError::new(field, format!("issuer {}: {why}", shown(issuer)))
-            } else {
-                ConfigError::new(field, why)
-            }
-        };
-        let issuer_url = parse_url(issuer).map_err(|e| named(fields.issuer, e))?;
+        let named = |field: &'static str, why: String| declared.error(field, issuer, why);
+        let issuer_url = parse_url(issuer).map_err(|e| named("issuer", e))?;
         let audience = spec
             .audience
             .clone()
             .unwrap_or_else(|| self.base.audience.clone());
         if audience.is_empty() {
-            return Err(named(
-                fields.audience,
-                "the audience must not be empty".into(),
-            ));
+            return Err(named("audience", "the audience must not be empty".into()));
         }
         let algorithms = spec.algorithms.unwrap_or(self.base.algorithms);
         if algorithms.is_empty() {
             return Err(named(
-                fields.algorithms,
+                "algorithms",
                 "at least one algorithm is required".into(),
             ));
         }
         let (origin, fixed) = if spec.jwks.is_some() || !spec.pem_keys.is_empty() {
-            let keys = fixed_keys(spec, algorithms, &fields)?;
+            let keys = fixed_keys(spec, algorithms, &named)?;
             (Origin::Fixed, Some(KeySet::fixed(keys)))
         } else if let Some(uri) = &spec.jwks_uri {
-            let url = parse_url(uri).map_err(|e| named(fields.jwks_uri, e))?;
+            let url = parse_url(uri).map_err(|e| named("jwks_uri", e))?;
             (Origin::JwksUri(url), None)
         } else {
             let origin = Origin::Discovery {
@@ -514,7 +489,7 @@ impl Shared {
         }
         // Every tenant's issuer differs only in the segment: one check covers them all.
         let sample = format!("{prefix}{}{suffix}", tenants[0]);
-        self.trusted(spec, &sample, Some(&tenants[0]), None, Fields::ADDED)?;
+        self.trusted(spec, &sample, Some(&tenants[0]), None, Declared::Added)?;
         Ok(Template {
             prefix: prefix.to_owned(),
             suffix: suffix.to_owned(),
@@ -530,12 +505,12 @@ impl Shared {
 fn fixed_keys(
     spec: &Issuer,
     allowed: AlgorithmSet,
-    fields: &Fields,
+    named: &dyn Fn(&'static str, String) -> ConfigError,
 ) -> Result<Vec<Key>, ConfigError> {
     let mut keys = Vec::new();
     if let Some(json) = &spec.jwks {
-        let (parsed, skipped) = jwk::parse_set(json.as_bytes(), allowed)
-            .map_err(|e| ConfigError::new(fields.jwks, e))?;
+        let (parsed, skipped) =
+            jwk::parse_set(json.as_bytes(), allowed).map_err(|e| named("jwks", e))?;
         if parsed.is_empty() {
             let why = skipped.first().map_or_else(
                 || "it holds no key".to_owned(),
@@ -547,10 +522,7 @@ fn fixed_keys(
                     )
                 },
             );
-            return Err(ConfigError::new(
-                fields.jwks,
-                format!("no usable key: {why}"),
-            ));
+            return Err(named("jwks", format!("no usable key: {why}")));
         }
         for s in &skipped {
             tracing::warn!(kid = s.kid.as_deref().unwrap_or("(none)"), reason = %s.reason, "configured JWK skipped");
@@ -559,13 +531,13 @@ fn fixed_keys(
     }
     for PemKey { kid, alg, pem } in &spec.pem_keys {
         if !allowed.contains(*alg) {
-            return Err(ConfigError::new(
-                fields.pem_key,
+            return Err(named(
+                "pem_key",
                 format!("key {kid:?}: {alg} is not an allowed algorithm"),
             ));
         }
         let key = pem::from_pem(kid, *alg, pem)
-            .map_err(|e| ConfigError::new(fields.pem_key, format!("key {kid:?}: {e}")))?;
+            .map_err(|e| named("pem_key", format!("key {kid:?}: {e}")))?;
         keys.push(key);
     }
     Ok(keys)
