@@ -8,14 +8,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::algorithm::{Algorithm, AlgorithmSet};
-use crate::clock::Clock;
 use crate::config::{Config, PemKey};
 use crate::error::{shown, ConfigError};
 use crate::http::{parse_url, Fetcher};
 use crate::jwt::Rules;
 use crate::keys::jwk::{self, Key};
 use crate::keys::persist::CacheFile;
-use crate::keys::{pem, CachePolicy, JwksStore, KeySet, KeySource, Origin};
+use crate::keys::{pem, Env, KeySet, KeySource, Origin};
 
 /// The placeholder of a template issuer.
 const TENANT: &str = "{tenant}";
@@ -195,10 +194,7 @@ struct Template {
 
 /// What every issuer is built with.
 struct Shared {
-    fetcher: Arc<Fetcher>,
-    store: Arc<JwksStore>,
-    clock: Arc<dyn Clock>,
-    cache: CachePolicy,
+    env: Env,
     base: Rules,
 }
 
@@ -215,13 +211,15 @@ impl Registry {
     /// Validates every issuer and builds the static ones.
     pub(crate) fn build(config: &Config) -> Result<Self, ConfigError> {
         let shared = Shared {
-            fetcher: Arc::new(Fetcher::new(
-                config.fetch.clone(),
-                config.http_client.clone(),
-            )),
-            store: Arc::default(),
-            clock: Arc::clone(&config.clock),
-            cache: config.cache.clone(),
+            env: Env {
+                fetcher: Arc::new(Fetcher::new(
+                    config.fetch.clone(),
+                    config.http_client.clone(),
+                )),
+                store: Arc::default(),
+                clock: Arc::clone(&config.clock),
+                policy: config.cache.clone(),
+            },
             base: Rules {
                 issuer: Arc::from(config.primary.url.as_str()),
                 audience: config.audience.clone(),
@@ -431,15 +429,7 @@ impl Shared {
             };
             (origin, None)
         };
-        let keys = KeySource::new(
-            origin,
-            (Arc::clone(&self.fetcher), Arc::clone(&self.store)),
-            Arc::clone(&self.clock),
-            self.cache.clone(),
-            algorithms,
-            fixed,
-            file,
-        );
+        let keys = KeySource::new(origin, self.env.clone(), algorithms, fixed, file);
         Ok(Trusted {
             rules: Rules {
                 issuer: Arc::from(issuer),

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use shared::JwksStore;
-pub(crate) use source::{CachePolicy, KeySource, Origin, Why};
+pub(crate) use source::{CachePolicy, Env, KeySource, Origin, Why};
 
 use crate::algorithm::Algorithm;
 use crate::error::{AuthError, AuthErrorKind, KeySourceError};

@@ -63,6 +63,16 @@ impl Default for CachePolicy {
     }
 }
 
+/// What every key source of one configuration shares: the HTTP client, the store of fetched
+/// key sets, the clock and the timings.
+#[derive(Clone)]
+pub(crate) struct Env {
+    pub(crate) fetcher: Arc<Fetcher>,
+    pub(crate) store: Arc<JwksStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) policy: CachePolicy,
+}
+
 /// Why a refresh is wanted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Why {
@@ -140,13 +150,17 @@ enum Start {
 impl KeySource {
     pub(crate) fn new(
         origin: Origin,
-        (fetcher, store): (Arc<Fetcher>, Arc<JwksStore>),
-        clock: Arc<dyn Clock>,
-        policy: CachePolicy,
+        env: Env,
         allowed: AlgorithmSet,
         fixed: Option<KeySet>,
         file: Option<CacheFile>,
     ) -> Self {
+        let Env {
+            fetcher,
+            store,
+            clock,
+            policy,
+        } = env;
         let restored = fixed.or_else(|| {
             file.as_ref()
                 .and_then(|f| f.read(allowed, policy.max_stale, clock.now()))
