@@ -3,14 +3,19 @@
 //! [`JwtAuth`](crate::JwtAuth), and the per-layer [`Gate`] (policy, optional, how to answer).
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use http::HeaderMap;
 use serde::de::DeserializeOwned;
 
-use crate::claims::Claims;
+use crate::api_key::{ApiKey, Prefixes, NO_EXPIRY};
+use crate::claims::{Claims, Credential, Grant};
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::error::{shown, AuthError, AuthErrorKind, ConfigError};
+use crate::http::{parse_url, Fetcher};
+use crate::introspection::{Expect, Introspector};
 use crate::issuer::Registry;
 use crate::jwt::{Attempt, Need, Verifier};
 use crate::keys::KeySetInfo;
@@ -42,11 +47,69 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Core<C> {
 }
 
 /// Turns a request's credentials into claims: the key source and the verified-token cache of
-/// one configuration.
+/// one configuration, its introspection endpoint and its API-key validators.
 pub(crate) struct Authenticator<C> {
     verifier: Verifier<C>,
+    introspector: Option<Introspector<C>>,
+    api_keys: Prefixes,
+    /// Tells this authenticator's memoised API-key claims from another's.
+    id: u64,
+    clock: Arc<dyn Clock>,
+    leeway: u64,
     max_token_size: usize,
     realm: Box<str>,
+}
+
+/// Where a credential goes, decided by its shape alone, before any parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// The API-key validator at this index (the longest matching prefix).
+    ApiKey(usize),
+    /// A compact JWS (or anything, without introspection): JWT verification.
+    Jwt,
+    /// Anything else, with introspection configured.
+    Opaque,
+}
+
+/// The outcome of a synchronous attempt at a credential.
+pub(crate) enum Step<C> {
+    Done(Result<Claims<C>, AuthError>),
+    /// The verdict needs I/O (or a validator's future) first.
+    Wait(Wait),
+}
+
+/// What a credential waits for.
+pub(crate) enum Wait {
+    Keys(Need),
+    Introspection,
+    ApiKey(usize),
+}
+
+impl Wait {
+    /// Whether the wait may well end at once (an in-memory validator's ready future), so that
+    /// polling it once inline is worth trying.
+    pub(crate) fn may_be_ready(&self) -> bool {
+        matches!(self, Wait::ApiKey(_))
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// `header.payload.signature`, each segment non-empty base64url: the shape of a compact JWS.
+fn is_compact_jws(token: &str) -> bool {
+    let mut segments = 0;
+    for segment in token.split('.') {
+        segments += 1;
+        if segments > 3
+            || segment.is_empty()
+            || !segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return false;
+        }
+    }
+    segments == 3
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
@@ -54,15 +117,149 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     pub(crate) fn build(config: &Config) -> Result<Self, ConfigError> {
         config.validate()?;
         let issuers = Registry::build(config)?;
+        let introspector = match &config.introspection {
+            Some(settings) => {
+                let primary = &issuers.primary().rules;
+                let issuer_url =
+                    parse_url(&primary.issuer).map_err(|e| ConfigError::new("issuer", e))?;
+                let expect = Expect {
+                    issuer: Arc::clone(&primary.issuer),
+                    audience: primary.audience.clone(),
+                    leeway: primary.leeway,
+                };
+                let fetcher = Fetcher::keep_alive(config.fetch.clone(), config.http_client.clone());
+                Some(Introspector::new(
+                    settings.clone(),
+                    (issuer_url, expect),
+                    fetcher,
+                    Arc::clone(&config.clock),
+                )?)
+            }
+            None => None,
+        };
         Ok(Self {
             verifier: Verifier::new(
                 issuers,
                 (config.max_token_size, config.strict_rfc9068),
                 config.token_cache,
             ),
+            introspector,
+            api_keys: config.api_keys.clone(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            clock: Arc::clone(&config.clock),
+            leeway: config.leeway.as_secs(),
             max_token_size: config.max_token_size,
             realm: config.audience.as_str().into(),
         })
+    }
+
+    /// Where `token` goes.
+    pub(crate) fn route(&self, token: &str) -> Route {
+        if let Some(index) = self.api_keys.route(token) {
+            Route::ApiKey(index)
+        } else if self.introspector.is_none() || is_compact_jws(token) {
+            Route::Jwt
+        } else {
+            Route::Opaque
+        }
+    }
+
+    /// The verdict on any credential when it needs no I/O (a JWT with its keys at hand, a
+    /// remembered introspection); otherwise what it waits for.
+    pub(crate) fn try_authenticate(&self, token: &str) -> Step<C> {
+        match self.route(token) {
+            Route::Jwt => match self.try_verify(token) {
+                Attempt::Done(verdict) => Step::Done(verdict),
+                Attempt::NeedKeys(need) => Step::Wait(Wait::Keys(need)),
+            },
+            Route::Opaque => match self.introspector.as_ref().and_then(|i| i.cached(token)) {
+                Some(verdict) => Step::Done(verdict),
+                None => Step::Wait(Wait::Introspection),
+            },
+            Route::ApiKey(index) => Step::Wait(Wait::ApiKey(index)),
+        }
+    }
+
+    /// The verdict on any credential, waiting as needed.
+    pub(crate) async fn authenticate(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        match self.try_authenticate(token) {
+            Step::Done(verdict) => verdict,
+            Step::Wait(wait) => self.authenticate_after(token, wait).await,
+        }
+    }
+
+    /// The slow path of [`Authenticator::try_authenticate`].
+    pub(crate) async fn authenticate_after(
+        &self,
+        token: &str,
+        wait: Wait,
+    ) -> Result<Claims<C>, AuthError> {
+        match wait {
+            Wait::Keys(need) => self.verify_after(token, need).await,
+            Wait::Introspection => match &self.introspector {
+                Some(introspector) => introspector.introspect(token).await,
+                None => Err(AuthErrorKind::Internal.into()),
+            },
+            Wait::ApiKey(index) => self.check_api_key(token, index).await,
+        }
+    }
+
+    /// Asks the prefix's validator, and turns its grant into claims (once per stored grant).
+    async fn check_api_key(&self, token: &str, index: usize) -> Result<Claims<C>, AuthError> {
+        let (prefix, validator) = self.api_keys.get(index);
+        let key = ApiKey::routed(token, prefix.len());
+        let grant = match validator.lookup(&key).await {
+            Ok(Some(grant)) => grant,
+            Ok(None) => {
+                return Err(AuthError::new(AuthErrorKind::UnknownApiKey)
+                    .with_context(format!("no key with prefix {} is known", shown(prefix))))
+            }
+            Err(e) => {
+                return Err(AuthError::new(AuthErrorKind::ValidationUnavailable)
+                    .with_context(format!(
+                        "the API-key validator for prefix {} failed",
+                        shown(prefix)
+                    ))
+                    .with_source(e)
+                    .with_retry_after(std::time::Duration::from_secs(5)))
+            }
+        };
+        if let Some(exp) = grant.expiry() {
+            let now = self.clock.now();
+            if now >= exp.saturating_add(self.leeway) {
+                return Err(AuthError::new(AuthErrorKind::Expired).with_context(format!(
+                    "the API key with prefix {} expired at {exp}, {} s before now",
+                    shown(prefix),
+                    now - exp
+                )));
+            }
+        }
+        if let Some(claims) = grant.memo::<Claims<C>>(self.id) {
+            return Ok((*claims).clone());
+        }
+        let primary = &self.issuers().primary().rules;
+        let object = grant.claims_object(&primary.issuer, &primary.audience);
+        let claims: C = serde_json::from_value(object).map_err(|e| {
+            AuthError::new(AuthErrorKind::InvalidClaim)
+                .with_detail("the token claims do not fit the expected claims type")
+                .with_context(format!(
+                    "the grant of an API key with prefix {} does not fit the claims type",
+                    shown(prefix)
+                ))
+                .with_source(e)
+        })?;
+        let scopes = grant.granted_scopes().join(" ").into_boxed_str();
+        let g = Grant::new(
+            grant.sub(),
+            grant.granted_sub_type(),
+            scopes,
+            (grant.expiry().unwrap_or(NO_EXPIRY), None),
+            (Arc::clone(&primary.issuer), None),
+        )
+        .with_origin(grant.granted_client_id(), Credential::ApiKey);
+        let claims = Claims::new(claims, g);
+        grant.remember(self.id, Arc::new(claims.clone()));
+        Ok(claims)
     }
 
     /// The request's bearer token; `None` when it carries no bearer credentials.
@@ -77,11 +274,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     pub(crate) fn try_verify(&self, token: &str) -> Attempt<C> {
         let _span = tracing::debug_span!("jwt_verify").entered();
         self.verifier.try_verify(token)
-    }
-
-    /// Verifies, waiting for keys when needed.
-    pub(crate) async fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        self.verifier.verify(token).await
     }
 
     /// The slow path of [`Authenticator::try_verify`].
@@ -169,7 +361,7 @@ where
     pub async fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
         let verdict = match (self.authenticator(), &self.layer.error) {
             (Ok(auth), None) => {
-                let verified = auth.verify(token).await;
+                let verified = auth.authenticate(token).await;
                 verified.and_then(|claims| {
                     self.layer.policy.check(claims.grant())?;
                     Ok(claims)
@@ -261,6 +453,14 @@ pub(crate) fn log_refusal(error: &AuthError) {
         }
         AuthErrorKind::KeysUnavailable => {
             tracing::warn!(?kind, context, source, "request refused: no signing keys");
+        }
+        AuthErrorKind::ValidationUnavailable => {
+            tracing::warn!(
+                ?kind,
+                context,
+                source,
+                "request refused: the credential could not be checked"
+            );
         }
         _ if outcome(kind).status.is_server_error() => {
             tracing::error!(?kind, context, source, "request refused: misconfigured");

@@ -99,6 +99,25 @@ struct GrantInner {
     nbf: Option<u64>,
     iss: Arc<str>,
     tenant: Option<Arc<str>>,
+    client_id: Option<Box<str>>,
+    credential: Credential,
+}
+
+/// How the request's credential was judged.
+///
+/// ```
+/// use tower_jwt_auth::Credential;
+/// assert_ne!(Credential::Jwt, Credential::ApiKey);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Credential {
+    /// A JWT access token, its signature verified with the issuer's keys.
+    Jwt,
+    /// An opaque token the issuer's introspection endpoint (RFC 7662) reported active.
+    Introspected,
+    /// An API key a configured validator accepted.
+    ApiKey,
 }
 
 impl Grant {
@@ -118,8 +137,31 @@ impl Grant {
                 nbf,
                 iss,
                 tenant,
+                client_id: None,
+                credential: Credential::Jwt,
             }),
         }
+    }
+
+    /// Sets the `client_id` and how the credential was judged; only while the grant is being
+    /// built (not yet shared).
+    pub(crate) fn with_origin(mut self, client_id: Option<&str>, credential: Credential) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.client_id = client_id.map(Into::into);
+            inner.credential = credential;
+        }
+        self
+    }
+
+    /// The OAuth client the token was issued to (`client_id`), when the credential names one.
+    pub fn client_id(&self) -> Option<&str> {
+        self.inner.client_id.as_deref()
+    }
+
+    /// How the credential was judged: a verified JWT, an introspected opaque token, or an API
+    /// key.
+    pub fn credential(&self) -> Credential {
+        self.inner.credential
     }
 
     /// The trusted issuer that accepted the token (its `iss`).
@@ -170,6 +212,8 @@ impl fmt::Debug for Grant {
             .field("iss", &self.issuer())
             .field("tenant", &self.tenant())
             .field("sub", &self.sub())
+            .field("credential", &self.credential())
+            .field("client_id", &self.client_id())
             .field("sub_type", &self.sub_type())
             .field("scopes", &self.scopes().collect::<Vec<_>>())
             .field("exp", &self.inner.exp)

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::algorithm::{Algorithm, AlgorithmSet};
+use crate::api_key::Prefixes;
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::http::FetchLimits;
+use crate::introspection::Introspection;
 use crate::issuer::{Issuer, ResolverFn};
 use crate::keys::CachePolicy;
 
@@ -45,6 +47,10 @@ pub(crate) struct Config {
     /// Issuers beside the primary one.
     pub(crate) issuers: Vec<Issuer>,
     pub(crate) resolver: Option<Arc<ResolverFn>>,
+    /// Opaque tokens go to this endpoint.
+    pub(crate) introspection: Option<Introspection>,
+    /// API-key validators by prefix.
+    pub(crate) api_keys: Prefixes,
 }
 
 /// A fixed key given in PEM.
@@ -73,6 +79,8 @@ impl Config {
             cache_file: None,
             issuers: Vec::new(),
             resolver: None,
+            introspection: None,
+            api_keys: Prefixes::default(),
         }
     }
 
@@ -102,6 +110,10 @@ impl Config {
         if self.fetch.connect_timeout.is_zero() || self.fetch.total_timeout.is_zero() {
             return Err(ConfigError::new("fetch_timeouts", "must be more than 0"));
         }
+        self.api_keys.validate()?;
+        if let Some(introspection) = &self.introspection {
+            introspection.validate()?;
+        }
         let c = &self.cache;
         if c.ttl_floor > c.ttl_ceiling {
             return Err(ConfigError::new(
@@ -129,6 +141,8 @@ impl fmt::Debug for Config {
             .field("pem_keys", &primary.pem_keys.len())
             .field("issuers", &self.issuers)
             .field("resolver", &self.resolver.as_ref().map(|_| "(closure)"))
+            .field("introspection", &self.introspection)
+            .field("api_key_prefixes", &self.api_keys)
             .finish_non_exhaustive()
     }
 }

@@ -74,8 +74,17 @@ pub enum AuthErrorKind {
     /// The token is valid but its `sub_type` is not the one the route requires: 403
     /// `insufficient_scope`.
     SubTypeMismatch,
+    /// The issuer's introspection endpoint (RFC 7662) reports the opaque token inactive
+    /// (`active: false`: unknown, revoked or expired): 401 `invalid_token`.
+    InactiveToken,
+    /// No configured API-key validator knows the key: 401 `invalid_token`.
+    UnknownApiKey,
     /// Signing keys could not be obtained (identity provider unreachable, nothing cached): 503.
     KeysUnavailable,
+    /// The service that judges an opaque credential failed: the introspection endpoint is
+    /// unreachable or answered with an error or an unusable document, or an API-key
+    /// validator reported its own failure: 503 with `Retry-After`. Nothing is cached.
+    ValidationUnavailable,
     /// The layer's configuration is unusable (see [`ConfigError`]): 500.
     Misconfigured,
     /// Verification failed unexpectedly inside the crypto backend: 401 `invalid_token`.
@@ -113,7 +122,10 @@ impl AuthErrorKind {
             K::BoundToken => "the token is bound to a key and needs its proof of possession",
             K::InsufficientScope => "the token lacks a required scope",
             K::SubTypeMismatch => "the token's subject type is not accepted here",
+            K::InactiveToken => "the token is not active",
+            K::UnknownApiKey => "the API key is not known",
             K::KeysUnavailable => "signing keys are temporarily unavailable",
+            K::ValidationUnavailable => "the credential cannot be checked right now",
             K::Misconfigured => "token verification is misconfigured",
             K::Internal => "the token could not be verified",
         }
@@ -471,7 +483,10 @@ mod tests {
             K::BoundToken,
             K::InsufficientScope,
             K::SubTypeMismatch,
+            K::InactiveToken,
+            K::UnknownApiKey,
             K::KeysUnavailable,
+            K::ValidationUnavailable,
             K::Misconfigured,
             K::Internal,
         ];

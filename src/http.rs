@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_LENGTH};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{redirect, Client, Url};
 
 use crate::error::{KeySourceError, KeySourceErrorKind as Kind};
@@ -42,6 +42,15 @@ pub(crate) struct Fetcher {
     limits: FetchLimits,
     supplied: Option<Client>,
     built: OnceLock<Result<Client, KeySourceError>>,
+    /// Whether idle connections are kept: not for key fetches minutes apart, but for an
+    /// introspection endpoint called on every cache miss.
+    keep_alive: bool,
+}
+
+/// A POST body and its client authentication.
+pub(crate) struct Form<'a> {
+    pub(crate) body: String,
+    pub(crate) authorization: Option<&'a str>,
 }
 
 impl Fetcher {
@@ -50,6 +59,15 @@ impl Fetcher {
             limits,
             supplied,
             built: OnceLock::new(),
+            keep_alive: false,
+        }
+    }
+
+    /// A fetcher that keeps idle connections open, for frequent calls to one endpoint.
+    pub(crate) fn keep_alive(limits: FetchLimits, supplied: Option<Client>) -> Self {
+        Self {
+            keep_alive: true,
+            ..Self::new(limits, supplied)
         }
     }
 
@@ -64,11 +82,12 @@ impl Fetcher {
         }
         self.built
             .get_or_init(|| {
+                // Key fetches are minutes apart: an idle connection would only go stale.
+                let idle = if self.keep_alive { usize::MAX } else { 0 };
                 Client::builder()
                     .connect_timeout(self.limits.connect_timeout)
                     .timeout(self.limits.total_timeout)
-                    // Fetches are minutes apart: an idle connection would only go stale.
-                    .pool_max_idle_per_host(0)
+                    .pool_max_idle_per_host(idle)
                     .redirect(redirect::Policy::custom(|attempt| {
                         if attempt.previous().len() > 2 {
                             attempt.error("more than 2 redirects")
@@ -93,8 +112,34 @@ impl Fetcher {
     /// GETs `url`, refusing non-2xx answers and bodies over the size cap.
     pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, KeySourceError> {
         let client = self.client()?;
+        self.within_timeout(url, self.read(url, client.get(url.clone())))
+            .await
+    }
+
+    /// POSTs an `application/x-www-form-urlencoded` body to `url`, with the same limits.
+    pub(crate) async fn post_form(
+        &self,
+        url: &Url,
+        form: Form<'_>,
+    ) -> Result<Fetched, KeySourceError> {
+        let client = self.client()?;
+        let mut request = client
+            .post(url.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form.body);
+        if let Some(authorization) = form.authorization {
+            request = request.header(AUTHORIZATION, authorization);
+        }
+        self.within_timeout(url, self.read(url, request)).await
+    }
+
+    async fn within_timeout(
+        &self,
+        url: &Url,
+        fetch: impl std::future::Future<Output = Result<Fetched, KeySourceError>>,
+    ) -> Result<Fetched, KeySourceError> {
         let total = self.limits.total_timeout;
-        match tokio::time::timeout(total, self.get_inner(client, url)).await {
+        match tokio::time::timeout(total, fetch).await {
             Ok(result) => result,
             Err(_) => Err(KeySourceError::new(
                 Kind::Timeout,
@@ -103,9 +148,12 @@ impl Fetcher {
         }
     }
 
-    async fn get_inner(&self, client: &Client, url: &Url) -> Result<Fetched, KeySourceError> {
-        let mut res = client
-            .get(url.clone())
+    async fn read(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Fetched, KeySourceError> {
+        let mut res = request
             .header(ACCEPT, "application/json")
             .send()
             .await

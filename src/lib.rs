@@ -185,6 +185,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod algorithm;
+mod api_key;
 mod authenticator;
 #[cfg(feature = "axum")]
 mod axum;
@@ -195,6 +196,7 @@ mod config;
 mod error;
 mod future;
 mod http;
+mod introspection;
 mod issuer;
 mod jose;
 mod jwt;
@@ -211,11 +213,15 @@ mod token;
 #[cfg(feature = "axum")]
 pub use crate::axum::MissingClaims;
 pub use algorithm::Algorithm;
+pub use api_key::{
+    ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, KeyDigest,
+};
 pub use body::ResponseBody;
-pub use claims::{AccessClaims, Audience, Claims, Grant};
+pub use claims::{AccessClaims, Audience, Claims, Credential, Grant};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AuthError, AuthErrorKind, ConfigError, KeySourceError, KeySourceErrorKind};
 pub use future::ResponseFuture;
+pub use introspection::Introspection;
 pub use issuer::Issuer;
 pub use keys::KeySetInfo;
 pub use layer::JwtAuth;

@@ -8,8 +8,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::algorithm::Algorithm;
+use crate::api_key::{ApiKeyValidator, DynValidator};
 use crate::clock::Clock;
 use crate::config::PemKey;
+use crate::introspection::Introspection;
 use crate::issuer::Issuer;
 use crate::layer::JwtAuth;
 
@@ -54,6 +56,46 @@ where
         F: Fn(&str) -> Option<Issuer> + Send + Sync + 'static,
     {
         self.configure(|c| c.resolver = Some(Arc::new(resolver)))
+    }
+
+    /// Accepts opaque access tokens: a bearer token that is not a compact JWS (and matches no
+    /// [`api_keys`](JwtAuth::api_keys) prefix) is judged by the issuer's introspection
+    /// endpoint (RFC 7662), its verdicts cached. Without it, such a token is 401
+    /// `invalid_token`. The response's `iss` (when present) must be the primary issuer and its
+    /// `aud` (when present) must name the audience. See [`Introspection`].
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Introspection, JwtAuth};
+    /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api").introspection(
+    ///     Introspection::new("https://oauth.flip.energy/token/introspect", "rs-client", "s3cr3t"));
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn introspection(self, introspection: Introspection) -> Self {
+        self.configure(|c| c.introspection = Some(introspection))
+    }
+
+    /// Accepts API keys that begin with `prefix` (`fl_`) in the same `Authorization: Bearer`
+    /// header, judged by `validator` ([`ApiKeyStore`](crate::ApiKeyStore), your own
+    /// [`ApiKeyValidator`], or an [`ApiKeyFn`](crate::ApiKeyFn)). Routing is by prefix, before
+    /// any parsing; with several prefixes the longest that matches wins. A key the validator
+    /// does not know is 401 `invalid_token`; a failure of the validator itself is 503.
+    ///
+    /// A prefix that is empty, configured twice, has characters a token cannot have, or would
+    /// capture JWTs (`e`, `ey`, `eyJ…`) is a configuration error (field `api_keys`).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{ApiKeyGrant, ApiKeyStore, JwtAuth};
+    /// let keys = ApiKeyStore::new();
+    /// keys.insert("fl_live_0123456789abcdef", ApiKeyGrant::new("org-42").scopes(["insights.read"]));
+    /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
+    ///     .api_keys("fl_", keys)
+    ///     .require_scopes(["insights.read"]); // for tokens and keys alike
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn api_keys(self, prefix: impl Into<String>, validator: impl ApiKeyValidator) -> Self {
+        let prefix = prefix.into();
+        let validator: Arc<dyn DynValidator> = Arc::new(validator);
+        self.configure(|c| c.api_keys.add(prefix, validator))
     }
 
     /// Clock skew tolerated on `exp`, `nbf` and `iat`. Defaults to 60 s; at most 10 minutes.

@@ -59,6 +59,8 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
         | K::MissingClaim
         | K::InvalidClaim
         | K::BoundToken
+        | K::InactiveToken
+        | K::UnknownApiKey
         | K::Internal => out(
             StatusCode::UNAUTHORIZED,
             Some("invalid_token"),
@@ -69,7 +71,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
             Some("insufficient_scope"),
             GRPC_PERMISSION_DENIED,
         ),
-        K::KeysUnavailable => out(
+        K::KeysUnavailable | K::ValidationUnavailable => out(
             StatusCode::SERVICE_UNAVAILABLE,
             Some("temporarily_unavailable"),
             GRPC_UNAVAILABLE,
@@ -327,6 +329,9 @@ mod tests {
             (AuthErrorKind::Expired, "16"),
             (AuthErrorKind::InvalidRequest, "3"),
             (AuthErrorKind::KeysUnavailable, "14"),
+            (AuthErrorKind::ValidationUnavailable, "14"),
+            (AuthErrorKind::InactiveToken, "16"),
+            (AuthErrorKind::UnknownApiKey, "16"),
             (AuthErrorKind::Misconfigured, "13"),
         ] {
             let res = Responder::new("api", None).respond(&kind.into(), true);

@@ -10,11 +10,11 @@ use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use crate::authenticator::Gate;
+use crate::authenticator::Step;
 use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind};
-use crate::future::ResponseFuture;
-use crate::jwt::Attempt;
+use crate::future::{ResponseFuture, Verdict};
 use crate::response::is_grpc;
 
 /// The service of [`JwtAuth`](crate::JwtAuth).
@@ -86,34 +86,49 @@ where
             Ok(None) => return refuse(&AuthErrorKind::MissingToken.into(), &req),
             Err(e) => return refuse(&e, &req),
         };
-        match gate.auth.try_verify(token) {
-            Attempt::Done(verified) => match gate.admit(verified) {
-                Ok(claims) => {
-                    admit(req.extensions_mut(), gate, claims);
-                    ResponseFuture::inner(self.inner.call(req))
-                }
-                Err(e) => refuse(&e, &req),
-            },
-            Attempt::NeedKeys(why) => {
-                let grpc = is_grpc(req.headers());
-                let token = token.to_owned();
-                let gate = Arc::clone(&self.gate);
-                let verdict = Box::pin(async move {
-                    match gate.admit(gate.auth.verify_after(&token, why).await) {
-                        Ok(claims) => {
-                            let mut extensions = Extensions::new();
-                            admit(&mut extensions, &gate, claims);
-                            Ok(extensions)
-                        }
-                        Err(e) => Err(gate.refuse(&e, grpc)),
+        let wait = match gate.auth.try_authenticate(token) {
+            Step::Done(verified) => {
+                return match gate.admit(verified) {
+                    Ok(claims) => {
+                        admit(req.extensions_mut(), gate, claims);
+                        ResponseFuture::inner(self.inner.call(req))
                     }
-                });
-                // The readied service goes with the future; a fresh clone stays for the next call.
-                let clone = self.inner.clone();
-                let svc = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::verifying(verdict, svc, req)
+                    Err(e) => refuse(&e, &req),
+                }
+            }
+            Step::Wait(wait) => wait,
+        };
+        let grpc = is_grpc(req.headers());
+        let ready_soon = wait.may_be_ready();
+        let token = token.to_owned();
+        let gate = Arc::clone(&self.gate);
+        let mut verdict: Verdict = Box::pin(async move {
+            match gate.admit(gate.auth.authenticate_after(&token, wait).await) {
+                Ok(claims) => {
+                    let mut extensions = Extensions::new();
+                    admit(&mut extensions, &gate, claims);
+                    Ok(extensions)
+                }
+                Err(e) => Err(gate.refuse(&e, grpc)),
+            }
+        });
+        if ready_soon {
+            // An in-memory validator answers at once: no detour through the waiting state.
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            if let Poll::Ready(verdict) = verdict.as_mut().poll(&mut cx) {
+                return match verdict {
+                    Ok(extensions) => {
+                        req.extensions_mut().extend(extensions);
+                        ResponseFuture::inner(self.inner.call(req))
+                    }
+                    Err(response) => ResponseFuture::rejected(response),
+                };
             }
         }
+        // The readied service goes with the future; a fresh clone stays for the next call.
+        let clone = self.inner.clone();
+        let svc = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::verifying(verdict, svc, req)
     }
 }
 

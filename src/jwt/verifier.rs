@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::cache::TokenCache;
 use super::registered::Registered;
-use crate::claims::{Claims, Grant};
+use crate::claims::{Claims, Credential, Grant};
 use crate::error::{shown, AuthError, AuthErrorKind};
 use crate::issuer::{Registry, Trusted};
 use crate::jose::b64;
@@ -92,14 +92,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     /// Verifies with the key set at hand, or says which keys are needed.
     pub(crate) fn try_verify(&self, token: &str) -> Attempt<C> {
         self.attempt(token, true)
-    }
-
-    /// Verifies, waiting for the key source when needed.
-    pub(crate) async fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        match self.try_verify(token) {
-            Attempt::Done(result) => result,
-            Attempt::NeedKeys(need) => self.verify_after(token, need).await,
-        }
     }
 
     /// The slow path: obtain the issuer's keys, then verify (no second refetch).
@@ -269,7 +261,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             reg.scopes(),
             (exp, reg.nbf.map(|n| n.0)),
             (Arc::clone(&issuer.rules.issuer), issuer.tenant.clone()),
-        );
+        )
+        .with_origin(reg.client_id.as_ref().map(|c| &*c.0), Credential::Jwt);
         let claims: C = match reg.into_claims() {
             Some(claims) => claims,
             None => serde_json::from_slice(payload).map_err(|e| {

@@ -1,5 +1,5 @@
 //! OpenID Connect discovery (and RFC 8414 authorization-server metadata as a fallback): from the
-//! issuer to its `jwks_uri`.
+//! issuer to its `jwks_uri` (and its `introspection_endpoint`).
 
 use reqwest::Url;
 use serde::Deserialize;
@@ -7,10 +7,12 @@ use serde::Deserialize;
 use crate::error::{KeySourceError, KeySourceErrorKind};
 use crate::http::{parse_url, Fetcher};
 
+/// The members of the metadata document this crate reads.
 #[derive(Deserialize)]
-struct Metadata {
+pub(crate) struct Metadata {
     issuer: String,
     jwks_uri: Option<String>,
+    introspection_endpoint: Option<String>,
 }
 
 /// `{issuer}/.well-known/openid-configuration`, and on 404 the RFC 8414 location
@@ -31,6 +33,34 @@ pub(crate) async fn discover(
     issuer: &str,
     issuer_url: &Url,
 ) -> Result<Url, KeySourceError> {
+    let (url, meta) = metadata(fetcher, issuer, issuer_url).await?;
+    endpoint(&url, "jwks_uri", meta.jwks_uri)
+}
+
+/// Finds the issuer's `introspection_endpoint` (RFC 8414 §2), with the same rules.
+pub(crate) async fn introspection_endpoint(
+    fetcher: &Fetcher,
+    issuer: &str,
+    issuer_url: &Url,
+) -> Result<Url, KeySourceError> {
+    let (url, meta) = metadata(fetcher, issuer, issuer_url).await?;
+    endpoint(&url, "introspection_endpoint", meta.introspection_endpoint)
+}
+
+fn endpoint(url: &Url, member: &str, value: Option<String>) -> Result<Url, KeySourceError> {
+    let invalid = |why: String| {
+        KeySourceError::new(KeySourceErrorKind::InvalidDocument, format!("{url}: {why}"))
+    };
+    let value = value.ok_or_else(|| invalid(format!("the discovery document has no {member}")))?;
+    parse_url(&value).map_err(|e| invalid(format!("{member}: {e}")))
+}
+
+/// The issuer's metadata document and where it was found.
+async fn metadata(
+    fetcher: &Fetcher,
+    issuer: &str,
+    issuer_url: &Url,
+) -> Result<(Url, Metadata), KeySourceError> {
     let [oidc, rfc8414] = metadata_urls(issuer_url);
     let (url, doc) = match fetcher.get(&oidc).await {
         Ok(doc) => (oidc, doc),
@@ -51,10 +81,7 @@ pub(crate) async fn discover(
             issuer_mismatch(&url, issuer, &meta.issuer),
         ));
     }
-    let jwks_uri = meta
-        .jwks_uri
-        .ok_or_else(|| invalid("the discovery document has no jwks_uri"))?;
-    parse_url(&jwks_uri).map_err(|e| invalid(&format!("jwks_uri: {e}")))
+    Ok((url, meta))
 }
 
 /// Both spellings, and the likely fix when they differ only by a trailing slash.

@@ -18,7 +18,7 @@
 //!   set stops verifying with the refresh that removed it.
 //! - **Restarts**: [`persist`] keeps the last good set on disk when configured.
 
-mod discovery;
+pub(crate) mod discovery;
 pub(crate) mod jwk;
 pub(crate) mod pem;
 pub(crate) mod persist;

@@ -1,0 +1,608 @@
+//! Opaque access tokens, judged by the issuer's introspection endpoint (RFC 7662), with a cache
+//! so that a client sending one token on every call costs one round trip, not one per request.
+//!
+//! - **The call**: `POST token=…&token_type_hint=access_token`, the resource server
+//!   authenticated as an OAuth client (`client_secret_basic` by default, or
+//!   `client_secret_post`), with the timeouts, size cap and redirect rules of key fetches.
+//! - **The verdict**: `active: false` is 401 `invalid_token`; `active: true` is refused as well
+//!   when `exp` has passed, `nbf` is ahead, `aud` (when present) does not name the audience,
+//!   `iss` (when present) is not the issuer, `token_type` (when present) is not `Bearer`, or
+//!   the token is bound to a key (`cnf`). `scope` becomes the scopes. Absent `iss`, `aud`,
+//!   `sub` and `exp` are filled in for the claims type: the issuer, the audience, the
+//!   `client_id`, and 253402300799 (no expiry known).
+//! - **The cache**: keyed by the whole token (equality, full-token hash with a per-process
+//!   key). An accepted token is remembered until the earlier of its `exp` and
+//!   [`Introspection::cache_ttl`] (5 minutes by default); a refused one for
+//!   [`Introspection::inactive_cache_ttl`] (30 s) so that replaying a dead token cannot make
+//!   every request a round trip. Requests with one token share one call. Bounded in entries.
+//!   Failures (endpoint down, 5xx, an unusable answer) are 503 with `Retry-After` and are
+//!   never cached.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::Url;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tokio::sync::OnceCell;
+
+use crate::api_key::NO_EXPIRY;
+use crate::claims::{Claims, Credential, Grant};
+use crate::clock::Clock;
+use crate::error::{shown, AuthError, AuthErrorKind, ConfigError, KeySourceError};
+use crate::http::{parse_url, Fetcher, Form};
+use crate::jwt::registered::Registered;
+use crate::keys::discovery;
+
+/// An accepted token is remembered at most this long by default.
+pub(crate) const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
+/// A refused token is remembered this long by default.
+pub(crate) const DEFAULT_INACTIVE_TTL: Duration = Duration::from_secs(30);
+/// Introspection verdicts remembered by default.
+pub(crate) const DEFAULT_CAPACITY: u64 = 10_000;
+/// `Retry-After` when the endpoint failed.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// How the resource server authenticates to the introspection endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientAuth {
+    Basic,
+    Post,
+}
+
+/// Where the endpoint is.
+#[derive(Debug, Clone)]
+enum Endpoint {
+    Fixed(String),
+    /// The issuer's `introspection_endpoint` from its discovery / RFC 8414 metadata.
+    FromMetadata,
+}
+
+/// Token introspection (RFC 7662) for opaque access tokens, given to
+/// [`JwtAuth::introspection`](crate::JwtAuth::introspection). Tokens that are not a compact
+/// JWS (and match no API-key prefix) are sent to the endpoint; JWTs are still verified locally.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{Introspection, JwtAuth};
+/// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api").introspection(
+///     Introspection::new("https://oauth.flip.energy/token/introspect", "rs-client", "s3cr3t")
+///         .cache_ttl(Duration::from_secs(60)),
+/// );
+/// assert!(auth.config_error().is_none());
+/// assert!(!format!("{auth:?}").contains("s3cr3t"));
+/// ```
+#[derive(Clone)]
+pub struct Introspection {
+    endpoint: Endpoint,
+    client_id: String,
+    client_secret: String,
+    auth: ClientAuth,
+    cache_ttl: Duration,
+    inactive_ttl: Duration,
+    capacity: u64,
+}
+
+impl Introspection {
+    /// The endpoint at `endpoint` (https, or http to a loopback host), the resource server
+    /// authenticating as `client_id` with `client_secret`.
+    pub fn new(
+        endpoint: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        Self {
+            endpoint: Endpoint::Fixed(endpoint.into()),
+            ..Self::from_metadata(client_id, client_secret)
+        }
+    }
+
+    /// The endpoint the issuer publishes as `introspection_endpoint` in its OpenID Connect
+    /// discovery or RFC 8414 metadata (looked up on the first opaque token; a failed lookup is
+    /// retried on the next).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Introspection, JwtAuth};
+    /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
+    ///     .introspection(Introspection::from_metadata("rs-client", "s3cr3t"));
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn from_metadata(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        Self {
+            endpoint: Endpoint::FromMetadata,
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            auth: ClientAuth::Basic,
+            cache_ttl: DEFAULT_CACHE_TTL,
+            inactive_ttl: DEFAULT_INACTIVE_TTL,
+            capacity: DEFAULT_CAPACITY,
+        }
+    }
+
+    /// Sends the client credentials in the form body (`client_secret_post`) instead of HTTP
+    /// Basic authentication (`client_secret_basic`, the default).
+    pub fn client_secret_post(mut self) -> Self {
+        self.auth = ClientAuth::Post;
+        self
+    }
+
+    /// The longest an accepted token is remembered (it is never remembered past its `exp`).
+    /// Defaults to 5 minutes; a token revoked at the issuer stays accepted at most this long.
+    /// Zero disables the cache of accepted tokens.
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// How long a refused token (inactive, expired, for another audience) is remembered.
+    /// Defaults to 30 s. Zero disables the cache of refused tokens.
+    pub fn inactive_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.inactive_ttl = ttl;
+        self
+    }
+
+    /// The most verdicts remembered. Defaults to 10,000.
+    pub fn cache_capacity(mut self, entries: u64) -> Self {
+        self.capacity = entries;
+        self
+    }
+
+    /// Checks the settings; the endpoint URL as it will be used.
+    pub(crate) fn validate(&self) -> Result<Option<Url>, ConfigError> {
+        let error = |reason: String| ConfigError::new("introspection", reason);
+        if self.client_id.is_empty() {
+            return Err(error("the client_id is empty".into()));
+        }
+        if self.client_id.contains(':') && self.auth == ClientAuth::Basic {
+            // Form-encoding makes it safe, but servers differ on decoding it: say so early.
+            tracing::debug!("the introspection client_id contains ':' and is form-encoded");
+        }
+        match &self.endpoint {
+            Endpoint::Fixed(url) => parse_url(url)
+                .map(Some)
+                .map_err(|e| error(format!("the endpoint: {e}"))),
+            Endpoint::FromMetadata => Ok(None),
+        }
+    }
+}
+
+impl fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspection")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"(redacted)")
+            .field("client_auth", &self.auth)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("inactive_cache_ttl", &self.inactive_ttl)
+            .field("cache_capacity", &self.capacity)
+            .finish()
+    }
+}
+
+/// What the introspector checks a response against: the issuer it speaks for.
+pub(crate) struct Expect {
+    pub(crate) issuer: Arc<str>,
+    pub(crate) audience: String,
+    pub(crate) leeway: u64,
+}
+
+/// One remembered verdict.
+struct Entry<C> {
+    verdict: Result<Claims<C>, AuthError>,
+    /// Until when (milliseconds, on the injected clock) the verdict holds.
+    until_ms: u64,
+    /// For moka's own eviction, by the system clock.
+    ttl: Duration,
+}
+
+impl<C> Clone for Entry<C> {
+    fn clone(&self) -> Self {
+        Self {
+            verdict: self.verdict.clone(),
+            ..*self
+        }
+    }
+}
+
+struct EntryTtl;
+
+impl<C> moka::Expiry<Box<str>, Entry<C>> for EntryTtl {
+    fn expire_after_create(&self, _: &Box<str>, entry: &Entry<C>, _: Instant) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+type Flight<C> = Arc<OnceCell<Result<Claims<C>, AuthError>>>;
+
+/// The runtime side: endpoint, client, cache and the calls in flight.
+pub(crate) struct Introspector<C> {
+    settings: Introspection,
+    endpoint: OnceCell<Url>,
+    issuer_url: Url,
+    expect: Expect,
+    fetcher: Fetcher,
+    authorization: Option<String>,
+    clock: Arc<dyn Clock>,
+    cache: Option<moka::sync::Cache<Box<str>, Entry<C>>>,
+    flights: Mutex<HashMap<Box<str>, Flight<C>>>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C> fmt::Debug for Introspector<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspector")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `application/x-www-form-urlencoded` of one value (RFC 6749 §2.3.1 encodes the client
+/// credentials this way before Basic authentication, too).
+fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
+    pub(crate) fn new(
+        settings: Introspection,
+        (issuer_url, expect): (Url, Expect),
+        fetcher: Fetcher,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let endpoint = OnceCell::new_with(settings.validate()?);
+        let authorization = (settings.auth == ClientAuth::Basic).then(|| {
+            let pair = format!(
+                "{}:{}",
+                form_encode(&settings.client_id),
+                form_encode(&settings.client_secret)
+            );
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        });
+        let cache = (settings.capacity > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(settings.capacity)
+                .expire_after(EntryTtl)
+                .build()
+        });
+        Ok(Self {
+            settings,
+            endpoint,
+            issuer_url,
+            expect,
+            fetcher,
+            authorization,
+            clock,
+            cache,
+            flights: Mutex::new(HashMap::new()),
+            _claims: PhantomData,
+        })
+    }
+
+    /// The remembered verdict on `token`, if it still holds.
+    pub(crate) fn cached(&self, token: &str) -> Option<Result<Claims<C>, AuthError>> {
+        let cache = self.cache.as_ref()?;
+        let entry = cache.get(token)?;
+        if self.clock.now_millis() < entry.until_ms {
+            Some(entry.verdict)
+        } else {
+            cache.invalidate(token);
+            None
+        }
+    }
+
+    /// The verdict on `token`: remembered, or from one call shared by every request that
+    /// carries it meanwhile.
+    pub(crate) async fn introspect(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        if let Some(verdict) = self.cached(token) {
+            return verdict;
+        }
+        let flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(flights.entry(token.into()).or_default())
+        };
+        let verdict = flight
+            .get_or_init(|| async {
+                // A call that ended just before this one joined has remembered its verdict.
+                if let Some(verdict) = self.cached(token) {
+                    return verdict;
+                }
+                let verdict = self.call(token).await;
+                self.remember(token, &verdict);
+                verdict
+            })
+            .await
+            .clone();
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        if flights.get(token).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            flights.remove(token);
+        }
+        verdict
+    }
+
+    fn remember(&self, token: &str, verdict: &Result<Claims<C>, AuthError>) {
+        let Some(cache) = &self.cache else { return };
+        let now_ms = self.clock.now_millis();
+        let ttl = match verdict {
+            Ok(claims) => {
+                let exp_ms = claims.grant().expires_at().saturating_mul(1000);
+                self.settings
+                    .cache_ttl
+                    .min(Duration::from_millis(exp_ms.saturating_sub(now_ms)))
+            }
+            Err(e) if e.kind() == AuthErrorKind::ValidationUnavailable => return,
+            Err(_) => self.settings.inactive_ttl,
+        };
+        if ttl.is_zero() {
+            return;
+        }
+        let until_ms = now_ms.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let entry = Entry {
+            verdict: verdict.clone(),
+            until_ms,
+            ttl,
+        };
+        cache.insert(token.into(), entry);
+    }
+
+    async fn endpoint(&self) -> Result<&Url, AuthError> {
+        self.endpoint
+            .get_or_try_init(|| {
+                discovery::introspection_endpoint(
+                    &self.fetcher,
+                    &self.expect.issuer,
+                    &self.issuer_url,
+                )
+            })
+            .await
+            .map_err(|e| unavailable("the introspection endpoint could not be found", e))
+    }
+
+    /// One call to the endpoint and its verdict.
+    async fn call(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        let url = self.endpoint().await?;
+        let mut body = format!("token={}&token_type_hint=access_token", form_encode(token));
+        if self.settings.auth == ClientAuth::Post {
+            body.push_str(&format!(
+                "&client_id={}&client_secret={}",
+                form_encode(&self.settings.client_id),
+                form_encode(&self.settings.client_secret)
+            ));
+        }
+        let form = Form {
+            body,
+            authorization: self.authorization.as_deref(),
+        };
+        let fetched = self
+            .fetcher
+            .post_form(url, form)
+            .await
+            .map_err(|e| unavailable("the introspection call failed", e))?;
+        self.judge(&fetched.body)
+    }
+
+    /// The verdict of an introspection response.
+    fn judge(&self, body: &[u8]) -> Result<Claims<C>, AuthError> {
+        let bad = |why: &str| {
+            AuthError::new(AuthErrorKind::ValidationUnavailable)
+                .with_context(format!("the introspection response {why}"))
+                .with_retry_after(RETRY_AFTER)
+        };
+        let mut object: Map<String, Value> =
+            serde_json::from_slice(body).map_err(|_| bad("is not a JSON object"))?;
+        match object.get("active") {
+            Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => {
+                return Err(AuthError::new(AuthErrorKind::InactiveToken)
+                    .with_context("the introspection endpoint reports the token inactive"))
+            }
+            _ => return Err(bad("has no boolean `active` member")),
+        }
+        let reg: Registered<'_> = serde_json::from_slice(body)
+            .map_err(|_| bad("has a registered member of the wrong type"))?;
+        let now = self.clock.now();
+        let expect = &self.expect;
+        let leeway = expect.leeway;
+        if let Some(iss) = &reg.iss {
+            if *iss.0 != *expect.issuer {
+                return Err(
+                    AuthError::new(AuthErrorKind::InvalidIssuer).with_context(format!(
+                        "expected issuer {}, the introspection response names {}",
+                        shown(&expect.issuer),
+                        shown(&iss.0)
+                    )),
+                );
+            }
+        }
+        if let Some(aud) = &reg.aud {
+            if !aud.0.iter().any(|a| *a == *expect.audience) {
+                let found: Vec<_> = aud.0.iter().map(|a| shown(a)).collect();
+                return Err(
+                    AuthError::new(AuthErrorKind::InvalidAudience).with_context(format!(
+                        "expected audience {}, the introspection response names [{}]",
+                        shown(&expect.audience),
+                        found.join(", ")
+                    )),
+                );
+            }
+        }
+        if let Some(exp) = reg.exp.filter(|exp| now >= exp.0.saturating_add(leeway)) {
+            return Err(AuthError::new(AuthErrorKind::Expired).with_context(format!(
+                "the introspection response is active but exp {} is {} s before now ({now})",
+                exp.0,
+                now - exp.0
+            )));
+        }
+        if let Some(nbf) = reg.nbf.filter(|nbf| nbf.0 > now.saturating_add(leeway)) {
+            return Err(
+                AuthError::new(AuthErrorKind::NotYetValid).with_context(format!(
+                    "nbf {} is after now ({now}) plus the leeway",
+                    nbf.0
+                )),
+            );
+        }
+        if reg.cnf {
+            return Err(AuthError::new(AuthErrorKind::BoundToken)
+                .with_context("the introspection response has a `cnf` confirmation"));
+        }
+        match object.get("token_type") {
+            None => {}
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+            Some(other) => {
+                return Err(
+                    AuthError::new(AuthErrorKind::InvalidClaim).with_context(format!(
+                        "the introspection response has token_type {other}, not Bearer"
+                    )),
+                )
+            }
+        }
+        let client_id = reg.client_id.as_ref().map(|c| &*c.0);
+        let sub = reg.sub.as_ref().map(|s| &*s.0).or(client_id).unwrap_or("");
+        let exp = reg.exp.map_or(NO_EXPIRY, |e| e.0);
+        let grant = Grant::new(
+            sub,
+            reg.sub_type.as_ref().map(|s| &*s.0),
+            reg.scopes(),
+            (exp, reg.nbf.map(|n| n.0)),
+            (Arc::clone(&expect.issuer), None),
+        )
+        .with_origin(client_id, Credential::Introspected);
+        let sub = sub.to_owned();
+        drop(reg);
+        let defaults = [
+            ("iss", Value::from(&*expect.issuer)),
+            ("aud", Value::from(expect.audience.as_str())),
+            ("sub", Value::from(sub)),
+            ("exp", Value::from(exp)),
+        ];
+        for (name, value) in defaults {
+            object.entry(name).or_insert(value);
+        }
+        let claims: C = serde_json::from_value(Value::Object(object)).map_err(|e| {
+            AuthError::new(AuthErrorKind::InvalidClaim)
+                .with_detail("the token claims do not fit the expected claims type")
+                .with_source(e)
+        })?;
+        Ok(Claims::new(claims, grant))
+    }
+}
+
+fn unavailable(what: &'static str, e: KeySourceError) -> AuthError {
+    AuthError::new(AuthErrorKind::ValidationUnavailable)
+        .with_context(what)
+        .with_source(e)
+        .with_retry_after(RETRY_AFTER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::http::FetchLimits;
+    use crate::AccessClaims;
+
+    fn introspector(clock: &ManualClock) -> Introspector<AccessClaims> {
+        Introspector::new(
+            Introspection::new("http://127.0.0.1:9/introspect", "rs", "secret"),
+            (
+                Url::parse("http://127.0.0.1:9").unwrap(),
+                Expect {
+                    issuer: "http://127.0.0.1:9".into(),
+                    audience: "utility-api".into(),
+                    leeway: 60,
+                },
+            ),
+            Fetcher::keep_alive(FetchLimits::default(), None),
+            Arc::new(clock.clone()),
+        )
+        .unwrap()
+    }
+
+    fn judge(body: &str) -> Result<Claims<AccessClaims>, AuthError> {
+        let clock = ManualClock::new(1_800_000_000);
+        introspector(&clock).judge(body.as_bytes())
+    }
+
+    #[test]
+    fn responses_are_judged() {
+        let ok = judge(
+            r#"{"active":true,"scope":"a b","client_id":"c-1","exp":1800000600,"token_type":"Bearer"}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.grant().sub(), "c-1");
+        assert_eq!(ok.grant().client_id(), Some("c-1"));
+        assert_eq!(ok.grant().credential(), Credential::Introspected);
+        assert!(ok.grant().has_scope("b"));
+        assert_eq!(ok.iss, "http://127.0.0.1:9");
+        assert!(ok.aud.contains("utility-api"));
+        let kind = |body: &str| judge(body).unwrap_err().kind();
+        assert_eq!(kind(r#"{"active":false}"#), AuthErrorKind::InactiveToken);
+        assert_eq!(
+            kind(r#"{"active":true,"exp":1700000000}"#),
+            AuthErrorKind::Expired
+        );
+        assert_eq!(
+            kind(r#"{"active":true,"aud":["other-api"]}"#),
+            AuthErrorKind::InvalidAudience
+        );
+        assert_eq!(
+            kind(r#"{"active":true,"iss":"https://evil.example"}"#),
+            AuthErrorKind::InvalidIssuer
+        );
+        assert_eq!(
+            kind(r#"{"active":true,"token_type":"N_A"}"#),
+            AuthErrorKind::InvalidClaim
+        );
+        assert_eq!(
+            kind(r#"{"active":true,"cnf":{"jkt":"x"}}"#),
+            AuthErrorKind::BoundToken
+        );
+        for broken in [
+            "[]",
+            "<html>",
+            r#"{"active":"true"}"#,
+            r#"{"active":true,"exp":"soon"}"#,
+        ] {
+            assert_eq!(
+                kind(broken),
+                AuthErrorKind::ValidationUnavailable,
+                "{broken}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_credentials_are_form_encoded_before_basic() {
+        let clock = ManualClock::new(0);
+        let i = Introspector::<AccessClaims>::new(
+            Introspection::new("http://127.0.0.1:9/i", "rs client", "p:w"),
+            (
+                Url::parse("http://127.0.0.1:9").unwrap(),
+                Expect {
+                    issuer: "http://127.0.0.1:9".into(),
+                    audience: "a".into(),
+                    leeway: 0,
+                },
+            ),
+            Fetcher::keep_alive(FetchLimits::default(), None),
+            Arc::new(clock),
+        )
+        .unwrap();
+        let expected = base64::engine::general_purpose::STANDARD.encode("rs+client:p%3Aw");
+        assert_eq!(
+            i.authorization.as_deref(),
+            Some(format!("Basic {expected}").as_str())
+        );
+        let err = Introspection::new("http://auth.example/i", "rs", "s")
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.field(), "introspection");
+    }
+}
