@@ -17,12 +17,15 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tower_jwt_auth::{Claims, JwtAuth};
+use tower_jwt_auth::{Claims, Credential, Introspection, JwtAuth, ManualClock};
 
 struct Provider {
     issuer: String,
     client_id: String,
     client_secret: String,
+    /// The resource server's client, for introspection.
+    rs_client_id: String,
+    rs_client_secret: String,
     // Killed when dropped; the script also exits when its stdin closes.
     _child: Child,
 }
@@ -42,18 +45,21 @@ async fn start_provider() -> Provider {
         .spawn()
         .expect("start node (Node.js is needed for the interoperability test)");
     let stdout = child.stdout.take().unwrap();
-    let line = tokio::time::timeout(Duration::from_secs(30), async {
-        BufReader::new(stdout).lines().next_line().await
-    })
-    .await
-    .expect("oidc-provider did not start within 30 s")
-    .unwrap()
-    .expect("oidc-provider exited before listening");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("oidc-provider did not start within 30 s")
+        .unwrap()
+        .expect("oidc-provider exited before listening");
+    // Whatever else it prints is read and dropped: a closed pipe would make Node exit (EPIPE).
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let info: Value = serde_json::from_str(&line).unwrap();
     Provider {
         issuer: info["issuer"].as_str().unwrap().to_owned(),
         client_id: info["client_id"].as_str().unwrap().to_owned(),
         client_secret: info["client_secret"].as_str().unwrap().to_owned(),
+        rs_client_id: info["rs_client_id"].as_str().unwrap().to_owned(),
+        rs_client_secret: info["rs_client_secret"].as_str().unwrap().to_owned(),
         _child: child,
     }
 }
@@ -76,6 +82,20 @@ impl Provider {
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["token_type"], "Bearer");
         body["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Provider {
+    /// Revokes `token` (RFC 7009) as the client it was issued to.
+    async fn revoke(&self, token: &str) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/token/revocation", self.issuer))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[("token", token), ("token_type_hint", "access_token")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     }
 }
 
@@ -170,4 +190,92 @@ async fn oidc_provider_and_a_second_issuer_share_one_layer() {
         .scopes(["insights.read"])
         .sign();
     assert_eq!(common::get(&url, Some(&forged)).await.status(), 401);
+}
+
+#[tokio::test]
+async fn opaque_tokens_from_oidc_provider_are_introspected_and_revocation_is_honoured() {
+    let provider = start_provider().await;
+    let clock = ManualClock::starting_now();
+    // The endpoint from the provider's own discovery document; a short bound on remembered
+    // verdicts so that revocation shows within the test.
+    let auth = JwtAuth::new(&provider.issuer, "insights-api")
+        .introspection(
+            Introspection::from_metadata(&provider.rs_client_id, &provider.rs_client_secret)
+                .cache_ttl(Duration::from_secs(5)),
+        )
+        .require_scopes(["insights.read"])
+        .clock(clock.clone());
+    let app = Router::new()
+        .route(
+            "/usage",
+            get(|c: Claims| async move {
+                let g = c.grant();
+                Json(json!({
+                    "sub": g.sub(),
+                    "client_id": g.client_id(),
+                    "credential": format!("{:?}", g.credential()),
+                    "scopes": g.scopes().collect::<Vec<_>>(),
+                    "aud": c.aud.0,
+                }))
+            }),
+        )
+        .layer(auth.clone());
+    let served = common::serve(app).await;
+    let url = format!("{}/usage", served.base);
+
+    let opaque = provider.token("urn:interop:insights-api:opaque").await;
+    assert_eq!(
+        opaque.matches('.').count(),
+        0,
+        "oidc-provider issued an opaque token"
+    );
+    let res = common::get(&url, Some(&opaque)).await;
+    assert_eq!(res.status(), 200, "{}", common::www_authenticate(&res));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["credential"], "Introspected");
+    assert_eq!(body["client_id"], provider.client_id);
+    assert_eq!(body["sub"], provider.client_id);
+    assert_eq!(body["scopes"], json!(["insights.read"]));
+    assert_eq!(body["aud"], json!(["insights-api"]));
+    println!("oidc-provider opaque token accepted after introspection");
+
+    // A JWT from the same provider is still verified locally.
+    let jwt = provider.token("urn:interop:insights-api:ES256").await;
+    let claims = auth.verify(&jwt).await.unwrap();
+    assert_eq!(claims.grant().credential(), Credential::Jwt);
+
+    // An opaque token for another resource: active, but not for this audience.
+    let other = provider
+        .token("urn:interop:data-management-api:opaque")
+        .await;
+    let res = common::get(&url, Some(&other)).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        common::www_authenticate(&res),
+        r#"Bearer realm="insights-api", error="invalid_token", error_description="the token is not intended for this audience""#
+    );
+
+    // Revoked at the provider: accepted while its verdict is remembered, refused after.
+    provider.revoke(&opaque).await;
+    assert_eq!(common::get(&url, Some(&opaque)).await.status(), 200);
+    clock.advance(Duration::from_secs(6));
+    let res = common::get(&url, Some(&opaque)).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        common::www_authenticate(&res),
+        r#"Bearer realm="insights-api", error="invalid_token", error_description="the token is not active""#
+    );
+    println!("revoked oidc-provider opaque token refused once its remembered verdict ended");
+
+    // The wrong resource-server secret: the provider refuses the call, which is 503, not 401.
+    let wrong = JwtAuth::new(&provider.issuer, "insights-api").introspection(
+        Introspection::from_metadata(&provider.rs_client_id, "not-the-secret"),
+    );
+    let err = wrong
+        .verify(&provider.token("urn:interop:insights-api:opaque").await)
+        .await;
+    assert_eq!(
+        err.unwrap_err().kind(),
+        tower_jwt_auth::AuthErrorKind::ValidationUnavailable
+    );
 }
