@@ -108,6 +108,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         }
     }
 
+    /// The remembered verdict on a token verified before, if it still holds.
+    pub(crate) fn cached(&self, token: &str) -> Option<Claims<C>> {
+        let now = self.issuers.primary().keys.clock().now();
+        self.cache.as_ref()?.get(token, now)
+    }
+
     fn attempt(&self, token: &str, may_refetch: bool) -> Attempt<C> {
         let clock = self.issuers.primary().keys.clock();
         let now = clock.now();
