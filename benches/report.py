@@ -46,11 +46,12 @@ def time_cell(group: str, bench: str) -> str:
     return fmt(statistics.median(times)) if times else "—"
 
 
-def table(title: str, prefix: str, baseline: str, rows: list[str], extra: tuple[str, str] | None = None) -> None:
+def table(title: str, prefix: str, baseline: str, rows: list[str], extra: tuple[str, str] | None = None,
+          first: str = "algorithm") -> None:
     groups = sorted({p.name for r in roots for p in r.glob(f"{prefix}_*")})
     if not groups:
         return
-    head = ["algorithm", f"{baseline}"] + [f"{r} ÷ {baseline}" for r in rows]
+    head = [first, f"{baseline}"] + [f"{r} ÷ {baseline}" for r in rows]
     if extra:
         head.append(f"{extra[0]} ÷ {extra[1]}")
     print(f"\n### {title} ({len(roots)} run{'s' if len(roots) > 1 else ''})\n")
@@ -70,3 +71,5 @@ table("Verify, per algorithm", "verify", "jsonwebtoken_decode",
       ["aws_lc_floor", "ours_uncached", "ours_cache_hit"], ("ours_uncached", "aws_lc_floor"))
 table("Whole router call (axum, in memory)", "router", "no_auth",
       ["auth_repeated_token", "auth_full_verification"])
+table("Credentials by kind, repeated (verify: the authenticator; router: the whole call)", "credentials",
+      "jwt_cache_hit", ["api_key_hit", "introspection_cache_hit"], first="level")

@@ -9,7 +9,7 @@ runs=${RUNS:-3}
 rm -rf target/criterion-runs
 for i in $(seq 1 "$runs"); do
   rm -rf target/criterion
-  taskset -c 1 cargo bench --quiet --bench verify --bench router -- --warm-up-time 2 --measurement-time 5 >/dev/null
+  taskset -c 1 cargo bench --quiet --bench verify --bench router --bench credentials -- --warm-up-time 2 --measurement-time 5 >/dev/null
   mkdir -p target/criterion-runs
   mv target/criterion "target/criterion-runs/$i"
 done

@@ -57,7 +57,9 @@
 //! | malformed, bad signature, expired, not yet valid, wrong `iss`/`aud`, unknown `kid`, header over 8 KiB, bound to a key (`cnf`) but sent as Bearer | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
 //! | valid token lacking a required scope | 403 | `error="insufficient_scope", scope="<required>"` | 7 PERMISSION_DENIED |
 //! | valid token with the wrong `sub_type` | 403 | `error="insufficient_scope"` | 7 PERMISSION_DENIED |
+//! | opaque token the introspection endpoint reports inactive (or active but expired, for another audience or issuer); API key no validator knows | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
 //! | keys cannot be obtained, nothing cached | 503 + `Retry-After` | none | 14 UNAVAILABLE |
+//! | the introspection endpoint or an API-key validator failed | 503 + `Retry-After` | none | 14 UNAVAILABLE |
 //! | the discovery document names another issuer | 500 | none | 13 INTERNAL |
 //!
 //! gRPC requests (`content-type: application/grpc*`) are answered trailers-only with HTTP 200,
@@ -91,6 +93,30 @@
 //!     .route("/", get(home).layer(auth.clone().optional()))
 //!     .route("/usage", get(home).layer(auth.clone().require_scopes(["insights.read"])))
 //!     .route("/me", get(home).layer(auth.require_sub_type("user")));
+//! ```
+//!
+//! # Opaque tokens and API keys
+//!
+//! One `Authorization: Bearer` header, three kinds of credential, routed by shape before any
+//! parsing: a configured API-key prefix (`fl_`, the longest that matches) goes to its
+//! [`ApiKeyValidator`]; a compact JWS is verified locally; anything else goes to the issuer's
+//! introspection endpoint ([`Introspection`], RFC 7662) when one is configured, and is 401
+//! `invalid_token` otherwise. Each ends in the same [`Claims`], so scopes, `sub_type`,
+//! [`JwtAuth::optional`] and the gRPC mapping apply unchanged; [`Grant::credential`] tells them
+//! apart. Introspection verdicts are cached (an active token until the earlier of its `exp` and
+//! 5 minutes, a refused one 30 s; one call per token however many requests carry it), and
+//! [`ApiKeyStore`] holds only SHA-256 digests of the keys.
+//!
+//! ```
+//! use tower_jwt_auth::{ApiKeyGrant, ApiKeyStore, Introspection, JwtAuth};
+//! let keys = ApiKeyStore::new();
+//! keys.insert("fl_live_0123456789abcdef", ApiKeyGrant::new("org-42").scopes(["insights.read"]));
+//! let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
+//!     .introspection(Introspection::new(
+//!         "https://oauth.flip.energy/token/introspect", "rs-client", "s3cr3t"))
+//!     .api_keys("fl_", keys)
+//!     .require_scopes(["insights.read"]);
+//! assert!(auth.config_error().is_none());
 //! ```
 //!
 //! # Several issuers
