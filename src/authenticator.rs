@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{shown, AuthError, AuthErrorKind, ConfigError};
 use crate::http::{parse_url, Fetcher};
-use crate::introspection::{Expect, Introspector};
+use crate::introspection::{Endpoint, Expect, Introspector};
 use crate::issuer::Registry;
 use crate::jwt::{Attempt, Need, Verifier};
 use crate::keys::KeySetInfo;
@@ -95,6 +95,41 @@ impl Wait {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The introspection endpoints of the primary issuer and the added ones, in that order, each
+/// checking answers against its own issuer's audience and leeway.
+fn introspectors<C: DeserializeOwned + Send + Sync + 'static>(
+    config: &Config,
+    issuers: &Registry,
+) -> Result<Option<Introspector<C>>, ConfigError> {
+    let fetcher = Arc::new(Fetcher::keep_alive(
+        config.fetch.clone(),
+        config.http_client.clone(),
+    ));
+    let mut endpoints = Vec::new();
+    for issuer in std::iter::once(&config.primary).chain(&config.issuers) {
+        let Some(settings) = &issuer.introspection else {
+            continue;
+        };
+        let Some(trusted) = issuers.select(&issuer.url) else {
+            continue;
+        };
+        let rules = &trusted.rules;
+        let issuer_url =
+            parse_url(&rules.issuer).map_err(|e| ConfigError::new("introspection", e))?;
+        let expect = Expect {
+            issuer: Arc::clone(&rules.issuer),
+            audience: rules.audience.clone(),
+            leeway: rules.leeway,
+        };
+        endpoints.push(Endpoint::new(
+            settings.clone(),
+            (issuer_url, expect),
+            Arc::clone(&fetcher),
+        )?);
+    }
+    Ok(Introspector::new(endpoints, Arc::clone(&config.clock)))
+}
+
 /// `header.payload.signature`, each segment non-empty base64url: the shape of a compact JWS.
 ///
 /// The token is already a `b64token` (RFC 6750 §2.1: letters, digits, `-._~+/`, trailing `=`),
@@ -131,26 +166,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     pub(crate) fn build(config: &Config) -> Result<Self, ConfigError> {
         config.validate()?;
         let issuers = Registry::build(config)?;
-        let introspector = match &config.introspection {
-            Some(settings) => {
-                let primary = &issuers.primary().rules;
-                let issuer_url =
-                    parse_url(&primary.issuer).map_err(|e| ConfigError::new("issuer", e))?;
-                let expect = Expect {
-                    issuer: Arc::clone(&primary.issuer),
-                    audience: primary.audience.clone(),
-                    leeway: primary.leeway,
-                };
-                let fetcher = Fetcher::keep_alive(config.fetch.clone(), config.http_client.clone());
-                Some(Introspector::new(
-                    settings.clone(),
-                    (issuer_url, expect),
-                    fetcher,
-                    Arc::clone(&config.clock),
-                )?)
-            }
-            None => None,
-        };
+        let introspector = introspectors(config, &issuers)?;
         Ok(Self {
             verifier: Verifier::new(
                 issuers,

@@ -10,7 +10,6 @@ use crate::api_key::Prefixes;
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::http::FetchLimits;
-use crate::introspection::Introspection;
 use crate::issuer::{Issuer, ResolverFn};
 use crate::keys::CachePolicy;
 
@@ -47,8 +46,6 @@ pub(crate) struct Config {
     /// Issuers beside the primary one.
     pub(crate) issuers: Vec<Issuer>,
     pub(crate) resolver: Option<Arc<ResolverFn>>,
-    /// Opaque tokens go to this endpoint.
-    pub(crate) introspection: Option<Introspection>,
     /// API-key validators by prefix.
     pub(crate) api_keys: Prefixes,
 }
@@ -79,7 +76,6 @@ impl Config {
             cache_file: None,
             issuers: Vec::new(),
             resolver: None,
-            introspection: None,
             api_keys: Prefixes::default(),
         }
     }
@@ -111,7 +107,8 @@ impl Config {
             return Err(ConfigError::new("fetch_timeouts", "must be more than 0"));
         }
         self.api_keys.validate()?;
-        if let Some(introspection) = &self.introspection {
+        let issuers = std::iter::once(&self.primary).chain(&self.issuers);
+        for introspection in issuers.filter_map(|i| i.introspection.as_ref()) {
             introspection.validate()?;
         }
         let c = &self.cache;
@@ -141,7 +138,7 @@ impl fmt::Debug for Config {
             .field("pem_keys", &primary.pem_keys.len())
             .field("issuers", &self.issuers)
             .field("resolver", &self.resolver.as_ref().map(|_| "(closure)"))
-            .field("introspection", &self.introspection)
+            .field("introspection", &self.primary.introspection)
             .field("api_key_prefixes", &self.api_keys)
             .finish_non_exhaustive()
     }

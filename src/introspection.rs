@@ -17,6 +17,11 @@
 //!   every request a round trip. Requests with one token share one call. Bounded in entries.
 //!   Failures (endpoint down, 5xx, an unusable answer) are 503 with `Retry-After` and are
 //!   never cached.
+//! - **Several issuers**: each may have its own endpoint
+//!   ([`Issuer::introspection`](crate::Issuer::introspection)). An opaque token names no
+//!   issuer, so the endpoints are asked in turn, the primary issuer's first, until one reports
+//!   the token active; one cache serves them all (the first endpoint's capacity, the shortest
+//!   inactive bound, the deciding endpoint's active bound).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -56,7 +61,7 @@ enum ClientAuth {
 
 /// Where the endpoint is.
 #[derive(Debug, Clone)]
-enum Endpoint {
+enum Location {
     Fixed(String),
     /// The issuer's `introspection_endpoint` from its discovery / RFC 8414 metadata.
     FromMetadata,
@@ -78,7 +83,7 @@ enum Endpoint {
 /// ```
 #[derive(Clone)]
 pub struct Introspection {
-    endpoint: Endpoint,
+    endpoint: Location,
     client_id: String,
     client_secret: String,
     auth: ClientAuth,
@@ -96,7 +101,7 @@ impl Introspection {
         client_secret: impl Into<String>,
     ) -> Self {
         Self {
-            endpoint: Endpoint::Fixed(endpoint.into()),
+            endpoint: Location::Fixed(endpoint.into()),
             ..Self::from_metadata(client_id, client_secret)
         }
     }
@@ -113,7 +118,7 @@ impl Introspection {
     /// ```
     pub fn from_metadata(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
         Self {
-            endpoint: Endpoint::FromMetadata,
+            endpoint: Location::FromMetadata,
             client_id: client_id.into(),
             client_secret: client_secret.into(),
             auth: ClientAuth::Basic,
@@ -162,10 +167,10 @@ impl Introspection {
             tracing::debug!("the introspection client_id contains ':' and is form-encoded");
         }
         match &self.endpoint {
-            Endpoint::Fixed(url) => parse_url(url)
+            Location::Fixed(url) => parse_url(url)
                 .map(Some)
                 .map_err(|e| error(format!("the endpoint: {e}"))),
-            Endpoint::FromMetadata => Ok(None),
+            Location::FromMetadata => Ok(None),
         }
     }
 }
@@ -219,25 +224,34 @@ impl<C> moka::Expiry<Box<str>, Entry<C>> for EntryTtl {
 
 type Flight<C> = Arc<OnceCell<Result<Claims<C>, AuthError>>>;
 
-/// The runtime side: endpoint, client, cache and the calls in flight.
-pub(crate) struct Introspector<C> {
+/// One issuer's introspection endpoint: where it is, how to authenticate to it, and what its
+/// answers must say.
+pub(crate) struct Endpoint {
     settings: Introspection,
-    endpoint: OnceCell<Url>,
+    url: OnceCell<Url>,
     issuer_url: Url,
     expect: Expect,
-    fetcher: Fetcher,
+    fetcher: Arc<Fetcher>,
     authorization: Option<String>,
+}
+
+/// The introspection endpoints of one configuration, in the order they are asked, with the
+/// cache and the calls in flight they share.
+pub(crate) struct Introspector<C> {
+    endpoints: Vec<Endpoint>,
     clock: Arc<dyn Clock>,
     cache: Option<moka::sync::Cache<Box<str>, Entry<C>>>,
+    /// How long a refused token is remembered: the shortest of the endpoints' settings.
+    inactive_ttl: Duration,
     flights: Mutex<HashMap<Box<str>, Flight<C>>>,
     _claims: PhantomData<fn() -> C>,
 }
 
 impl<C> fmt::Debug for Introspector<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Introspector")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
+        f.debug_list()
+            .entries(self.endpoints.iter().map(|e| &e.settings))
+            .finish()
     }
 }
 
@@ -247,14 +261,15 @@ fn form_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
+impl Endpoint {
+    /// `issuer_url` is where the endpoint is discovered when it is not configured; `expect`
+    /// what its answers must say.
     pub(crate) fn new(
         settings: Introspection,
         (issuer_url, expect): (Url, Expect),
-        fetcher: Fetcher,
-        clock: Arc<dyn Clock>,
+        fetcher: Arc<Fetcher>,
     ) -> Result<Self, ConfigError> {
-        let endpoint = OnceCell::new_with(settings.validate()?);
+        let url = OnceCell::new_with(settings.validate()?);
         let authorization = (settings.auth == ClientAuth::Basic).then(|| {
             let pair = format!(
                 "{}:{}",
@@ -266,94 +281,18 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
                 base64::engine::general_purpose::STANDARD.encode(pair)
             )
         });
-        let cache = (settings.capacity > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(settings.capacity)
-                .expire_after(EntryTtl)
-                .build()
-        });
         Ok(Self {
             settings,
-            endpoint,
+            url,
             issuer_url,
             expect,
             fetcher,
             authorization,
-            clock,
-            cache,
-            flights: Mutex::new(HashMap::new()),
-            _claims: PhantomData,
         })
     }
 
-    /// The remembered verdict on `token`, if it still holds.
-    pub(crate) fn cached(&self, token: &str) -> Option<Result<Claims<C>, AuthError>> {
-        let cache = self.cache.as_ref()?;
-        let entry = cache.get(token)?;
-        if self.clock.now_millis() < entry.until_ms {
-            Some(entry.verdict)
-        } else {
-            cache.invalidate(token);
-            None
-        }
-    }
-
-    /// The verdict on `token`: remembered, or from one call shared by every request that
-    /// carries it meanwhile.
-    pub(crate) async fn introspect(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        if let Some(verdict) = self.cached(token) {
-            return verdict;
-        }
-        let flight = {
-            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(flights.entry(token.into()).or_default())
-        };
-        let verdict = flight
-            .get_or_init(|| async {
-                // A call that ended just before this one joined has remembered its verdict.
-                if let Some(verdict) = self.cached(token) {
-                    return verdict;
-                }
-                let verdict = self.call(token).await;
-                self.remember(token, &verdict);
-                verdict
-            })
-            .await
-            .clone();
-        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
-        if flights.get(token).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            flights.remove(token);
-        }
-        verdict
-    }
-
-    fn remember(&self, token: &str, verdict: &Result<Claims<C>, AuthError>) {
-        let Some(cache) = &self.cache else { return };
-        let now_ms = self.clock.now_millis();
-        let ttl = match verdict {
-            Ok(claims) => {
-                let exp_ms = claims.grant().expires_at().saturating_mul(1000);
-                self.settings
-                    .cache_ttl
-                    .min(Duration::from_millis(exp_ms.saturating_sub(now_ms)))
-            }
-            Err(e) if e.kind() == AuthErrorKind::ValidationUnavailable => return,
-            Err(_) => self.settings.inactive_ttl,
-        };
-        if ttl.is_zero() {
-            return;
-        }
-        let until_ms = now_ms.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-        let entry = Entry {
-            verdict: verdict.clone(),
-            until_ms,
-            ttl,
-        };
-        cache.insert(token.into(), entry);
-    }
-
-    async fn endpoint(&self) -> Result<&Url, AuthError> {
-        self.endpoint
+    async fn url(&self) -> Result<&Url, AuthError> {
+        self.url
             .get_or_try_init(|| {
                 discovery::introspection_endpoint(
                     &self.fetcher,
@@ -366,8 +305,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
     }
 
     /// One call to the endpoint and its verdict.
-    async fn call(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        let url = self.endpoint().await?;
+    async fn call<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<Claims<C>, AuthError> {
+        let url = self.url().await?;
         let mut body = format!("token={}&token_type_hint=access_token", form_encode(token));
         if self.settings.auth == ClientAuth::Post {
             body.push_str(&format!(
@@ -385,11 +328,11 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
             .post_form(url, form)
             .await
             .map_err(|e| unavailable("the introspection call failed", e))?;
-        self.judge(&fetched.body)
+        self.judge(&fetched.body, now)
     }
 
     /// The verdict of an introspection response.
-    fn judge(&self, body: &[u8]) -> Result<Claims<C>, AuthError> {
+    fn judge<C: DeserializeOwned>(&self, body: &[u8], now: u64) -> Result<Claims<C>, AuthError> {
         let bad = |why: &str| {
             AuthError::new(AuthErrorKind::ValidationUnavailable)
                 .with_context(format!("the introspection response {why}"))
@@ -407,7 +350,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
         }
         let reg: Registered<'_> = serde_json::from_slice(body)
             .map_err(|_| bad("has a registered member of the wrong type"))?;
-        let now = self.clock.now();
         let expect = &self.expect;
         let leeway = expect.leeway;
         if let Some(iss) = &reg.iss {
@@ -494,6 +436,119 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
     }
 }
 
+impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
+    /// `None` without endpoints. The cache takes the first endpoint's capacity.
+    pub(crate) fn new(endpoints: Vec<Endpoint>, clock: Arc<dyn Clock>) -> Option<Self> {
+        let first = &endpoints.first()?.settings;
+        let capacity = first.capacity;
+        let cache = (capacity > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(EntryTtl)
+                .build()
+        });
+        let inactive_ttl = endpoints
+            .iter()
+            .map(|e| e.settings.inactive_ttl)
+            .min()
+            .unwrap_or(DEFAULT_INACTIVE_TTL);
+        Some(Self {
+            endpoints,
+            clock,
+            cache,
+            inactive_ttl,
+            flights: Mutex::new(HashMap::new()),
+            _claims: PhantomData,
+        })
+    }
+
+    /// The remembered verdict on `token`, if it still holds.
+    pub(crate) fn cached(&self, token: &str) -> Option<Result<Claims<C>, AuthError>> {
+        let cache = self.cache.as_ref()?;
+        let entry = cache.get(token)?;
+        if self.clock.now_millis() < entry.until_ms {
+            Some(entry.verdict)
+        } else {
+            cache.invalidate(token);
+            None
+        }
+    }
+
+    /// The verdict on `token`: remembered, or from one call shared by every request that
+    /// carries it meanwhile.
+    pub(crate) async fn introspect(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        if let Some(verdict) = self.cached(token) {
+            return verdict;
+        }
+        let flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(flights.entry(token.into()).or_default())
+        };
+        let verdict = flight
+            .get_or_init(|| async {
+                // A call that ended just before this one joined has remembered its verdict.
+                if let Some(verdict) = self.cached(token) {
+                    return verdict;
+                }
+                let (verdict, cache_ttl) = self.ask(token).await;
+                self.remember(token, &verdict, cache_ttl);
+                verdict
+            })
+            .await
+            .clone();
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        if flights.get(token).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            flights.remove(token);
+        }
+        verdict
+    }
+
+    /// Asks each endpoint in turn until one knows the token: an active answer (accepted or
+    /// refused on its claims) decides; "inactive" passes to the next endpoint. Among answers
+    /// that decide nothing, a failure outranks "inactive": the token may belong to the issuer
+    /// that could not answer. Also returns the deciding endpoint's bound on remembering.
+    async fn ask(&self, token: &str) -> (Result<Claims<C>, AuthError>, Duration) {
+        let now = self.clock.now();
+        let mut undecided: Option<AuthError> = None;
+        for endpoint in &self.endpoints {
+            match endpoint.call(token, now).await {
+                Err(e) if e.kind() == AuthErrorKind::InactiveToken => {
+                    undecided.get_or_insert(e);
+                }
+                Err(e) if e.kind() == AuthErrorKind::ValidationUnavailable => {
+                    undecided = Some(e);
+                }
+                verdict => return (verdict, endpoint.settings.cache_ttl),
+            }
+        }
+        let error = undecided.unwrap_or_else(|| AuthErrorKind::Internal.into());
+        (Err(error), Duration::ZERO)
+    }
+
+    fn remember(&self, token: &str, verdict: &Result<Claims<C>, AuthError>, cache_ttl: Duration) {
+        let Some(cache) = &self.cache else { return };
+        let now_ms = self.clock.now_millis();
+        let ttl = match verdict {
+            Ok(claims) => {
+                let exp_ms = claims.grant().expires_at().saturating_mul(1000);
+                cache_ttl.min(Duration::from_millis(exp_ms.saturating_sub(now_ms)))
+            }
+            Err(e) if e.kind() == AuthErrorKind::ValidationUnavailable => return,
+            Err(_) => self.inactive_ttl,
+        };
+        if ttl.is_zero() {
+            return;
+        }
+        let until_ms = now_ms.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let entry = Entry {
+            verdict: verdict.clone(),
+            until_ms,
+            ttl,
+        };
+        cache.insert(token.into(), entry);
+    }
+}
+
 fn unavailable(what: &'static str, e: KeySourceError) -> AuthError {
     AuthError::new(AuthErrorKind::ValidationUnavailable)
         .with_context(what)
@@ -504,30 +559,28 @@ fn unavailable(what: &'static str, e: KeySourceError) -> AuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
     use crate::http::FetchLimits;
     use crate::AccessClaims;
 
-    fn introspector(clock: &ManualClock) -> Introspector<AccessClaims> {
-        Introspector::new(
-            Introspection::new("http://127.0.0.1:9/introspect", "rs", "secret"),
+    fn endpoint(settings: Introspection, audience: &str) -> Endpoint {
+        Endpoint::new(
+            settings,
             (
                 Url::parse("http://127.0.0.1:9").unwrap(),
                 Expect {
                     issuer: "http://127.0.0.1:9".into(),
-                    audience: "utility-api".into(),
+                    audience: audience.into(),
                     leeway: 60,
                 },
             ),
-            Fetcher::keep_alive(FetchLimits::default(), None),
-            Arc::new(clock.clone()),
+            Arc::new(Fetcher::keep_alive(FetchLimits::default(), None)),
         )
         .unwrap()
     }
 
     fn judge(body: &str) -> Result<Claims<AccessClaims>, AuthError> {
-        let clock = ManualClock::new(1_800_000_000);
-        introspector(&clock).judge(body.as_bytes())
+        let settings = Introspection::new("http://127.0.0.1:9/introspect", "rs", "secret");
+        endpoint(settings, "utility-api").judge(body.as_bytes(), 1_800_000_000)
     }
 
     #[test]
@@ -580,21 +633,10 @@ mod tests {
 
     #[test]
     fn client_credentials_are_form_encoded_before_basic() {
-        let clock = ManualClock::new(0);
-        let i = Introspector::<AccessClaims>::new(
+        let i = endpoint(
             Introspection::new("http://127.0.0.1:9/i", "rs client", "p:w"),
-            (
-                Url::parse("http://127.0.0.1:9").unwrap(),
-                Expect {
-                    issuer: "http://127.0.0.1:9".into(),
-                    audience: "a".into(),
-                    leeway: 0,
-                },
-            ),
-            Fetcher::keep_alive(FetchLimits::default(), None),
-            Arc::new(clock),
-        )
-        .unwrap();
+            "a",
+        );
         let expected = base64::engine::general_purpose::STANDARD.encode("rs+client:p%3Aw");
         assert_eq!(
             i.authorization.as_deref(),

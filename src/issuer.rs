@@ -11,6 +11,7 @@ use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::config::{Config, PemKey};
 use crate::error::{shown, ConfigError};
 use crate::http::{parse_url, Fetcher};
+use crate::introspection::Introspection;
 use crate::jwt::Rules;
 use crate::keys::jwk::{self, Key};
 use crate::keys::persist::CacheFile;
@@ -51,6 +52,7 @@ pub struct Issuer {
     pub(crate) algorithms: Option<AlgorithmSet>,
     pub(crate) jwks: Option<String>,
     pub(crate) pem_keys: Vec<PemKey>,
+    pub(crate) introspection: Option<Introspection>,
 }
 
 impl Issuer {
@@ -64,6 +66,7 @@ impl Issuer {
             algorithms: None,
             jwks: None,
             pem_keys: Vec::new(),
+            introspection: None,
         }
     }
 
@@ -123,6 +126,27 @@ impl Issuer {
         self
     }
 
+    /// Judges opaque tokens at this issuer's introspection endpoint (RFC 7662), as
+    /// [`JwtAuth::introspection`](crate::JwtAuth::introspection) does for the primary issuer:
+    /// the response's `iss` (when present) must be this issuer and its `aud` (when present)
+    /// this issuer's audience. An opaque token names no issuer, so with several endpoints it
+    /// is sent to each in turn (the primary issuer's first, then in the order issuers were
+    /// added) until one reports it active; the verdict is cached once for all of them. Not for
+    /// a template of tenants (field `add_issuer`).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Introspection, Issuer, JwtAuth};
+    /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api").add_issuer(
+    ///     Issuer::new("https://legacy-auth.flip.energy")
+    ///         .introspection(Introspection::from_metadata("rs-client", "s3cr3t")),
+    /// );
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn introspection(mut self, introspection: Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
     /// The issuer URL, or the template.
     pub fn url(&self) -> &str {
         &self.url
@@ -157,6 +181,7 @@ impl fmt::Debug for Issuer {
             .field("algorithms", &self.algorithms)
             .field("jwks", &self.jwks.as_ref().map(|_| "(configured)"))
             .field("pem_keys", &self.pem_keys.len())
+            .field("introspection", &self.introspection)
             .finish()
     }
 }
@@ -256,6 +281,15 @@ impl Registry {
                             format!("{} is configured twice", shown(&spec.url)),
                         ));
                     }
+                }
+                Some(_) if spec.introspection.is_some() => {
+                    return Err(ConfigError::new(
+                        "add_issuer",
+                        format!(
+                            "{}: introspection needs one issuer URL, not a template of tenants",
+                            shown(&spec.url)
+                        ),
+                    ));
                 }
                 Some(tenants) => templates.push(shared.template(spec, tenants)?),
             }

@@ -62,7 +62,8 @@ where
     /// [`api_keys`](JwtAuth::api_keys) prefix) is judged by the issuer's introspection
     /// endpoint (RFC 7662), its verdicts cached. Without it, such a token is 401
     /// `invalid_token`. The response's `iss` (when present) must be the primary issuer and its
-    /// `aud` (when present) must name the audience. See [`Introspection`].
+    /// `aud` (when present) must name the audience. See [`Introspection`]; other issuers take
+    /// theirs with [`Issuer::introspection`].
     ///
     /// ```
     /// use tower_jwt_auth::{Introspection, JwtAuth};
@@ -71,7 +72,7 @@ where
     /// assert!(auth.config_error().is_none());
     /// ```
     pub fn introspection(self, introspection: Introspection) -> Self {
-        self.configure(|c| c.introspection = Some(introspection))
+        self.configure(|c| c.primary.introspection = Some(introspection))
     }
 
     /// Accepts API keys that begin with `prefix` (`fl_`) in the same `Authorization: Bearer`

@@ -632,3 +632,60 @@ fn opaque_tokens_without_introspection_are_invalid_and_the_secret_never_shows() 
     assert!(!logs.contains(CLIENT_SECRET), "{logs}");
     assert!(!logs.contains("opaque-token"), "{logs}");
 }
+
+#[tokio::test]
+async fn each_issuer_may_have_its_own_introspection_endpoint() {
+    use tower_jwt_auth::Issuer;
+    let production = StandIn::start().await;
+    let legacy = StandIn::start().await;
+    let clock = ManualClock::starting_now();
+    production.set("prod-token", active(&clock, "insights.read"));
+    let mut legacy_answer = active(&clock, "insights.read");
+    legacy_answer["iss"] = json!(legacy.issuer());
+    legacy_answer["aud"] = json!("legacy-api");
+    legacy.set("legacy-token", legacy_answer);
+    let auth = auth_for(&production, &clock).add_issuer(
+        Issuer::new(legacy.issuer())
+            .audience("legacy-api")
+            .introspection(Introspection::from_metadata("legacy-rs", "legacy-secret")),
+    );
+    let claims = auth.verify("prod-token").await.unwrap();
+    assert_eq!(claims.grant().issuer(), production.issuer());
+    assert_eq!(
+        (production.calls(), legacy.calls()),
+        (1, 0),
+        "the primary's first"
+    );
+    // Inactive at the primary, active at the legacy issuer, checked with its own audience.
+    let claims = auth.verify("legacy-token").await.unwrap();
+    assert_eq!(claims.grant().issuer(), legacy.issuer());
+    assert_eq!((production.calls(), legacy.calls()), (2, 1));
+    // Unknown everywhere: each asked once, then the refusal is remembered for both.
+    for _ in 0..3 {
+        let err = auth.verify("nobody").await.unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::InactiveToken);
+    }
+    assert_eq!((production.calls(), legacy.calls()), (3, 2));
+    // The primary down: a token the legacy issuer knows still passes; one it does not know
+    // is 503 (it might have been the primary's), and is not remembered.
+    production.fail(Some(503));
+    legacy.set("legacy-2", {
+        let mut v = active(&clock, "insights.read");
+        v["aud"] = json!("legacy-api");
+        v
+    });
+    assert!(auth.verify("legacy-2").await.is_ok());
+    let err = auth.verify("nobody-2").await.unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::ValidationUnavailable);
+    production.fail(None);
+    assert_eq!(
+        auth.verify("nobody-2").await.unwrap_err().kind(),
+        AuthErrorKind::InactiveToken
+    );
+
+    let template = JwtAuth::new(production.issuer(), "utility-api").add_issuer(
+        Issuer::tenants("https://login.example/{tenant}/v2.0", ["t-1"])
+            .introspection(Introspection::from_metadata("rs", "s")),
+    );
+    assert_eq!(template.config_error().unwrap().field(), "add_issuer");
+}
