@@ -281,3 +281,58 @@ async fn require_scopes_applies_to_the_service_it_wraps_only() {
     let res = read_usage(&run, Some(&admin)).await.unwrap();
     assert_eq!(res.metadata().get("x-subject").unwrap(), "u-6");
 }
+
+#[tokio::test]
+async fn api_keys_and_opaque_tokens_get_the_same_grpc_statuses() {
+    use tower_jwt_auth::{ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, Introspection};
+    let issuer = TestIssuer::start().await;
+    let keys = ApiKeyStore::new();
+    keys.insert(
+        "fl_reader_0123456789",
+        ApiKeyGrant::new("org-7").scopes(["insights.read"]),
+    );
+    keys.insert(
+        "fl_writer_0123456789",
+        ApiKeyGrant::new("org-8").scopes(["insights.write"]),
+    );
+    keys.insert(
+        "fl_admin_0123456789",
+        ApiKeyGrant::new("org-9").scopes(["insights.read", "insights.admin"]),
+    );
+    let down = common::closed_port_url().await;
+    let run = start(
+        auth(&issuer)
+            .api_keys("fl_", keys)
+            .api_keys(
+                "zz_",
+                ApiKeyFn::new(|_| async { Err(ApiKeyError::new("down")) }),
+            )
+            .introspection(Introspection::new(format!("{down}/introspect"), "rs", "s")),
+    )
+    .await;
+    let res = check(&run, Some("fl_reader_0123456789")).await.unwrap();
+    assert_eq!(res.metadata().get("x-subject").unwrap(), "org-7");
+    let status = check(&run, Some("fl_writer_0123456789")).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(challenge(&status).ends_with(r#"scope="insights.read""#));
+    // The per-service requirement applies to keys as to tokens.
+    let status = read_usage(&run, Some("fl_reader_0123456789"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(read_usage(&run, Some("fl_admin_0123456789")).await.is_ok());
+    let status = check(&run, Some("fl_unknown_0123456789"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(status.message(), "the API key is not known");
+    let status = check(&run, Some("zz_any")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    // An opaque token while the introspection endpoint is unreachable.
+    let status = check(&run, Some("opaque-token")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(
+        status.message(),
+        "the credential cannot be checked right now"
+    );
+}
