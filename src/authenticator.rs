@@ -20,6 +20,7 @@ use crate::issuer::Registry;
 use crate::jwt::{Attempt, Need, Verifier};
 use crate::keys::KeySetInfo;
 use crate::layer::JwtAuth;
+use crate::metadata::{MetadataService, Published};
 use crate::policy::Policy;
 use crate::response::{outcome, Responder};
 use crate::token;
@@ -58,6 +59,8 @@ pub(crate) struct Authenticator<C> {
     leeway: u64,
     max_token_size: usize,
     realm: Box<str>,
+    /// The RFC 9728 document, when configured.
+    published: Option<Arc<Published>>,
 }
 
 /// Where a credential goes, decided by its shape alone, before any parsing.
@@ -94,6 +97,27 @@ impl Wait {
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The RFC 9728 document, naming every configured issuer (each allowed tenant of a template)
+/// as an authorization server.
+fn published(config: &Config) -> Result<Option<Arc<Published>>, ConfigError> {
+    let Some(meta) = &config.resource_metadata else {
+        return Ok(None);
+    };
+    let resource = meta.validate(&config.audience)?;
+    let mut servers = vec![config.primary.url.clone()];
+    for issuer in &config.issuers {
+        match &issuer.tenants {
+            None => servers.push(issuer.url.clone()),
+            Some(tenants) => servers.extend(
+                tenants
+                    .iter()
+                    .map(|t| issuer.url.replacen("{tenant}", t, 1)),
+            ),
+        }
+    }
+    Ok(Some(Arc::new(Published::new(meta, &resource, servers))))
+}
 
 /// The introspection endpoints of the primary issuer and the added ones, in that order, each
 /// checking answers against its own issuer's audience and leeway.
@@ -180,6 +204,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             leeway: config.leeway.as_secs(),
             max_token_size: config.max_token_size,
             realm: config.audience.as_str().into(),
+            published: published(config)?,
         })
     }
 
@@ -333,6 +358,11 @@ impl<C> Authenticator<C> {
     pub(crate) fn realm(&self) -> &str {
         &self.realm
     }
+
+    /// The RFC 9728 document, when configured.
+    pub(crate) fn published(&self) -> Option<&Arc<Published>> {
+        self.published.as_ref()
+    }
 }
 
 impl<C> fmt::Debug for Authenticator<C> {
@@ -410,6 +440,52 @@ where
             log_refusal(e);
         }
         verdict
+    }
+
+    /// The path at which to serve [`metadata_service`](JwtAuth::metadata_service): the RFC 9728
+    /// well-known prefix `/.well-known/oauth-protected-resource` followed by the resource's
+    /// path (`/mcp` for `https://mcp.example.com/mcp`). Without
+    /// [`resource_metadata`](JwtAuth::resource_metadata), the audience stands for the
+    /// resource.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{JwtAuth, ResourceMetadata};
+    /// let auth = JwtAuth::new("https://auth.example.com", "https://api.example.com/v1/")
+    ///     .resource_metadata(ResourceMetadata::new("https://api.example.com/v1/"));
+    /// assert_eq!(auth.metadata_path(), "/.well-known/oauth-protected-resource/v1");
+    /// ```
+    pub fn metadata_path(&self) -> String {
+        let config = &self.core.config;
+        let resource = config
+            .resource_metadata
+            .as_ref()
+            .map_or(config.audience.as_str(), |m| m.resource());
+        crate::metadata::well_known_path(resource)
+    }
+
+    /// The RFC 9728 document as a `Clone` tower service, to mount at
+    /// [`metadata_path`](JwtAuth::metadata_path) outside the layer (it is public): `GET` and
+    /// `HEAD` answer the JSON, other methods 405; without
+    /// [`resource_metadata`](JwtAuth::resource_metadata) it answers 404.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower_jwt_auth::{JwtAuth, ResourceMetadata};
+    /// let auth = JwtAuth::new("https://auth.example.com", "https://mcp.example.com/mcp")
+    ///     .resource_metadata(ResourceMetadata::new("https://mcp.example.com/mcp"));
+    /// let app: Router = Router::new()
+    ///     .route("/mcp", get(|| async { "tools" }))
+    ///     .layer(auth.clone())
+    ///     .route_service(&auth.metadata_path(), auth.metadata_service());
+    /// ```
+    ///
+    /// # Panics
+    /// When the configuration is unusable, as [applying the layer](JwtAuth#impl-Layer<S>-for-JwtAuth<C>) does.
+    pub fn metadata_service(&self) -> MetadataService {
+        match (self.authenticator(), &self.layer.error) {
+            (Ok(auth), None) => MetadataService::new(auth.published().cloned()),
+            (Err(e), _) | (_, Some(e)) => panic!("tower-jwt-auth: {e}"),
+        }
     }
 
     /// Loads the keys now (discovery and JWK set) of every configured issuer (each allowed

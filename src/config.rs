@@ -12,6 +12,7 @@ use crate::error::ConfigError;
 use crate::http::FetchLimits;
 use crate::issuer::{Issuer, ResolverFn};
 use crate::keys::CachePolicy;
+use crate::metadata::ResourceMetadata;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub(crate) const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
@@ -48,6 +49,8 @@ pub(crate) struct Config {
     pub(crate) resolver: Option<Arc<ResolverFn>>,
     /// API-key validators by prefix.
     pub(crate) api_keys: Prefixes,
+    /// What the resource publishes about itself (RFC 9728).
+    pub(crate) resource_metadata: Option<ResourceMetadata>,
 }
 
 /// A fixed key given in PEM.
@@ -77,6 +80,7 @@ impl Config {
             issuers: Vec::new(),
             resolver: None,
             api_keys: Prefixes::default(),
+            resource_metadata: None,
         }
     }
 
@@ -107,6 +111,9 @@ impl Config {
             return Err(ConfigError::new("fetch_timeouts", "must be more than 0"));
         }
         self.api_keys.validate()?;
+        if let Some(meta) = &self.resource_metadata {
+            meta.validate(&self.audience)?;
+        }
         let issuers = std::iter::once(&self.primary).chain(&self.issuers);
         for introspection in issuers.filter_map(|i| i.introspection.as_ref()) {
             introspection.validate()?;
@@ -140,6 +147,7 @@ impl fmt::Debug for Config {
             .field("resolver", &self.resolver.as_ref().map(|_| "(closure)"))
             .field("introspection", &self.primary.introspection)
             .field("api_key_prefixes", &self.api_keys)
+            .field("resource_metadata", &self.resource_metadata)
             .finish_non_exhaustive()
     }
 }

@@ -289,7 +289,12 @@ where
                 (Ok(auth), None) => Arc::clone(auth),
                 (Err(e), _) | (_, Some(e)) => panic!("tower-jwt-auth: {e}"),
             };
-            let responder = Responder::new(auth.realm(), self.layer.on_reject.clone());
+            let responder = Responder::for_layer(
+                auth.realm(),
+                self.layer.on_reject.clone(),
+                auth.published().map(|p| Arc::clone(&p.url)),
+                self.layer.policy.scope_attr().cloned(),
+            );
             Arc::new(Gate {
                 auth,
                 policy: self.layer.policy.clone(),

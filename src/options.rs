@@ -14,6 +14,7 @@ use crate::config::PemKey;
 use crate::introspection::Introspection;
 use crate::issuer::Issuer;
 use crate::layer::JwtAuth;
+use crate::metadata::ResourceMetadata;
 
 impl<C> JwtAuth<C>
 where
@@ -97,6 +98,28 @@ where
         let prefix = prefix.into();
         let validator: Arc<dyn DynValidator> = Arc::new(validator);
         self.configure(|c| c.api_keys.add(prefix, validator))
+    }
+
+    /// Publishes OAuth 2.0 Protected Resource Metadata (RFC 9728) for this resource: serve it
+    /// with [`metadata_service`](JwtAuth::metadata_service) at
+    /// [`metadata_path`](JwtAuth::metadata_path), outside the layer. Every challenge of the
+    /// layer (and of per-route [`RequireScopes`](crate::RequireScopes)) then carries
+    /// `resource_metadata="<the document's URL>"` (RFC 9728 §5.1), which is how MCP clients
+    /// find the authorization server. The resource must equal the audience (field
+    /// `resource_metadata`).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{JwtAuth, ResourceMetadata};
+    /// let auth = JwtAuth::new("https://auth.example.com", "https://mcp.example.com/mcp")
+    ///     .resource_metadata(ResourceMetadata::new("https://mcp.example.com/mcp")
+    ///         .scopes_supported(["mcp.tools"]));
+    /// assert!(auth.config_error().is_none());
+    /// let wrong = JwtAuth::new("https://auth.example.com", "insights-api")
+    ///     .resource_metadata(ResourceMetadata::new("https://mcp.example.com/mcp"));
+    /// assert_eq!(wrong.config_error().unwrap().field(), "resource_metadata");
+    /// ```
+    pub fn resource_metadata(self, metadata: ResourceMetadata) -> Self {
+        self.configure(|c| c.resource_metadata = Some(metadata))
     }
 
     /// Clock skew tolerated on `exp`, `nbf` and `iat`. Defaults to 60 s; at most 10 minutes.

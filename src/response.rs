@@ -106,46 +106,77 @@ pub type RejectFn = dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync;
 /// });
 /// ```
 pub fn default_response(error: &AuthError, realm: &str) -> Response<Bytes> {
+    http_response(error, realm, None)
+}
+
+/// [`default_response`], its challenge also pointing at the resource's metadata document.
+fn http_response(error: &AuthError, realm: &str, metadata: Option<&str>) -> Response<Bytes> {
     let o = outcome(error.kind());
     let description = error.description();
     let mut res = Response::new(Bytes::from(json_body(o.code, description)));
     *res.status_mut() = o.status;
     let headers = res.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    insert_auth_headers(headers, error, realm);
+    insert_auth_headers(headers, error, realm, metadata);
     res.extensions_mut().insert(error.clone());
     res
 }
 
 /// `WWW-Authenticate` (for 400 / 401 / 403) and `Retry-After` (when known): the same over HTTP
 /// and gRPC.
-fn insert_auth_headers(headers: &mut http::HeaderMap, error: &AuthError, realm: &str) {
+fn insert_auth_headers(
+    headers: &mut http::HeaderMap,
+    error: &AuthError,
+    realm: &str,
+    metadata: Option<&str>,
+) {
     let o = outcome(error.kind());
     if matches!(
         o.status,
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
     ) {
-        headers.insert(
-            WWW_AUTHENTICATE,
-            challenge(realm, o.code, error.description(), error.required_scope()),
-        );
+        let attrs = Attributes {
+            realm,
+            metadata,
+            code: o.code,
+            description: error.description(),
+            scope: error.required_scope(),
+        };
+        headers.insert(WWW_AUTHENTICATE, challenge(&attrs));
     }
     if let Some(after) = error.retry_after() {
         headers.insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
     }
 }
 
-/// `Bearer realm="..", error="..", error_description="..", scope=".."` (RFC 6750 §3).
-fn challenge(
-    realm: &str,
-    code: Option<&str>,
-    description: &str,
-    scope: Option<&str>,
-) -> HeaderValue {
+/// The attributes of a `Bearer` challenge.
+struct Attributes<'a> {
+    realm: &'a str,
+    metadata: Option<&'a str>,
+    code: Option<&'a str>,
+    description: &'a str,
+    scope: Option<&'a str>,
+}
+
+/// `Bearer realm="..", resource_metadata="..", error="..", error_description="..", scope=".."`
+/// (RFC 6750 §3, RFC 9728 §5.1).
+fn challenge(a: &Attributes<'_>) -> HeaderValue {
+    let Attributes {
+        realm,
+        metadata,
+        code,
+        description,
+        scope,
+    } = *a;
     let mut v = String::with_capacity(96);
     v.push_str("Bearer realm=\"");
     push_quoted(&mut v, realm);
     v.push('"');
+    if let Some(url) = metadata {
+        v.push_str(", resource_metadata=\"");
+        push_quoted(&mut v, url);
+        v.push('"');
+    }
     if let Some(code) = code {
         v.push_str(", error=\"");
         v.push_str(code);
@@ -188,14 +219,46 @@ pub(crate) struct Responder(Arc<ResponderInner>);
 struct ResponderInner {
     realm: Box<str>,
     custom: Option<Arc<RejectFn>>,
+    /// The URL of the resource's RFC 9728 document, for every challenge.
+    metadata: Option<Arc<str>>,
+    /// The scopes the layer requires, space-delimited: a per-route requirement's 403 names
+    /// them too.
+    layer_scope: Option<Arc<str>>,
 }
 
 impl Responder {
     pub(crate) fn new(realm: &str, custom: Option<Arc<RejectFn>>) -> Self {
+        Self::for_layer(realm, custom, None, None)
+    }
+
+    pub(crate) fn for_layer(
+        realm: &str,
+        custom: Option<Arc<RejectFn>>,
+        metadata: Option<Arc<str>>,
+        layer_scope: Option<Arc<str>>,
+    ) -> Self {
         Self(Arc::new(ResponderInner {
             realm: realm.into(),
             custom,
+            metadata,
+            layer_scope,
         }))
+    }
+
+    /// Every scope a route requires: the layer's and the route's own (for `scope=` of a 403).
+    pub(crate) fn route_scope(&self, route: &Arc<str>) -> Arc<str> {
+        match &self.0.layer_scope {
+            None => Arc::clone(route),
+            Some(layer) => {
+                let mut all: Vec<&str> = layer.split(' ').collect();
+                for scope in route.split(' ') {
+                    if !all.contains(&scope) {
+                        all.push(scope);
+                    }
+                }
+                all.join(" ").into()
+            }
+        }
     }
 
     /// For refusals outside any configured layer (a per-route layer without `JwtAuth`).
@@ -213,8 +276,8 @@ impl Responder {
                 res.extensions_mut().insert(error.clone());
                 res
             }
-            None if grpc => grpc_response(error, &inner.realm),
-            None => default_response(error, &inner.realm),
+            None if grpc => grpc_response(error, &inner.realm, inner.metadata.as_deref()),
+            None => http_response(error, &inner.realm, inner.metadata.as_deref()),
         }
     }
 }
@@ -237,7 +300,7 @@ pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
 
 /// A trailers-only gRPC response: HTTP 200, `grpc-status`, percent-encoded `grpc-message`,
 /// and the same `WWW-Authenticate` / `Retry-After` headers as over HTTP.
-fn grpc_response(error: &AuthError, realm: &str) -> Response<Bytes> {
+fn grpc_response(error: &AuthError, realm: &str, metadata: Option<&str>) -> Response<Bytes> {
     let o = outcome(error.kind());
     let mut res = Response::new(Bytes::new());
     res.extensions_mut().insert(error.clone());
@@ -247,7 +310,7 @@ fn grpc_response(error: &AuthError, realm: &str) -> Response<Bytes> {
     if let Ok(msg) = HeaderValue::try_from(grpc_percent_encode(error.description())) {
         headers.insert("grpc-message", msg);
     }
-    insert_auth_headers(headers, error, realm);
+    insert_auth_headers(headers, error, realm, metadata);
     res
 }
 

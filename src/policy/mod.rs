@@ -68,6 +68,11 @@ impl Policy {
         Ok(())
     }
 
+    /// The required scopes, space-delimited, if any.
+    pub(crate) fn scope_attr(&self) -> Option<&Arc<str>> {
+        self.scope_attr.as_ref()
+    }
+
     /// All required scopes granted, and the right `sub_type`.
     pub(crate) fn check(&self, grant: &Grant) -> Result<(), AuthError> {
         if !self.scopes.iter().all(|s| grant.has_scope(s)) {

@@ -141,9 +141,16 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let extensions = req.extensions();
         let verdict = match (extensions.get::<Grant>(), extensions.get::<Responder>()) {
-            (Some(grant), Some(responder)) => {
-                self.policy.check(grant).map_err(|e| (e, responder.clone()))
-            }
+            (Some(grant), Some(responder)) => self.policy.check(grant).map_err(|e| {
+                // The 403 names every scope the route needs: the layer's too.
+                let e = match (e.kind(), self.policy.scope_attr()) {
+                    (AuthErrorKind::InsufficientScope, Some(route)) => {
+                        e.with_required_scope(responder.route_scope(route))
+                    }
+                    _ => e,
+                };
+                (e, responder.clone())
+            }),
             // An optional layer let an anonymous request through.
             (None, Some(responder)) => Err((AuthErrorKind::MissingToken.into(), responder.clone())),
             (_, None) => {
