@@ -197,7 +197,8 @@ impl TestIssuerBuilder {
 /// # async fn main() {
 /// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
 /// let issuer = TestIssuer::builder().client("utility-acme-backend", "s3cret").start().await;
-/// // Tokens the way clients get them: POST /oauth/token, client credentials.
+/// // Tokens the way clients get them: POST /oauth/token, client credentials (the audience from
+/// // `aud`, `audience` or the RFC 8707 `resource`).
 /// let res: serde_json::Value = reqwest::Client::new()
 ///     .post(issuer.token_endpoint())
 ///     .basic_auth("utility-acme-backend", Some("s3cret"))

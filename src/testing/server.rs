@@ -28,6 +28,7 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, inner: Arc<Inner>) 
         )
         .route("/common/discovery/v2.0/keys", get(jwks))
         .route("/oauth/token", post(token))
+        .route("/oauth/authorize", get(authorize))
         .with_state(inner);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "test issuer stopped");
@@ -73,6 +74,7 @@ async fn discovery(State(inner): State<Arc<Inner>>) -> Response {
     Json(json!({
         "issuer": url,
         "jwks_uri": format!("{url}/.well-known/jwks.json"),
+        "authorization_endpoint": format!("{url}/oauth/authorize"),
         "token_endpoint": format!("{url}/oauth/token"),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -105,6 +107,16 @@ async fn tenant_discovery(
         "subject_types_supported": ["pairwise"],
     }))
     .into_response()
+}
+
+/// Published because discovery requires an authorization endpoint; tokens come from the
+/// client-credentials grant only.
+async fn authorize() -> Response {
+    oauth_error(
+        StatusCode::BAD_REQUEST,
+        "unsupported_response_type",
+        "this issuer grants tokens by client credentials only",
+    )
 }
 
 async fn jwks(State(inner): State<Arc<Inner>>) -> Response {
@@ -228,9 +240,11 @@ async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes)
         }
         return res;
     }
+    // `resource` is the RFC 8707 resource indicator MCP clients send.
     let audience = params
         .get("aud")
         .or_else(|| params.get("audience"))
+        .or_else(|| params.get("resource"))
         .cloned()
         .unwrap_or_else(|| inner.audience.clone());
     let mut builder = TokenBuilder::new(Arc::clone(&inner))
