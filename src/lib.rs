@@ -119,6 +119,13 @@
 //! assert!(auth.config_error().is_none());
 //! ```
 //!
+//! # MCP servers and protected resource metadata
+//!
+//! [`JwtAuth::resource_metadata`] publishes OAuth 2.0 Protected Resource Metadata (RFC 9728):
+//! mount [`JwtAuth::metadata_service`] at [`JwtAuth::metadata_path`] outside the layer, and every
+//! challenge carries `resource_metadata="…"`, which MCP clients follow to the authorization
+//! server. `cargo run --example mcp_server` shows an `rmcp` server behind the layer.
+//!
 //! # Several issuers
 //!
 //! [`JwtAuth::add_issuer`] trusts more issuers (environments, a legacy authentication,
