@@ -105,8 +105,9 @@ where
     /// [`metadata_path`](JwtAuth::metadata_path), outside the layer. Every challenge of the
     /// layer (and of per-route [`RequireScopes`](crate::RequireScopes)) then carries
     /// `resource_metadata="<the document's URL>"` (RFC 9728 §5.1), which is how MCP clients
-    /// find the authorization server. The resource must equal the audience (field
-    /// `resource_metadata`).
+    /// find the authorization server, and a per-route requirement's 403 names every scope the
+    /// route needs (the layer's and its own), so that a client stepping up asks for all of
+    /// them. The resource must equal the audience (field `resource_metadata`).
     ///
     /// ```
     /// use tower_jwt_auth::{JwtAuth, ResourceMetadata};

@@ -245,11 +245,13 @@ impl Responder {
         }))
     }
 
-    /// Every scope a route requires: the layer's and the route's own (for `scope=` of a 403).
+    /// The `scope=` of a per-route requirement's 403. With resource metadata published (MCP
+    /// step-up: the client asks for a token with exactly the scopes the challenge names), every
+    /// scope the route needs, the layer's first; otherwise the scopes of the requirement that
+    /// failed, as before metadata existed.
     pub(crate) fn route_scope(&self, route: &Arc<str>) -> Arc<str> {
-        match &self.0.layer_scope {
-            None => Arc::clone(route),
-            Some(layer) => {
+        match (&self.0.metadata, &self.0.layer_scope) {
+            (Some(_), Some(layer)) => {
                 let mut all: Vec<&str> = layer.split(' ').collect();
                 for scope in route.split(' ') {
                     if !all.contains(&scope) {
@@ -258,6 +260,7 @@ impl Responder {
                 }
                 all.join(" ").into()
             }
+            _ => Arc::clone(route),
         }
     }
 

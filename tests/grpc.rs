@@ -336,3 +336,30 @@ async fn api_keys_and_opaque_tokens_get_the_same_grpc_statuses() {
         "the credential cannot be checked right now"
     );
 }
+
+#[tokio::test]
+async fn grpc_challenges_point_at_the_resource_metadata() {
+    use tower_jwt_auth::ResourceMetadata;
+    let issuer = TestIssuer::start().await;
+    let resource = "http://127.0.0.1:50051/insights";
+    let run = start(
+        JwtAuth::new(issuer.url(), resource)
+            .resource_metadata(ResourceMetadata::new(resource))
+            .require_scopes(["insights.read"]),
+    )
+    .await;
+    let status = check(&run, None).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(
+        challenge(&status),
+        r#"Bearer realm="http://127.0.0.1:50051/insights", resource_metadata="http://127.0.0.1:50051/.well-known/oauth-protected-resource/insights""#
+    );
+    let weak = issuer.token().aud(resource).scopes(["other"]).sign();
+    let status = check(&run, Some(&weak)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let www = challenge(&status);
+    assert!(
+        www.contains("resource_metadata=") && www.ends_with(r#"scope="insights.read""#),
+        "{www}"
+    );
+}
