@@ -172,6 +172,7 @@ pub struct ApiKeyGrant {
 struct GrantData {
     sub: String,
     scopes: Vec<String>,
+    roles: Vec<String>,
     sub_type: Option<String>,
     client_id: Option<String>,
     exp: Option<u64>,
@@ -191,6 +192,7 @@ impl ApiKeyGrant {
             inner: Arc::new(GrantData {
                 sub: sub.into(),
                 scopes: Vec::new(),
+                roles: Vec::new(),
                 sub_type: None,
                 client_id: None,
                 exp: None,
@@ -215,6 +217,17 @@ impl ApiKeyGrant {
     {
         let scopes = scopes.into_iter().map(Into::into).collect();
         self.edit(|d| d.scopes = scopes)
+    }
+
+    /// The granted roles (checked by [`require_roles`](crate::JwtAuth::require_roles) like a
+    /// token's; also in the claims object as `roles`).
+    pub fn roles<I, S>(self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let roles = roles.into_iter().map(Into::into).collect();
+        self.edit(|d| d.roles = roles)
     }
 
     /// The `sub_type`, e.g. `"organisation"` (checked by
@@ -254,6 +267,10 @@ impl ApiKeyGrant {
         &self.inner.scopes
     }
 
+    pub(crate) fn granted_roles(&self) -> &[String] {
+        &self.inner.roles
+    }
+
     pub(crate) fn granted_sub_type(&self) -> Option<&str> {
         self.inner.sub_type.as_deref()
     }
@@ -275,6 +292,9 @@ impl ApiKeyGrant {
         object.insert("aud".into(), aud.into());
         object.insert("exp".into(), d.exp.unwrap_or(NO_EXPIRY).into());
         object.insert("scope".into(), d.scopes.join(" ").into());
+        if !d.roles.is_empty() {
+            object.insert("roles".into(), d.roles.clone().into());
+        }
         for (name, value) in [("client_id", &d.client_id), ("sub_type", &d.sub_type)] {
             match value {
                 Some(v) => object.insert(name.into(), v.clone().into()),

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use http::HeaderMap;
 use serde::de::DeserializeOwned;
 
+use crate::access::RuleFn;
 use crate::api_key::{ApiKey, Prefixes, NO_EXPIRY};
 use crate::claims::{Claims, Credential, Grant};
 use crate::clock::Clock;
@@ -21,9 +22,10 @@ use crate::jwt::{Attempt, Need, Verifier};
 use crate::keys::KeySetInfo;
 use crate::layer::JwtAuth;
 use crate::metadata::{MetadataService, Published};
+use crate::metrics;
 use crate::policy::Policy;
 use crate::response::{outcome, Responder};
-use crate::token;
+use crate::token::Sources;
 
 /// The configuration and the authenticator built from it, once.
 pub(crate) struct Core<C> {
@@ -144,6 +146,7 @@ fn introspectors<C: DeserializeOwned + Send + Sync + 'static>(
             issuer: Arc::clone(&rules.issuer),
             audience: rules.audience.clone(),
             leeway: rules.leeway,
+            roles: Arc::clone(&rules.roles),
         };
         endpoints.push(Endpoint::new(
             settings.clone(),
@@ -231,13 +234,17 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         }
         match self.route(token) {
             Route::Jwt => match self.try_verify(token) {
-                Attempt::Done(verdict) => Step::Done(verdict),
+                Attempt::Done(verdict) => Step::Done(judged(verdict, Credential::Jwt)),
                 Attempt::NeedKeys(need) => Step::Wait(Wait::Keys(need)),
             },
-            Route::Opaque => match self.introspector.as_ref().and_then(|i| i.cached(token)) {
-                Some(verdict) => Step::Done(verdict),
-                None => Step::Wait(Wait::Introspection),
-            },
+            Route::Opaque => {
+                let cached = self.introspector.as_ref().and_then(|i| i.cached(token));
+                metrics::introspection_cache(cached.is_some());
+                match cached {
+                    Some(verdict) => Step::Done(judged(verdict, Credential::Introspected)),
+                    None => Step::Wait(Wait::Introspection),
+                }
+            }
             Route::ApiKey(index) => Step::Wait(Wait::ApiKey(index)),
         }
     }
@@ -257,12 +264,17 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         wait: Wait,
     ) -> Result<Claims<C>, AuthError> {
         match wait {
-            Wait::Keys(need) => self.verify_after(token, need).await,
+            Wait::Keys(need) => judged(self.verify_after(token, need).await, Credential::Jwt),
             Wait::Introspection => match &self.introspector {
-                Some(introspector) => introspector.introspect(token).await,
+                Some(introspector) => judged(
+                    introspector.introspect(token).await,
+                    Credential::Introspected,
+                ),
                 None => Err(AuthErrorKind::Internal.into()),
             },
-            Wait::ApiKey(index) => self.check_api_key(token, index).await,
+            Wait::ApiKey(index) => {
+                judged(self.check_api_key(token, index).await, Credential::ApiKey)
+            }
         }
     }
 
@@ -318,18 +330,17 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             (grant.expiry().unwrap_or(NO_EXPIRY), None),
             (Arc::clone(&primary.issuer), None),
         )
-        .with_origin(grant.granted_client_id(), Credential::ApiKey);
+        .with_origin(grant.granted_client_id(), Credential::ApiKey)
+        .with_roles(
+            grant
+                .granted_roles()
+                .iter()
+                .map(|r| r.as_str().into())
+                .collect(),
+        );
         let claims = Claims::new(claims, g);
         grant.remember(self.id, Arc::new(claims.clone()));
         Ok(claims)
-    }
-
-    /// The request's bearer token; `None` when it carries no bearer credentials.
-    pub(crate) fn credential<'r>(
-        &self,
-        headers: &'r HeaderMap,
-    ) -> Result<Option<&'r str>, AuthError> {
-        token::bearer(headers, self.max_token_size)
     }
 
     /// Verifies with the keys at hand, or says which keys are needed.
@@ -431,6 +442,7 @@ where
                 let verified = auth.authenticate(token).await;
                 verified.and_then(|claims| {
                     self.layer.policy.check(claims.grant())?;
+                    check_rules(&crate::access::rules_for::<C>(&self.layer), &claims)?;
                     Ok(claims)
                 })
             }
@@ -520,35 +532,94 @@ where
     }
 }
 
+/// A refusal remembers how the credential was judged (for metrics); a verdict passes as it is.
+fn judged<C>(
+    verdict: Result<Claims<C>, AuthError>,
+    credential: Credential,
+) -> Result<Claims<C>, AuthError> {
+    verdict.map_err(|e| e.judged_as(credential))
+}
+
+/// The application's rules, in order; a panicking rule is contained (500, an error event).
+pub(crate) fn check_rules<C>(
+    rules: &[Arc<RuleFn<C>>],
+    claims: &Claims<C>,
+) -> Result<(), AuthError> {
+    for rule in rules {
+        let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rule(claims)));
+        match verdict {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(AuthError::new(AuthErrorKind::RuleRejected)
+                    .with_context("an application rule (require) returned false"))
+            }
+            Err(_) => {
+                return Err(AuthError::new(AuthErrorKind::RulePanicked)
+                    .with_context("an application rule (require) panicked"))
+            }
+        }
+    }
+    Ok(())
+}
+
 fn misconfigured(e: &ConfigError) -> AuthError {
     AuthError::new(AuthErrorKind::Misconfigured).with_source(e.clone())
 }
 
 /// One layer: the shared authenticator, and what the layer adds to it: its policy, whether
 /// anonymous requests pass, and how it answers.
-#[derive(Debug)]
 pub(crate) struct Gate<C> {
     pub(crate) auth: Arc<Authenticator<C>>,
     pub(crate) policy: Policy,
+    pub(crate) rules: Vec<Arc<RuleFn<C>>>,
+    pub(crate) sources: Sources,
     pub(crate) optional: bool,
     pub(crate) responder: Responder,
 }
 
+impl<C> fmt::Debug for Gate<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("auth", &self.auth)
+            .field("policy", &self.policy)
+            .field("rules", &self.rules.len())
+            .field("sources", &self.sources)
+            .field("optional", &self.optional)
+            .field("responder", &self.responder)
+            .finish()
+    }
+}
+
 impl<C> Gate<C> {
-    /// The verification result with the layer's policy applied on top: the one place both are
-    /// combined.
+    /// The request's token, from the `Authorization` header or the layer's other sources.
+    pub(crate) fn credential<'r>(
+        &self,
+        headers: &'r HeaderMap,
+    ) -> Result<Option<&'r str>, AuthError> {
+        self.sources.token(headers, self.auth.max_token_size)
+    }
+
+    /// The verification result with the layer's policy and rules applied on top: the one place
+    /// they are combined.
     pub(crate) fn admit(
         &self,
         verified: Result<Claims<C>, AuthError>,
     ) -> Result<Claims<C>, AuthError> {
         let claims = verified?;
-        self.policy.check(claims.grant())?;
+        let tied = |e: AuthError| {
+            e.at_issuer(claims.grant().issuer_shared())
+                .judged_as(claims.grant().credential())
+        };
+        self.policy.check(claims.grant()).map_err(tied)?;
+        check_rules(&self.rules, &claims).map_err(tied)?;
+        metrics::accepted(claims.grant());
         Ok(claims)
     }
 
     /// The response for a refusal, with its log event.
     pub(crate) fn refuse(&self, error: &AuthError, grpc: bool) -> http::Response<bytes::Bytes> {
         log_refusal(error);
+        metrics::refused(error);
         self.responder.respond(error, grpc)
     }
 }

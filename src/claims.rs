@@ -8,6 +8,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 
 use crate::jose::json::{NumericDate, StrOrSeq};
 
@@ -101,6 +102,7 @@ struct GrantInner {
     tenant: Option<Arc<str>>,
     client_id: Option<Box<str>>,
     credential: Credential,
+    roles: Box<[Box<str>]>,
 }
 
 /// How the request's credential was judged.
@@ -139,6 +141,7 @@ impl Grant {
                 tenant,
                 client_id: None,
                 credential: Credential::Jwt,
+                roles: Box::default(),
             }),
         }
     }
@@ -151,6 +154,27 @@ impl Grant {
             inner.credential = credential;
         }
         self
+    }
+
+    /// Sets the roles, read from the configured role claims; only while the grant is being
+    /// built.
+    pub(crate) fn with_roles(mut self, roles: Vec<Box<str>>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.roles = roles.into();
+        }
+        self
+    }
+
+    /// The roles, from the role claims the layer reads (by default `roles`,
+    /// `realm_access.roles`, `resource_access.<audience>.roles` and `permissions`; see
+    /// [`JwtAuth::role_claims`](crate::JwtAuth::role_claims)).
+    pub fn roles(&self) -> impl Iterator<Item = &str> {
+        self.inner.roles.iter().map(|r| &**r)
+    }
+
+    /// Whether `role` was granted (exact, case-sensitive comparison).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().any(|r| r == role)
     }
 
     /// The OAuth client the token was issued to (`client_id`), when the credential names one.
@@ -166,6 +190,11 @@ impl Grant {
 
     /// The trusted issuer that accepted the token (its `iss`).
     pub fn issuer(&self) -> &str {
+        &self.inner.iss
+    }
+
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn issuer_shared(&self) -> &Arc<str> {
         &self.inner.iss
     }
 
@@ -216,6 +245,7 @@ impl fmt::Debug for Grant {
             .field("client_id", &self.client_id())
             .field("sub_type", &self.sub_type())
             .field("scopes", &self.scopes().collect::<Vec<_>>())
+            .field("roles", &self.roles().collect::<Vec<_>>())
             .field("exp", &self.inner.exp)
             .finish()
     }
@@ -280,9 +310,66 @@ pub struct AccessClaims {
     /// Subject type, e.g. `"user"` for delegated tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_type: Option<String>,
+    /// Roles as Microsoft Entra issues them (an array), kept as issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Value>,
+    /// Keycloak's realm roles (`{"roles": [..]}`), kept as issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm_access: Option<Value>,
+    /// Keycloak's client roles (`{"<client>": {"roles": [..]}}`), kept as issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_access: Option<Value>,
+    /// Auth0's RBAC permissions (an array), kept as issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Value>,
 }
 
 impl AccessClaims {
+    /// The roles in the layouts the big providers use, each once: `roles` (Microsoft Entra),
+    /// `realm_access.roles` and `resource_access.<each aud>.roles` (Keycloak), `permissions`
+    /// (Auth0). What a layer checks is [`Grant::roles`], read along its configured
+    /// [`role_claims`](crate::JwtAuth::role_claims).
+    ///
+    /// ```
+    /// use tower_jwt_auth::AccessClaims;
+    /// let claims: AccessClaims = serde_json::from_str(r#"{
+    ///     "iss": "https://kc.example/realms/eliq", "sub": "u-1", "aud": "insights-api", "exp": 1800000000,
+    ///     "realm_access": {"roles": ["offline_access"]},
+    ///     "resource_access": {"insights-api": {"roles": ["insights-admin"]}}
+    /// }"#).unwrap();
+    /// assert_eq!(claims.roles(), ["offline_access", "insights-admin"]);
+    /// ```
+    pub fn roles(&self) -> Vec<&str> {
+        fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
+            let (one, many) = match v {
+                Some(Value::String(s)) => (Some(s.as_str()), None),
+                Some(Value::Array(items)) => (None, Some(items.iter().filter_map(Value::as_str))),
+                _ => (None, None),
+            };
+            one.into_iter().chain(many.into_iter().flatten())
+        }
+        let mut found: Vec<&str> = strings(self.roles.as_ref()).collect();
+        found.extend(strings(
+            self.realm_access.as_ref().and_then(|r| r.get("roles")),
+        ));
+        for aud in self.aud.iter() {
+            found.extend(strings(
+                self.resource_access
+                    .as_ref()
+                    .and_then(|r| r.get(aud))
+                    .and_then(|c| c.get("roles")),
+            ));
+        }
+        found.extend(strings(self.permissions.as_ref()));
+        let mut all: Vec<&str> = Vec::with_capacity(found.len());
+        for role in found {
+            if !all.contains(&role) {
+                all.push(role);
+            }
+        }
+        all
+    }
+
     /// The granted scopes, from `scope` and `scp`.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope

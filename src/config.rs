@@ -13,6 +13,7 @@ use crate::http::FetchLimits;
 use crate::issuer::{Issuer, ResolverFn};
 use crate::keys::CachePolicy;
 use crate::metadata::ResourceMetadata;
+use crate::roles::RoleClaims;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub(crate) const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
@@ -49,6 +50,8 @@ pub(crate) struct Config {
     pub(crate) resolver: Option<Arc<ResolverFn>>,
     /// API-key validators by prefix.
     pub(crate) api_keys: Prefixes,
+    /// Where roles are read from.
+    pub(crate) role_claims: RoleClaims,
     /// What the resource publishes about itself (RFC 9728).
     pub(crate) resource_metadata: Option<ResourceMetadata>,
 }
@@ -81,6 +84,7 @@ impl Config {
             resolver: None,
             api_keys: Prefixes::default(),
             resource_metadata: None,
+            role_claims: RoleClaims::default(),
         }
     }
 

@@ -6,6 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::claims::Credential;
+
 /// Why a request was refused. Each kind maps to exactly one outcome (status, RFC 6750 error code,
 /// fixed description) in one table; see the crate documentation.
 ///
@@ -74,6 +76,14 @@ pub enum AuthErrorKind {
     /// The token is valid but its `sub_type` is not the one the route requires: 403
     /// `insufficient_scope`.
     SubTypeMismatch,
+    /// The token is valid but lacks a role the route requires (from the configured role
+    /// claims): 403 `insufficient_scope`. The description names no role.
+    MissingRole,
+    /// The token is valid but an application rule ([`JwtAuth::require`](crate::JwtAuth::require))
+    /// returned false: 403 `insufficient_scope`.
+    RuleRejected,
+    /// An application rule panicked: 500, with an error event; the connection is kept.
+    RulePanicked,
     /// The issuer's introspection endpoint (RFC 7662) reports the opaque token inactive
     /// (`active: false`: unknown, revoked or expired): 401 `invalid_token`.
     InactiveToken,
@@ -122,6 +132,9 @@ impl AuthErrorKind {
             K::BoundToken => "the token is bound to a key and needs its proof of possession",
             K::InsufficientScope => "the token lacks a required scope",
             K::SubTypeMismatch => "the token's subject type is not accepted here",
+            K::MissingRole => "the token lacks a required role",
+            K::RuleRejected => "the token does not satisfy this route's rule",
+            K::RulePanicked => "the authorization rule failed",
             K::InactiveToken => "the token is not active",
             K::UnknownApiKey => "the API key is not known",
             K::KeysUnavailable => "signing keys are temporarily unavailable",
@@ -160,6 +173,10 @@ pub struct AuthError {
     retry_after: Option<Duration>,
     context: Option<Arc<str>>,
     source: Option<Arc<dyn StdError + Send + Sync>>,
+    /// The trusted issuer the credential was tied to, once known (a metrics label).
+    issuer: Option<Arc<str>>,
+    /// How the credential was being judged, once routed (a metrics label).
+    credential: Option<Credential>,
 }
 
 impl AuthError {
@@ -172,6 +189,8 @@ impl AuthError {
             retry_after: None,
             context: None,
             source: None,
+            issuer: None,
+            credential: None,
         }
     }
 
@@ -220,6 +239,28 @@ impl AuthError {
     pub(crate) fn with_context(mut self, context: impl Into<Arc<str>>) -> Self {
         self.context = Some(context.into());
         self
+    }
+
+    /// Ties the refusal to the trusted issuer its credential named (unless already tied).
+    pub(crate) fn at_issuer(mut self, issuer: &Arc<str>) -> Self {
+        self.issuer.get_or_insert_with(|| Arc::clone(issuer));
+        self
+    }
+
+    /// Records how the credential was judged (unless already recorded).
+    pub(crate) fn judged_as(mut self, credential: Credential) -> Self {
+        self.credential.get_or_insert(credential);
+        self
+    }
+
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn issuer(&self) -> Option<&Arc<str>> {
+        self.issuer.as_ref()
+    }
+
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn credential(&self) -> Option<Credential> {
+        self.credential
     }
 
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
@@ -380,6 +421,26 @@ pub enum KeySourceErrorKind {
     Other,
 }
 
+impl KeySourceErrorKind {
+    /// The metrics label of a failed fetch.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn label(self) -> &'static str {
+        use KeySourceErrorKind as K;
+        match self {
+            K::ConnectionRefused => "connection_refused",
+            K::NameNotResolved => "name_not_resolved",
+            K::Tls => "tls",
+            K::Timeout => "timeout",
+            K::Connect => "connect",
+            K::Status => "status",
+            K::InvalidDocument => "invalid_document",
+            K::Redirect => "redirect",
+            K::IssuerMismatch => "issuer_mismatch",
+            K::Other => "other",
+        }
+    }
+}
+
 /// Why signing keys could not be obtained (the source of a
 /// [`AuthErrorKind::KeysUnavailable`] error). Never contains key material.
 ///
@@ -483,6 +544,9 @@ mod tests {
             K::BoundToken,
             K::InsufficientScope,
             K::SubTypeMismatch,
+            K::MissingRole,
+            K::RuleRejected,
+            K::RulePanicked,
             K::InactiveToken,
             K::UnknownApiKey,
             K::KeysUnavailable,

@@ -194,6 +194,7 @@ pub(crate) struct Expect {
     pub(crate) issuer: Arc<str>,
     pub(crate) audience: String,
     pub(crate) leeway: u64,
+    pub(crate) roles: Arc<crate::roles::RoleClaims>,
 }
 
 /// One remembered verdict.
@@ -415,7 +416,12 @@ impl Endpoint {
             (exp, reg.nbf.map(|n| n.0)),
             (Arc::clone(&expect.issuer), None),
         )
-        .with_origin(client_id, Credential::Introspected);
+        .with_origin(client_id, Credential::Introspected)
+        .with_roles(
+            expect
+                .roles
+                .collect(&expect.audience, |name| object.get(name).cloned()),
+        );
         let sub = sub.to_owned();
         drop(reg);
         let defaults = [
@@ -511,7 +517,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
         let now = self.clock.now();
         let mut undecided: Option<AuthError> = None;
         for endpoint in &self.endpoints {
-            match endpoint.call(token, now).await {
+            let timer = std::time::Instant::now();
+            let verdict = endpoint.call(token, now).await;
+            let issuer = &endpoint.expect.issuer;
+            let result = match &verdict {
+                Err(e) if e.kind() == AuthErrorKind::InactiveToken => "inactive",
+                Err(e) if e.kind() == AuthErrorKind::ValidationUnavailable => "error",
+                _ => "active",
+            };
+            crate::metrics::introspection(issuer, result, timer.elapsed());
+            match verdict.map_err(|e| e.at_issuer(issuer)) {
                 Err(e) if e.kind() == AuthErrorKind::InactiveToken => {
                     undecided.get_or_insert(e);
                 }
@@ -571,6 +586,7 @@ mod tests {
                     issuer: "http://127.0.0.1:9".into(),
                     audience: audience.into(),
                     leeway: 60,
+                    roles: Arc::default(),
                 },
             ),
             Arc::new(Fetcher::keep_alive(FetchLimits::default(), None)),

@@ -252,6 +252,7 @@ impl Registry {
                 max_lifetime: config.max_lifetime.map(|d| d.as_secs()),
                 strict_rfc9068: config.strict_rfc9068,
                 algorithms: config.algorithms,
+                roles: Arc::new(config.role_claims.clone()),
             },
         };
         let primary = &config.primary;
@@ -463,10 +464,18 @@ impl Shared {
             };
             (origin, None)
         };
-        let keys = KeySource::new(origin, self.env.clone(), algorithms, fixed, file);
+        let issuer: Arc<str> = Arc::from(issuer);
+        let keys = KeySource::new(
+            origin,
+            Arc::clone(&issuer),
+            self.env.clone(),
+            algorithms,
+            fixed,
+            file,
+        );
         Ok(Trusted {
             rules: Rules {
-                issuer: Arc::from(issuer),
+                issuer,
                 audience,
                 algorithms,
                 ..self.base.clone()

@@ -19,6 +19,7 @@ use crate::error::{AuthError, ConfigError};
 use crate::policy::Policy;
 use crate::response::{RejectFn, Responder};
 use crate::service::JwtAuthService;
+use crate::token::Sources;
 
 /// Protects a service with OAuth 2.0 JWT access tokens of one issuer (or several, see
 /// [`JwtAuth::add_issuer`]), for one audience.
@@ -63,6 +64,13 @@ pub(crate) struct LayerPolicy {
     optional: bool,
     on_reject: Option<Arc<RejectFn>>,
     pub(crate) error: Option<ConfigError>,
+    /// The realm of challenges, when not the audience.
+    pub(crate) realm: Option<Box<str>>,
+    /// Where else the token may come from.
+    pub(crate) sources: Sources,
+    /// The application's rules, each an `Arc<RuleFn<C>>` for the claims type they were given
+    /// for (this struct does not know `C`).
+    pub(crate) rules: Vec<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 // Its shared state (`ArcSwap` key sets, moka caches, `OnceLock`s) stays consistent across an
@@ -139,7 +147,10 @@ where
     }
 
     /// A change of policy only: the authenticator stays shared.
-    fn with_policy(self, f: impl FnOnce(&mut LayerPolicy) -> Result<(), ConfigError>) -> Self {
+    pub(crate) fn with_policy(
+        self,
+        f: impl FnOnce(&mut LayerPolicy) -> Result<(), ConfigError>,
+    ) -> Self {
         let mut layer = Arc::unwrap_or_clone(self.layer);
         if let Err(e) = f(&mut layer) {
             layer.error.get_or_insert(e);
@@ -168,10 +179,23 @@ where
     ///
     /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").with_claims::<MyClaims>();
     /// ```
+    ///
+    /// Rules given to [`require`](JwtAuth::require) read the claims type, so they come after
+    /// `with_claims`; one given before is a configuration error (field `require`).
     pub fn with_claims<T: DeserializeOwned + Send + Sync + 'static>(self) -> JwtAuth<T> {
+        let mut layer = self.layer;
+        if !layer.rules.is_empty() {
+            let l = Arc::make_mut(&mut layer);
+            l.rules.clear();
+            l.error.get_or_insert(ConfigError::new(
+                "require",
+                "a rule was given before with_claims: call require after with_claims, since \
+                 the rule reads the claims type",
+            ));
+        }
         JwtAuth {
             core: Arc::new(Core::new(self.core.config.clone())),
-            layer: self.layer,
+            layer,
             gate: Arc::default(),
         }
     }
@@ -289,8 +313,9 @@ where
                 (Ok(auth), None) => Arc::clone(auth),
                 (Err(e), _) | (_, Some(e)) => panic!("tower-jwt-auth: {e}"),
             };
+            let realm = self.layer.realm.as_deref().unwrap_or(auth.realm());
             let responder = Responder::for_layer(
-                auth.realm(),
+                realm,
                 self.layer.on_reject.clone(),
                 auth.published().map(|p| Arc::clone(&p.url)),
                 self.layer.policy.scope_attr().cloned(),
@@ -298,6 +323,8 @@ where
             Arc::new(Gate {
                 auth,
                 policy: self.layer.policy.clone(),
+                rules: crate::access::rules_for::<C>(&self.layer),
+                sources: self.layer.sources.clone(),
                 optional: self.layer.optional,
                 responder,
             })

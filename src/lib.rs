@@ -217,6 +217,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod access;
 mod algorithm;
 mod api_key;
 mod authenticator;
@@ -236,9 +237,11 @@ mod jwt;
 mod keys;
 mod layer;
 mod metadata;
+mod metrics;
 mod options;
 mod policy;
 mod response;
+mod roles;
 mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -246,6 +249,7 @@ mod token;
 
 #[cfg(feature = "axum")]
 pub use crate::axum::MissingClaims;
+pub use access::{RequireClaims, RequireClaimsService};
 pub use algorithm::Algorithm;
 pub use api_key::{
     ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, KeyDigest,
@@ -260,6 +264,6 @@ pub use issuer::Issuer;
 pub use keys::KeySetInfo;
 pub use layer::JwtAuth;
 pub use metadata::{MetadataBody, MetadataService, ResourceMetadata};
-pub use policy::{RequireScopes, RequireScopesService};
+pub use policy::{MethodScopes, RequireRoles, RequireScopes, RequireScopesService};
 pub use response::default_response;
 pub use service::JwtAuthService;

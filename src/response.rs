@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
 use crate::error::{AuthError, AuthErrorKind};
@@ -66,7 +66,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
             Some("invalid_token"),
             GRPC_UNAUTHENTICATED,
         ),
-        K::InsufficientScope | K::SubTypeMismatch => out(
+        K::InsufficientScope | K::SubTypeMismatch | K::MissingRole | K::RuleRejected => out(
             StatusCode::FORBIDDEN,
             Some("insufficient_scope"),
             GRPC_PERMISSION_DENIED,
@@ -76,7 +76,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
             Some("temporarily_unavailable"),
             GRPC_UNAVAILABLE,
         ),
-        K::Misconfigured => out(
+        K::Misconfigured | K::RulePanicked => out(
             StatusCode::INTERNAL_SERVER_ERROR,
             Some("server_error"),
             GRPC_INTERNAL,
@@ -101,7 +101,7 @@ pub type RejectFn = dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync;
 /// // Keep the default, add a header.
 /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").on_reject(|err| {
 ///     let mut res = default_response(err, "insights-api");
-///     res.headers_mut().insert("cache-control", http::HeaderValue::from_static("no-store"));
+///     res.headers_mut().insert("x-auth-refused", http::HeaderValue::from_static("1"));
 ///     res
 /// });
 /// ```
@@ -131,6 +131,8 @@ fn insert_auth_headers(
     metadata: Option<&str>,
 ) {
     let o = outcome(error.kind());
+    // A refusal carries per-request detail: no cache may keep it.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if matches!(
         o.status,
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST

@@ -76,7 +76,7 @@ where
         let refuse = |e: &AuthError, req: &Request<ReqBody>| {
             ResponseFuture::rejected(gate.refuse(e, is_grpc(req.headers())))
         };
-        let token = match gate.auth.credential(req.headers()) {
+        let token = match gate.credential(req.headers()) {
             Ok(Some(token)) => token,
             Ok(None) if gate.optional => {
                 // Anonymous: no claims, but per-route layers still know how to answer.

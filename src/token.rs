@@ -1,6 +1,8 @@
-//! Step 1: take the bearer token from the request (RFC 6750 §2.1).
+//! Step 1: take the bearer token from the request: the `Authorization: Bearer` header (RFC 6750
+//! §2.1), then the sources a layer adds (a named header, a named cookie). The query string is
+//! never read (RFC 6750 §2.3 discourages it; MCP forbids it).
 
-use http::header::AUTHORIZATION;
+use http::header::{HeaderName, AUTHORIZATION, COOKIE};
 use http::HeaderMap;
 
 use crate::error::{AuthError, AuthErrorKind};
@@ -48,6 +50,100 @@ pub(crate) fn bearer(headers: &HeaderMap, max_size: usize) -> Result<Option<&str
     std::str::from_utf8(token)
         .map(Some)
         .map_err(|_| invalid("the bearer token is not ASCII"))
+}
+
+/// Where else a layer looks for the token when the request has no `Authorization: Bearer`
+/// header. Empty by default.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sources {
+    pub(crate) header: Option<HeaderName>,
+    pub(crate) cookie: Option<Box<str>>,
+}
+
+impl Sources {
+    /// The token: the `Authorization` header first (it wins whenever it carries a Bearer
+    /// token), then the named header, then the named cookie. The same rules apply to each
+    /// value: one value, a `b64token`, within `max_size`.
+    pub(crate) fn token<'r>(
+        &self,
+        headers: &'r HeaderMap,
+        max_size: usize,
+    ) -> Result<Option<&'r str>, AuthError> {
+        if let Some(token) = bearer(headers, max_size)? {
+            return Ok(Some(token));
+        }
+        if let Some(name) = &self.header {
+            let mut values = headers.get_all(name).iter();
+            if let Some(value) = values.next() {
+                if values.next().is_some() {
+                    return Err(invalid("the token header is repeated"));
+                }
+                let value = value.as_bytes();
+                // `Bearer ` in front is tolerated: some proxies forward the header as they got it.
+                let value = match value.get(..7) {
+                    Some(p) if p.eq_ignore_ascii_case(b"bearer ") => &value[7..],
+                    _ => value,
+                };
+                return checked(trim_spaces(value), max_size, Origin::Header).map(Some);
+            }
+        }
+        if let Some(name) = &self.cookie {
+            if let Some(value) = cookie(headers, name) {
+                return checked(value, max_size, Origin::Cookie).map(Some);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The value of the first cookie called `name` in the `Cookie` headers (RFC 6265 §5.4), without
+/// its optional double quotes.
+fn cookie<'r>(headers: &'r HeaderMap, name: &str) -> Option<&'r [u8]> {
+    headers.get_all(COOKIE).iter().find_map(|value| {
+        value.as_bytes().split(|&b| b == b';').find_map(|pair| {
+            let pair = trim_spaces(pair);
+            let eq = pair.iter().position(|&b| b == b'=')?;
+            let (n, v) = (&pair[..eq], &pair[eq + 1..]);
+            if n != name.as_bytes() {
+                return None;
+            }
+            Some(match v {
+                [b'"', inner @ .., b'"'] => inner,
+                v => v,
+            })
+        })
+    })
+}
+
+/// Where a token came from, for the refusal's description.
+#[derive(Clone, Copy)]
+enum Origin {
+    Header,
+    Cookie,
+}
+
+/// A token from a header or cookie: not empty, within the cap, a `b64token`.
+fn checked(token: &[u8], max_size: usize, origin: Origin) -> Result<&str, AuthError> {
+    if token.len() > max_size {
+        return Err(AuthErrorKind::TokenTooLarge.into());
+    }
+    let (empty, foreign) = match origin {
+        Origin::Header => (
+            "the token header is empty",
+            "the token header has characters a token cannot have",
+        ),
+        Origin::Cookie => (
+            "the token cookie is empty",
+            "the token cookie has characters a token cannot have",
+        ),
+    };
+    if token.is_empty() {
+        return Err(invalid(empty));
+    }
+    if !is_b64token(token) {
+        return Err(invalid(foreign));
+    }
+    std::str::from_utf8(token).map_err(|_| invalid(foreign))
 }
 
 fn invalid(detail: &'static str) -> AuthError {
@@ -132,6 +228,41 @@ mod tests {
         }
         assert!(is_b64token(b"abc=="));
         assert!(!is_b64token(b"a=b"));
+    }
+
+    #[test]
+    fn other_sources_come_after_the_authorization_header() {
+        let sources = Sources {
+            header: Some(HeaderName::from_static("x-access-token")),
+            cookie: Some("at".into()),
+        };
+        let mut h = HeaderMap::new();
+        assert_eq!(sources.token(&h, 100).unwrap(), None);
+        h.append(
+            COOKIE,
+            HeaderValue::from_static("theme=dark; at=\"c.c.c\"; x=1"),
+        );
+        assert_eq!(sources.token(&h, 100).unwrap(), Some("c.c.c"));
+        h.append("x-access-token", HeaderValue::from_static("Bearer h.h.h"));
+        assert_eq!(sources.token(&h, 100).unwrap(), Some("h.h.h"));
+        h.append(AUTHORIZATION, HeaderValue::from_static("Bearer a.a.a"));
+        assert_eq!(sources.token(&h, 100).unwrap(), Some("a.a.a"));
+        // Another scheme in Authorization does not hide the cookie.
+        let mut h = HeaderMap::new();
+        h.append(AUTHORIZATION, HeaderValue::from_static("Basic dTpw"));
+        h.append(COOKIE, HeaderValue::from_static("at=c.c.c"));
+        assert_eq!(sources.token(&h, 100).unwrap(), Some("c.c.c"));
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_static("at=a b"));
+        let err = sources.token(&h, 100).unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::InvalidRequest);
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_static("at2=x; xat=y"));
+        assert_eq!(sources.token(&h, 100).unwrap(), None);
+        // Without configured sources, only Authorization counts.
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_static("at=c.c.c"));
+        assert_eq!(Sources::default().token(&h, 100).unwrap(), None);
     }
 
     #[test]

@@ -9,6 +9,8 @@ use serde::Deserialize;
 
 use crate::claims::{AccessClaims, Audience};
 use crate::jose::json::{NumericDate, Seen, Str, StrList};
+use crate::roles::KEPT;
+use serde_json::value::RawValue;
 
 /// The registered claims every token is validated against, whatever the application's claims
 /// type. Borrows from the decoded payload. A claim of the wrong JSON type (`null` included) is an
@@ -31,6 +33,16 @@ pub(crate) struct Registered<'a> {
     /// Whether the token carries a confirmation (`cnf`, RFC 7800) of any shape: it is then bound
     /// to a key and is no bearer token.
     pub(crate) cnf: bool,
+    /// The claims roles are commonly read from, unparsed.
+    pub(crate) kept: Vec<(&'static str, &'a RawValue)>,
+}
+
+impl<'a> Registered<'a> {
+    /// A kept top-level claim, parsed.
+    pub(crate) fn kept(&self, name: &str) -> Option<serde_json::Value> {
+        let (_, raw) = self.kept.iter().find(|(n, _)| *n == name)?;
+        serde_json::from_str(raw.get()).ok()
+    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
@@ -65,6 +77,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                         "cnf" => {
                             map.next_value::<de::IgnoredAny>()?;
                             r.cnf = true;
+                        }
+                        name if KEPT.contains(&name) => {
+                            let kept = KEPT.iter().find(|k| **k == name).copied().unwrap_or("");
+                            r.kept.push((kept, map.next_value()?));
                         }
                         _ => {
                             map.next_value::<de::IgnoredAny>()?;
@@ -115,6 +131,12 @@ impl Registered<'_> {
         let list = |l: Option<StrList<'_>>| {
             l.map(|l| l.0.into_iter().map(Cow::into_owned).collect::<Vec<_>>())
         };
+        let (roles, realm_access, resource_access, permissions) = (
+            self.kept("roles"),
+            self.kept("realm_access"),
+            self.kept("resource_access"),
+            self.kept("permissions"),
+        );
         let access = AccessClaims {
             iss: owned(self.iss)?,
             sub: owned(self.sub)?,
@@ -127,6 +149,10 @@ impl Registered<'_> {
             scope: owned(self.scope),
             scp: list(self.scp),
             sub_type: owned(self.sub_type),
+            roles,
+            realm_access,
+            resource_access,
+            permissions,
         };
         let mut slot: Option<C> = None;
         if let Some(s) =

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::algorithm::AlgorithmSet;
 use crate::error::{shown, AuthError, AuthErrorKind};
 use crate::jwt::registered::Registered;
+use crate::roles::RoleClaims;
 
 /// What the verifier checks, fixed when the authenticator is built.
 #[derive(Debug, Clone)]
@@ -16,6 +17,8 @@ pub(crate) struct Rules {
     pub(crate) max_lifetime: Option<u64>,
     pub(crate) strict_rfc9068: bool,
     pub(crate) algorithms: AlgorithmSet,
+    /// Where roles are read from.
+    pub(crate) roles: Arc<RoleClaims>,
 }
 
 impl Rules {

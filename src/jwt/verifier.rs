@@ -101,17 +101,23 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         need: Need,
     ) -> Result<Claims<C>, AuthError> {
         let Need(issuer, why) = need;
-        issuer.keys.obtain(why).await?;
+        let tied = |e: AuthError| e.at_issuer(&issuer.rules.issuer);
+        issuer.keys.obtain(why).await.map_err(tied)?;
         match self.attempt(token, false) {
             Attempt::Done(result) => result,
-            Attempt::NeedKeys(_) => Err(AuthErrorKind::UnknownKey.into()),
+            Attempt::NeedKeys(_) => Err(tied(AuthErrorKind::UnknownKey.into())),
         }
     }
 
     /// The remembered verdict on a token verified before, if it still holds.
     pub(crate) fn cached(&self, token: &str) -> Option<Claims<C>> {
         let now = self.issuers.primary().keys.clock().now();
-        self.cache.as_ref()?.get(token, now)
+        let hit = self.cache.as_ref()?.get(token, now);
+        if hit.is_some() {
+            // A miss is counted by the verification that follows.
+            crate::metrics::token_cache(true);
+        }
+        hit
     }
 
     fn attempt(&self, token: &str, may_refetch: bool) -> Attempt<C> {
@@ -120,7 +126,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         if let Some(cache) = &self.cache {
             // A hit is re-checked against its issuer's key set (which also starts that set's
             // routine refresh when due): a refresh that dropped a key voids it.
-            if let Some(claims) = cache.get(token, now) {
+            let hit = cache.get(token, now);
+            crate::metrics::token_cache(hit.is_some());
+            if let Some(claims) = hit {
                 return Attempt::Done(Ok(claims));
             }
         }
@@ -156,7 +164,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
                 }
                 Attempt::Done(Ok(claims))
             }
-            result => Attempt::Done(result),
+            Err(e) => Attempt::Done(Err(e.at_issuer(&issuer.rules.issuer))),
         }
     }
 
@@ -268,7 +276,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             (exp, reg.nbf.map(|n| n.0)),
             (Arc::clone(&issuer.rules.issuer), issuer.tenant.clone()),
         )
-        .with_origin(reg.client_id.as_ref().map(|c| &*c.0), Credential::Jwt);
+        .with_origin(reg.client_id.as_ref().map(|c| &*c.0), Credential::Jwt)
+        .with_roles(roles_of(&issuer.rules, &reg, payload));
         let claims: C = match reg.into_claims() {
             Some(claims) => claims,
             None => serde_json::from_slice(payload).map_err(|e| {
@@ -279,6 +288,20 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         };
         Ok(Claims::new(claims, grant))
     }
+}
+
+/// The token's roles along the issuer's role paths: from the claims kept aside while reading
+/// the registered ones, or, for a path starting elsewhere, from the whole payload.
+fn roles_of(rules: &crate::jwt::Rules, reg: &Registered<'_>, payload: &[u8]) -> Vec<Box<str>> {
+    let whole: Option<serde_json::Map<String, serde_json::Value>> = if rules.roles.needs_payload() {
+        serde_json::from_slice(payload).ok()
+    } else {
+        None
+    };
+    rules.roles.collect(&rules.audience, |name| {
+        reg.kept(name)
+            .or_else(|| whole.as_ref().and_then(|w| w.get(name).cloned()))
+    })
 }
 
 fn not_base64() -> AuthError {

@@ -23,6 +23,7 @@ use crate::algorithm::AlgorithmSet;
 use crate::clock::Clock;
 use crate::error::{AuthError, KeySourceError, KeySourceErrorKind};
 use crate::http::Fetcher;
+use crate::metrics;
 
 /// Where keys come from.
 #[derive(Debug, Clone)]
@@ -99,6 +100,9 @@ type Outcome = Result<Arc<KeySet>, KeySourceError>;
 /// The key set of one issuer.
 pub(crate) struct KeySource {
     origin: Origin,
+    /// The issuer these keys belong to (the metrics label).
+    issuer: Arc<str>,
+    age: metrics::AgeGauge,
     fetcher: Arc<Fetcher>,
     store: Arc<JwksStore>,
     clock: Arc<dyn Clock>,
@@ -150,6 +154,7 @@ enum Start {
 impl KeySource {
     pub(crate) fn new(
         origin: Origin,
+        issuer: Arc<str>,
         env: Env,
         allowed: AlgorithmSet,
         fixed: Option<KeySet>,
@@ -167,6 +172,8 @@ impl KeySource {
         });
         Self {
             origin,
+            age: metrics::AgeGauge::new(&issuer),
+            issuer,
             fetcher,
             store,
             clock,
@@ -209,6 +216,8 @@ impl KeySource {
         if now >= set.usable_until {
             return None;
         }
+        self.age
+            .set((now * 1000).saturating_sub(set.fetched_at_ms()));
         if now >= set.refresh_at {
             let expired = now >= set.expires_at;
             let now_ms = self.clock.now_millis();
@@ -243,6 +252,7 @@ impl KeySource {
         if let Why::UnknownKid(Some(kid)) = &why {
             if self.lock().absent.contains(kid) {
                 // Looked for already, and not found in this set: no new fetch, no wait.
+                metrics::refetch_refused(&self.issuer);
                 return self.fallback(now, self.not_now(&why));
             }
         }
@@ -357,6 +367,7 @@ impl KeySource {
         let cooldown = self.policy.unknown_kid_cooldown;
         if matches!(why, Why::UnknownKid(_)) {
             if !state.allowance.permits(now_ms, cooldown) {
+                metrics::refetch_refused(&self.issuer);
                 return Start::NotNow;
             }
             state.allowance.started(now_ms);
@@ -401,6 +412,7 @@ impl KeySource {
         };
         runtime.spawn(async move {
             let started = me.clock.now_millis();
+            let timer = std::time::Instant::now();
             let fetched = match timeout {
                 Some(limit) => match tokio::time::timeout(limit, me.fetch(hedge)).await {
                     Ok(result) => result,
@@ -411,6 +423,11 @@ impl KeySource {
                 },
                 None => me.fetch(hedge).await,
             };
+            let result = match &fetched {
+                Ok(_) => "ok",
+                Err(e) => e.kind().label(),
+            };
+            metrics::key_fetch(&me.issuer, result, timer.elapsed());
             me.finish(round, fetched, started);
         });
     }

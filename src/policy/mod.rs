@@ -6,18 +6,52 @@ mod require;
 
 use std::sync::Arc;
 
-pub use require::{RequireScopes, RequireScopesService};
+pub use require::{MethodScopes, RequireRoles, RequireScopes, RequireScopesService};
 
 use crate::claims::Grant;
 use crate::error::{shown, AuthError, AuthErrorKind, ConfigError};
 
-/// Scopes and `sub_type` a token must have.
+/// Scopes, roles and `sub_type` a token must have.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Policy {
     scopes: Box<[Box<str>]>,
     /// The required scopes, space-delimited, for the `scope` attribute of a 403.
     scope_attr: Option<Arc<str>>,
+    /// At least one of these scopes (each group is one requirement).
+    any_scopes: Vec<AnyOf>,
+    roles: Box<[Box<str>]>,
+    /// At least one of these roles (each group is one requirement).
+    any_roles: Vec<Box<[Box<str>]>>,
     sub_type: Option<Box<str>>,
+}
+
+/// "At least one of": the names, and the names space-delimited for a challenge's `scope`.
+type AnyOf = (Box<[Box<str>]>, Arc<str>);
+
+/// Checks values destined for a policy: scope tokens (RFC 6749 §3.3) or role names.
+fn tokens<I, S>(field: &'static str, what: &str, values: I) -> Result<Vec<Box<str>>, ConfigError>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut all: Vec<Box<str>> = Vec::new();
+    for value in values {
+        let value = value.into();
+        if value.is_empty()
+            || !value
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+        {
+            return Err(ConfigError::new(
+                field,
+                format!("{value:?} is not a {what} (no spaces, quotes, backslashes or control characters)"),
+            ));
+        }
+        if !all.iter().any(|s| **s == *value) {
+            all.push(value.into());
+        }
+    }
+    Ok(all)
 }
 
 impl Policy {
@@ -68,6 +102,63 @@ impl Policy {
         Ok(())
     }
 
+    /// Adds a requirement: at least one of `scopes`.
+    pub(crate) fn add_any_scopes<I, S>(
+        &mut self,
+        field: &'static str,
+        scopes: I,
+    ) -> Result<(), ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let group = tokens(field, "scope token", scopes)?;
+        if group.is_empty() {
+            return Err(ConfigError::new(field, "at least one scope is needed"));
+        }
+        let attr: Arc<str> = group.join(" ").into();
+        self.any_scopes.push((group.into(), attr));
+        Ok(())
+    }
+
+    /// Adds required roles, every one of them.
+    pub(crate) fn add_roles<I, S>(
+        &mut self,
+        field: &'static str,
+        roles: I,
+    ) -> Result<(), ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut all: Vec<Box<str>> = self.roles.to_vec();
+        for role in tokens(field, "role name", roles)? {
+            if !all.contains(&role) {
+                all.push(role);
+            }
+        }
+        self.roles = all.into();
+        Ok(())
+    }
+
+    /// Adds a requirement: at least one of `roles`.
+    pub(crate) fn add_any_roles<I, S>(
+        &mut self,
+        field: &'static str,
+        roles: I,
+    ) -> Result<(), ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let group = tokens(field, "role name", roles)?;
+        if group.is_empty() {
+            return Err(ConfigError::new(field, "at least one role is needed"));
+        }
+        self.any_roles.push(group.into());
+        Ok(())
+    }
+
     /// The required scopes, space-delimited, if any.
     pub(crate) fn scope_attr(&self) -> Option<&Arc<str>> {
         self.scope_attr.as_ref()
@@ -88,6 +179,32 @@ impl Policy {
                 err = err.with_required_scope(Arc::clone(attr));
             }
             return Err(err);
+        }
+        for (group, attr) in &self.any_scopes {
+            if !group.iter().any(|s| grant.has_scope(s)) {
+                return Err(AuthError::new(AuthErrorKind::InsufficientScope)
+                    .with_detail("the token lacks every accepted scope")
+                    .with_context(format!("none of the scopes: {attr}"))
+                    .with_required_scope(Arc::clone(attr)));
+            }
+        }
+        let missing: Vec<&str> = self
+            .roles
+            .iter()
+            .filter(|r| !grant.has_role(r))
+            .map(|r| &**r)
+            .collect();
+        if !missing.is_empty() {
+            // The description is fixed text; the required (configured) roles go to the log.
+            return Err(AuthError::new(AuthErrorKind::MissingRole)
+                .with_context(format!("missing roles: {}", missing.join(" "))));
+        }
+        for group in &self.any_roles {
+            if !group.iter().any(|r| grant.has_role(r)) {
+                let names: Vec<&str> = group.iter().map(|r| &**r).collect();
+                return Err(AuthError::new(AuthErrorKind::MissingRole)
+                    .with_context(format!("none of the roles: {}", names.join(" "))));
+            }
         }
         if let Some(required) = &self.sub_type {
             if grant.sub_type() != Some(&**required) {

@@ -57,6 +57,29 @@ impl RequireScopes {
         }
     }
 
+    /// Requires at least one of `scopes` ("any of"); a 403 names them all in `scope`.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower_jwt_auth::{JwtAuth, RequireScopes};
+    /// let app: Router = Router::new()
+    ///     .route("/usage", get(|| async { "usage" })
+    ///         .layer(RequireScopes::any(["insights.read", "insights.admin"])))
+    ///     .layer(JwtAuth::new("https://auth-api.eliq.com", "insights-api"));
+    /// ```
+    pub fn any<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut policy = Policy::default();
+        let error = policy.add_any_scopes("RequireScopes::any", scopes).err();
+        Self {
+            policy: Arc::new(policy),
+            error,
+        }
+    }
+
     /// Requires no scope: the start of a `sub_type`-only requirement,
     /// `RequireScopes::none().require_sub_type("user")`.
     pub fn none() -> Self {
@@ -103,6 +126,64 @@ impl RequireScopes {
     }
 }
 
+/// A per-route (or per-service) layer requiring roles (read from the role claims the main
+/// layer is configured with, see [`JwtAuth::role_claims`](crate::JwtAuth::role_claims)):
+/// 403 `insufficient_scope` without naming any role, like
+/// [`JwtAuth::require_roles`](crate::JwtAuth::require_roles). Must sit inside a
+/// [`JwtAuth`](crate::JwtAuth) layer.
+///
+/// ```
+/// use axum::{routing::delete, Router};
+/// use tower_jwt_auth::{JwtAuth, RequireRoles};
+/// let app: Router = Router::new()
+///     .route("/meters/{id}", delete(|| async { "deleted" })
+///         .layer(RequireRoles::new(["insights-admin"])))
+///     .layer(JwtAuth::new("https://auth-api.eliq.com", "insights-api"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequireRoles(RequireScopes);
+
+impl RequireRoles {
+    /// Requires every one of `roles` (exact, case-sensitive).
+    pub fn new<I, S>(roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut policy = Policy::default();
+        let error = policy.add_roles("RequireRoles::new", roles).err();
+        Self(RequireScopes {
+            policy: Arc::new(policy),
+            error,
+        })
+    }
+
+    /// Requires at least one of `roles`.
+    pub fn any<I, S>(roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut policy = Policy::default();
+        let error = policy.add_any_roles("RequireRoles::any", roles).err();
+        Self(RequireScopes {
+            policy: Arc::new(policy),
+            error,
+        })
+    }
+}
+
+impl<S> Layer<S> for RequireRoles {
+    type Service = RequireScopesService<S>;
+
+    /// # Panics
+    /// When a role name is unusable (empty, or with spaces, quotes, backslashes or control
+    /// characters), naming it.
+    fn layer(&self, inner: S) -> Self::Service {
+        self.0.layer(inner)
+    }
+}
+
 impl<S> Layer<S> for RequireScopes {
     type Service = RequireScopesService<S>;
 
@@ -114,7 +195,7 @@ impl<S> Layer<S> for RequireScopes {
         }
         RequireScopesService {
             inner,
-            policy: Arc::clone(&self.policy),
+            requirement: Requirement::Fixed(Arc::clone(&self.policy)),
         }
     }
 }
@@ -123,7 +204,23 @@ impl<S> Layer<S> for RequireScopes {
 #[derive(Debug, Clone)]
 pub struct RequireScopesService<S> {
     inner: S,
-    policy: Arc<Policy>,
+    requirement: Requirement,
+}
+
+/// What a request must satisfy: one policy, or one chosen by the request's path.
+#[derive(Debug, Clone)]
+enum Requirement {
+    Fixed(Arc<Policy>),
+    ByPath(Arc<MethodTable>),
+}
+
+impl Requirement {
+    fn for_path(&self, path: &str) -> Option<&Policy> {
+        match self {
+            Requirement::Fixed(policy) => Some(policy),
+            Requirement::ByPath(table) => table.lookup(path),
+        }
+    }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopesService<S>
@@ -139,11 +236,15 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let Some(policy) = self.requirement.for_path(req.uri().path()) else {
+            // A method the table does not name, and no default: nothing more to require.
+            return ResponseFuture::inner(self.inner.call(req));
+        };
         let extensions = req.extensions();
         let verdict = match (extensions.get::<Grant>(), extensions.get::<Responder>()) {
-            (Some(grant), Some(responder)) => self.policy.check(grant).map_err(|e| {
+            (Some(grant), Some(responder)) => policy.check(grant).map_err(|e| {
                 // The 403 names every scope the route needs: the layer's too.
-                let e = match (e.kind(), self.policy.scope_attr()) {
+                let e = match (e.kind(), policy.scope_attr()) {
                     (AuthErrorKind::InsufficientScope, Some(route)) => {
                         e.with_required_scope(responder.route_scope(route))
                     }
@@ -163,8 +264,175 @@ where
             Ok(()) => ResponseFuture::inner(self.inner.call(req)),
             Err((err, responder)) => {
                 log_refusal(&err);
+                crate::metrics::route_refused(&err);
                 ResponseFuture::rejected(responder.respond(&err, is_grpc(req.headers())))
             }
+        }
+    }
+}
+
+/// Scopes per gRPC method (or per HTTP path): a table from the request path
+/// (`/insights.v1.Usage/Read`) to the scopes it requires, whole services
+/// (`/insights.v1.Usage/`) and a default for the rest. Refusals are 403 `insufficient_scope`
+/// (7 PERMISSION_DENIED over gRPC) with the method's scopes in `www-authenticate`. Must sit
+/// inside a [`JwtAuth`](crate::JwtAuth) layer; put it on a tonic server with
+/// `Server::builder().layer(auth).layer(scopes)`.
+///
+/// ```
+/// use tower_jwt_auth::MethodScopes;
+/// let scopes = MethodScopes::new()
+///     .method("/insights.v1.Usage/Read", ["insights.read"])
+///     .method("/insights.v1.Usage/Write", ["insights.write"])
+///     .service("insights.v1.Admin", ["insights.admin"])
+///     .otherwise(["insights.read"]);
+/// assert!(scopes.config_error().is_none());
+/// ```
+///
+/// A method named twice, a path that is not `/<service>/<method>`, or an invalid scope makes
+/// applying the layer panic naming it ([`MethodScopes::config_error`] reports it as a value).
+#[derive(Debug, Clone, Default)]
+pub struct MethodScopes {
+    table: Arc<MethodTable>,
+    error: Option<ConfigError>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct MethodTable {
+    methods: std::collections::HashMap<Box<str>, Policy>,
+    services: std::collections::HashMap<Box<str>, Policy>,
+    otherwise: Option<Policy>,
+}
+
+impl MethodTable {
+    /// The method's own entry, else its service's, else the default.
+    fn lookup(&self, path: &str) -> Option<&Policy> {
+        if let Some(policy) = self.methods.get(path) {
+            return Some(policy);
+        }
+        let service = path
+            .strip_prefix('/')
+            .and_then(|p| p.rsplit_once('/'))
+            .map(|(service, _)| service);
+        service
+            .and_then(|s| self.services.get(s))
+            .or(self.otherwise.as_ref())
+    }
+}
+
+impl MethodScopes {
+    /// An empty table: nothing beyond the main layer is required.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn policy<I, S>(&mut self, field: &'static str, scopes: I) -> Option<Policy>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut policy = Policy::default();
+        match policy.add_scopes(field, scopes) {
+            Ok(()) => Some(policy),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    /// The scopes the method at `path` (`/package.Service/Method`, as gRPC sends it) requires.
+    pub fn method<I, S>(mut self, path: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let path = path.into();
+        let well_formed = path
+            .strip_prefix('/')
+            .and_then(|p| p.split_once('/'))
+            .is_some_and(|(s, m)| !s.is_empty() && !m.is_empty() && !m.contains('/'));
+        if !well_formed {
+            self.error.get_or_insert(ConfigError::new(
+                "MethodScopes::method",
+                format!("{path:?} is not a gRPC method path (/package.Service/Method)"),
+            ));
+            return self;
+        }
+        if let Some(policy) = self.policy("MethodScopes::method", scopes) {
+            if Arc::make_mut(&mut self.table)
+                .methods
+                .insert(path.clone().into(), policy)
+                .is_some()
+            {
+                self.error.get_or_insert(ConfigError::new(
+                    "MethodScopes::method",
+                    format!("{path:?} is named twice"),
+                ));
+            }
+        }
+        self
+    }
+
+    /// The scopes every method of the service `name` (`package.Service`) requires, unless the
+    /// method has its own entry.
+    pub fn service<I, S>(mut self, name: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let name = name.into();
+        if name.is_empty() || name.contains('/') {
+            self.error.get_or_insert(ConfigError::new(
+                "MethodScopes::service",
+                format!("{name:?} is not a gRPC service name (package.Service)"),
+            ));
+            return self;
+        }
+        if let Some(policy) = self.policy("MethodScopes::service", scopes) {
+            if Arc::make_mut(&mut self.table)
+                .services
+                .insert(name.clone().into(), policy)
+                .is_some()
+            {
+                self.error.get_or_insert(ConfigError::new(
+                    "MethodScopes::service",
+                    format!("{name:?} is named twice"),
+                ));
+            }
+        }
+        self
+    }
+
+    /// The scopes of every other method. Without it, other methods need nothing more.
+    pub fn otherwise<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        if let Some(policy) = self.policy("MethodScopes::otherwise", scopes) {
+            Arc::make_mut(&mut self.table).otherwise = Some(policy);
+        }
+        self
+    }
+
+    /// The first unusable entry, if any.
+    pub fn config_error(&self) -> Option<&ConfigError> {
+        self.error.as_ref()
+    }
+}
+
+impl<S> Layer<S> for MethodScopes {
+    type Service = RequireScopesService<S>;
+
+    /// # Panics
+    /// When an entry is unusable (see [`MethodScopes`]).
+    fn layer(&self, inner: S) -> Self::Service {
+        if let Some(e) = &self.error {
+            panic!("tower-jwt-auth: {e}");
+        }
+        RequireScopesService {
+            inner,
+            requirement: Requirement::ByPath(Arc::clone(&self.table)),
         }
     }
 }
