@@ -99,12 +99,14 @@ where
     /// Where roles are read from: dotted claim paths, `{audience}` standing for the audience.
     /// Defaults to `roles` (Microsoft Entra), `realm_access.roles` and
     /// `resource_access.{audience}.roles` (Keycloak) and `permissions` (Auth0); add `groups`
-    /// to use groups as roles. Replaces the defaults.
+    /// to use groups as roles. A claim name may contain dots (Auth0's namespaced claims): at
+    /// each level the longest run of segments that names a member is taken. Replaces the
+    /// defaults.
     ///
     /// ```
     /// use tower_jwt_auth::JwtAuth;
     /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
-    ///     .role_claims(["roles", "groups", "https://eliq.com/claims.roles"])
+    ///     .role_claims(["roles", "groups", "https://eliq.com/roles"])
     ///     .require_roles(["insights-admin"]);
     /// assert!(auth.config_error().is_none());
     /// ```

@@ -24,15 +24,22 @@ pub(crate) const KEPT: [&str; 5] = [
     "groups",
 ];
 
-/// Where roles are read from: dotted paths whose `{audience}` segment is the audience.
+/// Where roles are read from: dotted paths whose `{audience}` segment is the audience. A claim
+/// name may itself contain dots (Auth0's namespaced `https://example.com/roles`): at each
+/// level the path's segments are joined as long as that names a member.
 #[derive(Debug, Clone)]
 pub(crate) struct RoleClaims {
-    paths: Vec<Vec<Box<str>>>,
+    paths: Vec<Box<str>>,
+    /// Whether a path may start at a claim the registered-claims pass does not keep.
+    needs_payload: bool,
 }
 
 impl Default for RoleClaims {
     fn default() -> Self {
-        Self::new(DEFAULT_PATHS).unwrap_or(Self { paths: Vec::new() })
+        Self::new(DEFAULT_PATHS).unwrap_or(Self {
+            paths: Vec::new(),
+            needs_payload: false,
+        })
     }
 }
 
@@ -43,23 +50,30 @@ impl RoleClaims {
         S: AsRef<str>,
     {
         let mut parsed = Vec::new();
+        let mut needs_payload = false;
         for path in paths {
             let path = path.as_ref();
-            let segments: Vec<Box<str>> = path.split('.').map(Into::into).collect();
-            if segments.iter().any(|s| s.is_empty()) {
+            if path.split('.').any(str::is_empty) {
                 return Err(ConfigError::new(
                     "role_claims",
                     format!("{} is not a dotted claim path", shown(path)),
                 ));
             }
-            parsed.push(segments);
+            // A claim whose name starts like a kept one is taken to be that one (a top-level
+            // claim named `roles.x` is not looked for).
+            let first = path.split('.').next().unwrap_or(path);
+            needs_payload |= !KEPT.contains(&first);
+            parsed.push(path.into());
         }
-        Ok(Self { paths: parsed })
+        Ok(Self {
+            paths: parsed,
+            needs_payload,
+        })
     }
 
-    /// Whether any path starts at a claim the registered-claims pass does not keep.
+    /// Whether any path may start at a claim the registered-claims pass does not keep.
     pub(crate) fn needs_payload(&self) -> bool {
-        self.paths.iter().any(|p| !KEPT.contains(&&*p[0]))
+        self.needs_payload
     }
 
     /// The roles found along every path, in order, each once. `member` gives a top-level claim.
@@ -70,41 +84,47 @@ impl RoleClaims {
     ) -> Vec<Box<str>> {
         let mut roles: Vec<Box<str>> = Vec::new();
         for path in &self.paths {
-            let Some(top) = member(&path[0]) else {
-                continue;
-            };
-            let mut at = &top;
-            let mut found = true;
-            for segment in &path[1..] {
-                let key = if &**segment == "{audience}" {
-                    audience
-                } else {
-                    segment
-                };
-                match at.get(key) {
-                    Some(next) => at = next,
-                    None => {
-                        found = false;
-                        break;
-                    }
+            let found = splits(path).find_map(|(top, rest)| {
+                let top = member(top)?;
+                match rest {
+                    None => Some(top),
+                    Some(rest) => descend(&top, rest, audience).cloned(),
                 }
-            }
-            if !found {
-                continue;
-            }
+            });
             let mut push = |role: &str| {
                 if !role.is_empty() && !roles.iter().any(|r| &**r == role) {
                     roles.push(role.into());
                 }
             };
-            match at {
-                Value::String(role) => push(role),
-                Value::Array(items) => items.iter().filter_map(Value::as_str).for_each(push),
+            match found {
+                Some(Value::String(role)) => push(&role),
+                Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(push),
                 _ => {}
             }
         }
         roles
     }
+}
+
+/// The ways to cut `path` into a member name and the rest, longest name first.
+fn splits(path: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    let whole = std::iter::once((path, None));
+    let cuts = path
+        .rmatch_indices('.')
+        .map(move |(i, _)| (&path[..i], Some(&path[i + 1..])));
+    whole.chain(cuts)
+}
+
+/// The value at `path` below `at`; `{audience}` stands for the audience.
+fn descend<'v>(at: &'v Value, path: &str, audience: &str) -> Option<&'v Value> {
+    splits(path).find_map(|(key, rest)| {
+        let key = if key == "{audience}" { audience } else { key };
+        let next = at.get(key)?;
+        match rest {
+            None => Some(next),
+            Some(rest) => descend(next, rest, audience),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -134,6 +154,16 @@ mod tests {
             custom.collect("insights-api", member),
             ["g1", "one"].map(Box::from)
         );
+        // Claim names with dots, at the top and below.
+        let namespaced = json!({
+            "https://eliq.com/roles": ["ns"],
+            "https://eliq.com/app": {"v1.0": {"roles": ["deep"]}},
+        });
+        let paths = ["https://eliq.com/roles", "https://eliq.com/app.v1.0.roles"];
+        let found = RoleClaims::new(paths)
+            .unwrap()
+            .collect("a", |name| namespaced.get(name).cloned());
+        assert_eq!(found, ["ns", "deep"].map(Box::from));
         assert!(!RoleClaims::default().needs_payload());
         assert_eq!(
             RoleClaims::new(["a..b"]).unwrap_err().field(),

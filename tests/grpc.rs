@@ -23,7 +23,7 @@ use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tonic_prost::ProstCodec;
 use tower::Layer;
 use tower_jwt_auth::testing::TestIssuer;
-use tower_jwt_auth::{Claims, JwtAuth, RequireScopes};
+use tower_jwt_auth::{Claims, JwtAuth, MethodScopes, RequireScopes};
 
 /// tonic-health's generated service, answering with the verified subject in `x-subject`.
 struct Probe;
@@ -117,6 +117,31 @@ async fn start(auth: JwtAuth) -> Running {
         .layer(auth)
         .add_service(HealthServer::new(Probe))
         .add_service(RequireScopes::new(["insights.admin"]).layer(Usage));
+    let task = tokio::spawn(async move {
+        router
+            .serve_with_incoming(TcpIncoming::from(listener))
+            .await
+            .unwrap();
+    });
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Running { channel, task }
+}
+
+/// Health and Usage behind the layer, with scopes per method from `scopes`.
+async fn start_with_methods(auth: JwtAuth, scopes: MethodScopes) -> Running {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Server::builder()
+        .layer(auth)
+        .layer(scopes)
+        .add_service(HealthServer::new(Probe))
+        .add_service(Usage);
     let task = tokio::spawn(async move {
         router
             .serve_with_incoming(TcpIncoming::from(listener))
@@ -362,4 +387,83 @@ async fn grpc_challenges_point_at_the_resource_metadata() {
         www.contains("resource_metadata=") && www.ends_with(r#"scope="insights.read""#),
         "{www}"
     );
+}
+
+#[tokio::test]
+async fn scopes_per_grpc_method_with_services_and_a_default() {
+    let issuer = TestIssuer::start().await;
+    let auth = JwtAuth::new(issuer.url(), "insights-api");
+    let reader = issuer.token().sub("u-8").scopes(["usage.read"]).sign();
+    let checker = issuer.token().sub("u-9").scopes(["health.check"]).sign();
+
+    // A method's own entry, and a default for every other method.
+    let run = start_with_methods(
+        auth.clone(),
+        MethodScopes::new()
+            .method("/insights.v1.Usage/Read", ["usage.read"])
+            .otherwise(["health.check"]),
+    )
+    .await;
+    let res = read_usage(&run, Some(&reader)).await.unwrap();
+    assert_eq!(res.metadata().get("x-subject").unwrap(), "u-8");
+    let status = check(&run, Some(&reader)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let www = challenge(&status);
+    assert!(
+        www.contains(r#"error="insufficient_scope""#) && www.ends_with(r#"scope="health.check""#),
+        "{www}"
+    );
+    assert!(check(&run, Some(&checker)).await.is_ok());
+    let status = read_usage(&run, Some(&checker)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(challenge(&status).ends_with(r#"scope="usage.read""#));
+    // The main layer still answers first: no token is 16, not 7.
+    let status = read_usage(&run, None).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    drop(run);
+
+    // A whole service; methods of other services need nothing more than the layer's.
+    let run = start_with_methods(
+        auth,
+        MethodScopes::new().service("grpc.health.v1.Health", ["health.check"]),
+    )
+    .await;
+    assert!(check(&run, Some(&checker)).await.is_ok());
+    let status = check(&run, Some(&reader)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(challenge(&status).ends_with(r#"scope="health.check""#));
+    assert!(read_usage(&run, Some(&reader)).await.is_ok());
+    assert!(read_usage(&run, Some(&checker)).await.is_ok());
+}
+
+#[test]
+fn an_unusable_method_table_is_refused_naming_the_entry() {
+    let field = |m: MethodScopes| m.config_error().map(|e| e.field().to_owned());
+    assert_eq!(
+        field(MethodScopes::new().method("Usage/Read", ["a"])).as_deref(),
+        Some("MethodScopes::method")
+    );
+    assert_eq!(
+        field(
+            MethodScopes::new()
+                .method("/a.B/C", ["a"])
+                .method("/a.B/C", ["b"])
+        )
+        .as_deref(),
+        Some("MethodScopes::method")
+    );
+    assert_eq!(
+        field(MethodScopes::new().service("a.B/C", ["a"])).as_deref(),
+        Some("MethodScopes::service")
+    );
+    assert_eq!(
+        field(MethodScopes::new().otherwise(["two words"])).as_deref(),
+        Some("MethodScopes::otherwise")
+    );
+    let panic = std::panic::catch_unwind(|| {
+        tower::Layer::layer(&MethodScopes::new().method("bad", ["a"]), ())
+    });
+    let message = panic.unwrap_err();
+    let message = message.downcast_ref::<String>().unwrap();
+    assert!(message.contains("MethodScopes::method"), "{message}");
 }
