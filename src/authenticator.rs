@@ -192,6 +192,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     /// Validates the configuration and builds the issuers, their key sources and the caches.
     pub(crate) fn build(config: &Config) -> Result<Self, ConfigError> {
         config.validate()?;
+        metrics::describe();
         let issuers = Registry::build(config)?;
         let introspector = introspectors(config, &issuers)?;
         Ok(Self {

@@ -143,6 +143,46 @@
 //!     .add_issuer(Issuer::tenants("https://login.microsoftonline.com/{tenant}/v2.0", ["6f1c2a9e"]));
 //! ```
 //!
+//! # Authorization rules
+//!
+//! Beyond all-of scopes ([`JwtAuth::require_scopes`]): at least one of some scopes
+//! ([`JwtAuth::require_any_scope`], [`RequireScopes::any`]), roles read from the Entra, Keycloak
+//! and Auth0 layouts ([`JwtAuth::require_roles`], [`RequireRoles`], [`JwtAuth::role_claims`]),
+//! a rule of your own on the claims ([`JwtAuth::require`], [`RequireClaims`]), scopes per gRPC
+//! method ([`MethodScopes`]), a token from a cookie or another header
+//! ([`JwtAuth::token_from_cookie`], [`JwtAuth::token_from_header`]; `Authorization` wins, the
+//! query string is never read) and the challenges' realm ([`JwtAuth::realm`]).
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use tower_jwt_auth::{AccessClaims, JwtAuth, RequireRoles};
+//!
+//! let app: Router = Router::new()
+//!     .route("/meters", get(|| async { "meters" }).layer(RequireRoles::new(["insights-admin"])))
+//!     .layer(JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+//!         .require_any_scope(["insights.read", "insights.admin"])
+//!         .require(|c: &AccessClaims| c.client_id.as_deref() != Some("retired-app")));
+//! ```
+//!
+//! # Metrics
+//!
+//! With feature `metrics`, through the [`metrics`](https://docs.rs/metrics) facade (any
+//! exporter). Labels carry no value from a credential: `issuer` is a trusted issuer's
+//! configured URL or `none`.
+//!
+//! | name | kind | labels |
+//! |---|---|---|
+//! | `tower_jwt_auth_requests_total` | counter | `outcome` (`accepted`, or the refusal's [`AuthErrorKind`] in snake case), `issuer`, `credential` (`jwt`, `introspected`, `api_key`, `none`) |
+//! | `tower_jwt_auth_route_refusals_total` | counter | `outcome` (refusals by per-route layers) |
+//! | `tower_jwt_auth_token_cache_total` | counter | `result` (`hit`, `miss`) |
+//! | `tower_jwt_auth_key_fetches_total` | counter | `issuer`, `result` (`ok` or the [`KeySourceErrorKind`] in snake case) |
+//! | `tower_jwt_auth_key_fetch_duration_seconds` | histogram | `issuer` |
+//! | `tower_jwt_auth_key_set_age_seconds` | gauge | `issuer` |
+//! | `tower_jwt_auth_key_refetches_refused_total` | counter | `issuer` |
+//! | `tower_jwt_auth_introspection_calls_total` | counter | `issuer`, `result` (`active`, `inactive`, `error`) |
+//! | `tower_jwt_auth_introspection_duration_seconds` | histogram | `issuer` |
+//! | `tower_jwt_auth_introspection_cache_total` | counter | `result` (`hit`, `miss`) |
+//!
 //! # gRPC (tonic)
 //!
 //! The same layer goes on a tonic server; services read the claims from the request extensions.
@@ -213,6 +253,7 @@
 //! - `axum` (default): [`Claims`] is an axum extractor, `Option<Claims>` too.
 //! - `tonic`: `NamedService` for the layer's services (tonic without default features).
 //! - `testing`: `testing::TestIssuer`, an identity provider on loopback for your own tests.
+//! - `metrics`: counters, gauges and histograms through the `metrics` facade (table above).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

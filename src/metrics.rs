@@ -88,6 +88,44 @@ mod on {
 
     use super::*;
 
+    /// Describes every metric to the recorder installed at the time, once per process.
+    pub(crate) fn describe() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+            describe_counter!(
+                REQUESTS,
+                "Requests the layer judged, by outcome, issuer and credential"
+            );
+            describe_counter!(
+                ROUTE_REFUSALS,
+                "Requests a per-route layer refused, by outcome"
+            );
+            describe_counter!(TOKEN_CACHE, "Verified-token cache look-ups, by result");
+            describe_counter!(KEY_FETCHES, "Key-set fetch attempts, by issuer and result");
+            describe_histogram!(
+                KEY_FETCH_SECONDS,
+                Unit::Seconds,
+                "Key-set fetch attempts' duration"
+            );
+            describe_gauge!(KEY_SET_AGE, Unit::Seconds, "Age of the key set in use");
+            describe_counter!(
+                REFETCHES_REFUSED,
+                "Unknown-kid refetches refused by the cooldown"
+            );
+            describe_counter!(INTROSPECTIONS, "Introspection calls, by issuer and result");
+            describe_histogram!(
+                INTROSPECTION_SECONDS,
+                Unit::Seconds,
+                "Introspection calls' duration"
+            );
+            describe_counter!(
+                INTROSPECTION_CACHE,
+                "Introspection cache look-ups, by result"
+            );
+        });
+    }
+
     pub(crate) fn accepted(grant: &Grant) {
         metrics::counter!(REQUESTS,
             "outcome" => "accepted",
@@ -163,6 +201,8 @@ mod on {
 
     use super::{AuthError, Grant};
 
+    #[inline(always)]
+    pub(crate) fn describe() {}
     #[inline(always)]
     pub(crate) fn accepted(_: &Grant) {}
     #[inline(always)]
