@@ -53,6 +53,28 @@ pub(crate) struct Form<'a> {
     pub(crate) authorization: Option<&'a str>,
 }
 
+/// An answer of any status: an OAuth endpoint explains its refusals in a JSON body.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+/// `application/x-www-form-urlencoded` of one value (RFC 6749 §2.3.1 encodes the client
+/// credentials this way before Basic authentication, too).
+pub(crate) fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))`, as RFC 6749 §2.3.1 asks.
+pub(crate) fn basic_authorization(client_id: &str, client_secret: &str) -> String {
+    use base64::Engine as _;
+    let pair = format!("{}:{}", form_encode(client_id), form_encode(client_secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
 impl Fetcher {
     pub(crate) fn new(limits: FetchLimits, supplied: Option<Client>) -> Self {
         Self {
@@ -133,11 +155,41 @@ impl Fetcher {
         self.within_timeout(url, self.read(url, request)).await
     }
 
-    async fn within_timeout(
+    /// POSTs `body` of `content_type` to `url` with the same limits, and returns the answer
+    /// whatever its status.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) async fn post_any(
         &self,
         url: &Url,
-        fetch: impl std::future::Future<Output = Result<Fetched, KeySourceError>>,
-    ) -> Result<Fetched, KeySourceError> {
+        content_type: &'static str,
+        form: Form<'_>,
+    ) -> Result<Answer, KeySourceError> {
+        let client = self.client()?;
+        let mut request = client
+            .post(url.clone())
+            .header(CONTENT_TYPE, content_type)
+            .body(form.body);
+        if let Some(authorization) = form.authorization {
+            request = request.header(AUTHORIZATION, authorization);
+        }
+        self.within_timeout(url, async {
+            let mut res = request
+                .header(ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(|e| describe(url, &e))?;
+            let status = res.status().as_u16();
+            let body = self.body(url, &mut res).await?;
+            Ok(Answer { status, body })
+        })
+        .await
+    }
+
+    async fn within_timeout<T>(
+        &self,
+        url: &Url,
+        fetch: impl std::future::Future<Output = Result<T, KeySourceError>>,
+    ) -> Result<T, KeySourceError> {
         let total = self.limits.total_timeout;
         match tokio::time::timeout(total, fetch).await {
             Ok(result) => result,
@@ -165,6 +217,22 @@ impl Fetcher {
                 format!("{url}: HTTP status {}", status.as_u16()),
             ));
         }
+        let max_age = res
+            .headers()
+            .get_all(CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(parse_max_age);
+        let body = self.body(url, &mut res).await?;
+        Ok(Fetched { body, max_age })
+    }
+
+    /// The body, within the size cap.
+    async fn body(
+        &self,
+        url: &Url,
+        res: &mut reqwest::Response,
+    ) -> Result<Vec<u8>, KeySourceError> {
         let cap = self.limits.max_bytes;
         let declared = res
             .headers()
@@ -180,20 +248,15 @@ impl Fetcher {
         if declared.is_some_and(|len| len > cap as u64) {
             return Err(too_large());
         }
-        let max_age = res
-            .headers()
-            .get_all(CACHE_CONTROL)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(parse_max_age);
-        let mut body = Vec::with_capacity(declared.map_or(8 * 1024, |l| l as usize));
+        let mut body =
+            Vec::with_capacity(declared.map_or(8 * 1024, |l| l.min(cap as u64) as usize));
         while let Some(chunk) = res.chunk().await.map_err(|e| describe(url, &e))? {
             if body.len() + chunk.len() > cap {
                 return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { body, max_age })
+        Ok(body)
     }
 }
 

@@ -29,7 +29,6 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -39,7 +38,7 @@ use crate::api_key::NO_EXPIRY;
 use crate::claims::{Claims, Credential, Grant};
 use crate::clock::Clock;
 use crate::error::{shown, AuthError, AuthErrorKind, ConfigError, KeySourceError};
-use crate::http::{parse_url, Fetcher, Form};
+use crate::http::{basic_authorization, form_encode, parse_url, Fetcher, Form};
 use crate::jwt::registered::Registered;
 use crate::keys::discovery;
 
@@ -256,12 +255,6 @@ impl<C> fmt::Debug for Introspector<C> {
     }
 }
 
-/// `application/x-www-form-urlencoded` of one value (RFC 6749 §2.3.1 encodes the client
-/// credentials this way before Basic authentication, too).
-fn form_encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
 impl Endpoint {
     /// `issuer_url` is where the endpoint is discovered when it is not configured; `expect`
     /// what its answers must say.
@@ -271,17 +264,8 @@ impl Endpoint {
         fetcher: Arc<Fetcher>,
     ) -> Result<Self, ConfigError> {
         let url = OnceCell::new_with(settings.validate()?);
-        let authorization = (settings.auth == ClientAuth::Basic).then(|| {
-            let pair = format!(
-                "{}:{}",
-                form_encode(&settings.client_id),
-                form_encode(&settings.client_secret)
-            );
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(pair)
-            )
-        });
+        let authorization = (settings.auth == ClientAuth::Basic)
+            .then(|| basic_authorization(&settings.client_id, &settings.client_secret));
         Ok(Self {
             settings,
             url,
@@ -576,6 +560,7 @@ mod tests {
     use super::*;
     use crate::http::FetchLimits;
     use crate::AccessClaims;
+    use base64::Engine as _;
 
     fn endpoint(settings: Introspection, audience: &str) -> Endpoint {
         Endpoint::new(

@@ -13,6 +13,7 @@ pub(crate) struct Metadata {
     issuer: String,
     jwks_uri: Option<String>,
     introspection_endpoint: Option<String>,
+    token_endpoint: Option<String>,
 }
 
 /// `{issuer}/.well-known/openid-configuration`, and on 404 the RFC 8414 location
@@ -45,6 +46,17 @@ pub(crate) async fn introspection_endpoint(
 ) -> Result<Url, KeySourceError> {
     let (url, meta) = metadata(fetcher, issuer, issuer_url).await?;
     endpoint(&url, "introspection_endpoint", meta.introspection_endpoint)
+}
+
+/// Finds the issuer's `token_endpoint` (RFC 8414 §2), with the same rules.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) async fn token_endpoint(
+    fetcher: &Fetcher,
+    issuer: &str,
+    issuer_url: &Url,
+) -> Result<Url, KeySourceError> {
+    let (url, meta) = metadata(fetcher, issuer, issuer_url).await?;
+    endpoint(&url, "token_endpoint", meta.token_endpoint)
 }
 
 fn endpoint(url: &Url, member: &str, value: Option<String>) -> Result<Url, KeySourceError> {

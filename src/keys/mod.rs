@@ -22,7 +22,7 @@ pub(crate) mod discovery;
 pub(crate) mod jwk;
 pub(crate) mod pem;
 pub(crate) mod persist;
-mod refresh;
+pub(crate) mod refresh;
 mod shared;
 mod source;
 #[cfg(test)]
