@@ -254,6 +254,8 @@
 //! - `tonic`: `NamedService` for the layer's services (tonic without default features).
 //! - `testing`: `testing::TestIssuer`, an identity provider on loopback for your own tests.
 //! - `metrics`: counters, gauges and histograms through the `metrics` facade (table above).
+//! - `client`: access tokens for outgoing calls (module `client`: `ClientCredentials`,
+//!   `TokenSource`, the `AddAccessToken` layer); `reqwest-middleware` adds the same for reqwest.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -266,6 +268,9 @@ mod authenticator;
 mod axum;
 mod body;
 mod claims;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 mod clock;
 mod config;
 mod error;
@@ -297,6 +302,8 @@ pub use api_key::{
 };
 pub use body::ResponseBody;
 pub use claims::{AccessClaims, Audience, Claims, Credential, Grant};
+#[cfg(feature = "client")]
+pub use client::{AddAccessToken, ClientCredentials, TokenSource};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AuthError, AuthErrorKind, ConfigError, KeySourceError, KeySourceErrorKind};
 pub use future::ResponseFuture;

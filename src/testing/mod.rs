@@ -180,6 +180,9 @@ impl TestIssuerBuilder {
             token_hits: AtomicUsize::new(0),
             jti: AtomicU64::new(1),
             tenants: self.tenants,
+            token_failure: Mutex::new(None),
+            last_token_request: Mutex::new(None),
+            refresh_tokens: Mutex::new(HashMap::new()),
         });
         let task = tokio::spawn(server::serve(listener, Arc::clone(&inner)));
         TestIssuer {
@@ -230,6 +233,24 @@ pub(crate) struct Inner {
     token_hits: AtomicUsize,
     jti: AtomicU64,
     tenants: Vec<String>,
+    /// How the token endpoint misbehaves, apart from discovery and JWKS.
+    token_failure: Mutex<Option<Failure>>,
+    /// The last request the token endpoint answered.
+    last_token_request: Mutex<Option<TokenRequest>>,
+    /// Refresh tokens issued, with the parameters of the grant they renew.
+    refresh_tokens: Mutex<HashMap<String, HashMap<String, String>>>,
+}
+
+/// A request the token endpoint received, as [`TestIssuer::last_token_request`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenRequest {
+    /// The request's `Content-Type`.
+    pub content_type: String,
+    /// The client id of HTTP Basic client authentication, when used.
+    pub basic_client_id: Option<String>,
+    /// The body's parameters (form or JSON), `client_secret` replaced by `"…"`.
+    pub params: HashMap<String, String>,
 }
 
 impl Inner {
@@ -410,9 +431,32 @@ impl TestIssuer {
         *self.inner.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(failure);
     }
 
-    /// Ends a [`TestIssuer::fail`].
+    /// Ends a [`TestIssuer::fail`] and a [`TestIssuer::fail_token_endpoint`].
     pub fn recover(&self) {
         *self.inner.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self
+            .inner
+            .token_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Makes the token endpoint (only) answer with `failure` until [`TestIssuer::recover`].
+    pub fn fail_token_endpoint(&self, failure: Failure) {
+        *self
+            .inner
+            .token_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(failure);
+    }
+
+    /// The last request the token endpoint received, if any.
+    pub fn last_token_request(&self) -> Option<TokenRequest> {
+        self.inner
+            .last_token_request
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Sets `Cache-Control: max-age` of later JWKS responses (`None`: no header).

@@ -36,8 +36,8 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, inner: Arc<Inner>) 
 }
 
 /// The misbehaviour in force, if any, as a response.
-async fn misbehave(inner: &Inner, jwks: bool) -> Option<Response> {
-    match inner.failure()? {
+async fn misbehave(failure: Option<Failure>, jwks: bool) -> Option<Response> {
+    match failure? {
         Failure::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             Some(
@@ -67,7 +67,7 @@ async fn misbehave(inner: &Inner, jwks: bool) -> Option<Response> {
 
 async fn discovery(State(inner): State<Arc<Inner>>) -> Response {
     inner.discovery_hits.fetch_add(1, Ordering::SeqCst);
-    if let Some(res) = misbehave(&inner, false).await {
+    if let Some(res) = misbehave(inner.failure(), false).await {
         return res;
     }
     let url = &inner.url;
@@ -91,7 +91,7 @@ async fn tenant_discovery(
     axum::extract::Path(tenant): axum::extract::Path<String>,
 ) -> Response {
     inner.discovery_hits.fetch_add(1, Ordering::SeqCst);
-    if let Some(res) = misbehave(&inner, false).await {
+    if let Some(res) = misbehave(inner.failure(), false).await {
         return res;
     }
     if !inner.tenants.contains(&tenant) {
@@ -121,7 +121,7 @@ async fn authorize() -> Response {
 
 async fn jwks(State(inner): State<Arc<Inner>>) -> Response {
     inner.jwks_hits.fetch_add(1, Ordering::SeqCst);
-    if let Some(res) = misbehave(&inner, true).await {
+    if let Some(res) = misbehave(inner.failure(), true).await {
         return res;
     }
     let max_age = *inner.max_age.lock().unwrap_or_else(|p| p.into_inner());
@@ -143,10 +143,21 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-/// `POST /oauth/token`, client credentials only, as the seeds describe: JSON or form body,
-/// client authentication in the body or by HTTP Basic.
+/// `POST /oauth/token`, as the seeds describe: the client-credentials grant (with Eliq's
+/// delegated `sub` / `sub_type` and `issue_refresh_token`) and the refresh-token grant; JSON or
+/// form body; client authentication in the body or by HTTP Basic.
 async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
     inner.token_hits.fetch_add(1, Ordering::SeqCst);
+    let failure = inner
+        .token_failure
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(failure) = failure {
+        if let Some(res) = misbehave(Some(failure), false).await {
+            return res;
+        }
+    }
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -182,6 +193,19 @@ async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes)
             )
         }
     };
+    let mut seen = params.clone();
+    if let Some(secret) = seen.get_mut("client_secret") {
+        *secret = "…".into();
+    }
+    *inner
+        .last_token_request
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(super::TokenRequest {
+        content_type: content_type.to_owned(),
+        basic_client_id: basic.as_ref().map(|(id, _)| id.clone()),
+        params: seen,
+    });
+    let mut params = params;
     match params.get("grant_type").map(String::as_str) {
         None => {
             return oauth_error(
@@ -191,11 +215,39 @@ async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes)
             )
         }
         Some("client_credentials") => {}
+        Some("refresh_token") => {
+            let presented = params.get("refresh_token").cloned().unwrap_or_default();
+            let granted = inner
+                .refresh_tokens
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&presented);
+            let Some(granted) = granted else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "the refresh token is not known",
+                );
+            };
+            // Client authentication, when sent, must name the client the token was issued to.
+            let sender = basic
+                .as_ref()
+                .map(|(id, _)| id)
+                .or_else(|| params.get("client_id"));
+            if sender.is_some_and(|id| Some(id) != granted.get("client_id")) {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "the refresh token was issued to another client",
+                );
+            }
+            return issue(&inner, granted);
+        }
         Some(_) => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "only client_credentials is supported",
+                "only client_credentials and refresh_token are supported",
             )
         }
     }
@@ -240,6 +292,14 @@ async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes)
         }
         return res;
     }
+    params.insert("client_id".into(), client_id);
+    issue(&inner, params)
+}
+
+/// An access token for the grant's parameters, and a refresh token when asked for (and when
+/// renewing one).
+fn issue(inner: &Arc<Inner>, params: HashMap<String, String>) -> Response {
+    let client_id = params.get("client_id").cloned().unwrap_or_default();
     // `resource` is the RFC 8707 resource indicator MCP clients send.
     let audience = params
         .get("aud")
@@ -247,7 +307,7 @@ async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes)
         .or_else(|| params.get("resource"))
         .cloned()
         .unwrap_or_else(|| inner.audience.clone());
-    let mut builder = TokenBuilder::new(Arc::clone(&inner))
+    let mut builder = TokenBuilder::new(Arc::clone(inner))
         .aud(&audience)
         .client_id(&client_id)
         .sub(params.get("sub").unwrap_or(&client_id));
@@ -257,15 +317,27 @@ async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes)
     if let Some(sub_type) = params.get("sub_type") {
         builder = builder.sub_type(sub_type);
     }
-    (
-        [(CACHE_CONTROL, "no-store")],
-        Json(json!({
-            "access_token": builder.sign(),
-            "token_type": "Bearer",
-            "expires_in": 3600,
-        })),
-    )
-        .into_response()
+    let mut answer = json!({
+        "access_token": builder.sign(),
+        "token_type": "Bearer",
+        "expires_in": 3600,
+    });
+    let wants_refresh = params.get("issue_refresh_token").map(String::as_str) == Some("true");
+    if wants_refresh {
+        let refresh = format!("rt_{}", inner.next_jti());
+        answer["refresh_token"] = json!(refresh);
+        answer["refresh_token_expires_in"] = json!(2_592_000);
+        let mut kept = params;
+        kept.remove("client_secret");
+        kept.remove("refresh_token");
+        kept.insert("grant_type".into(), "client_credentials".into());
+        inner
+            .refresh_tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(refresh, kept);
+    }
+    ([(CACHE_CONTROL, "no-store")], Json(answer)).into_response()
 }
 
 fn json_params(body: &[u8]) -> Option<HashMap<String, String>> {
