@@ -279,3 +279,56 @@ async fn opaque_tokens_from_oidc_provider_are_introspected_and_revocation_is_hon
         tower_jwt_auth::AuthErrorKind::ValidationUnavailable
     );
 }
+
+#[tokio::test]
+async fn client_credentials_obtains_tokens_from_oidc_provider_for_an_axum_service() {
+    use tower_jwt_auth::client::{AddAccessToken, ClientCredentials, TokenSource};
+
+    let provider = start_provider().await;
+    let auth = JwtAuth::new(&provider.issuer, "insights-api").require_scopes(["insights.read"]);
+    let app = Router::new()
+        .route("/usage", get(|c: Claims| async move { c.sub.clone() }))
+        .layer(auth);
+    let served = common::serve(app).await;
+
+    // The token endpoint from the provider's discovery, HTTP Basic client authentication, the
+    // API named as an RFC 8707 resource indicator.
+    let source = ClientCredentials::discover(
+        &provider.issuer,
+        &provider.client_id,
+        provider.client_secret.as_str(),
+    )
+    .resource("urn:interop:insights-api:ES256")
+    .scopes(["insights.read"]);
+    let token = source.token().await.unwrap();
+    assert_eq!(header_of(token.secret())["alg"], "ES256");
+    assert_eq!(source.token().await.unwrap(), token, "cached");
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(AddAccessToken::new(source))
+        .build();
+    let res = http
+        .get(format!("{}/usage", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), provider.client_id);
+
+    // A resource the provider does not know, and the wrong secret: configuration errors, each
+    // with the provider's own code.
+    let unknown = ClientCredentials::discover(
+        &provider.issuer,
+        &provider.client_id,
+        provider.client_secret.as_str(),
+    )
+    .resource("urn:interop:billing-api");
+    let err = unknown.token().await.unwrap_err();
+    assert!(err.is_configuration(), "{err}");
+    assert_eq!(err.oauth_error(), Some("invalid_target"));
+    let wrong = ClientCredentials::discover(&provider.issuer, &provider.client_id, "not-it")
+        .resource("urn:interop:insights-api:ES256");
+    let err = wrong.token().await.unwrap_err();
+    assert!(err.is_configuration(), "{err}");
+    assert_eq!(err.oauth_error(), Some("invalid_client"));
+    assert!(!format!("{err} {err:?}").contains("not-it"));
+}
