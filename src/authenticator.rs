@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::access::RuleFn;
 use crate::api_key::{ApiKey, Prefixes, NO_EXPIRY};
+use crate::binding::{Bindings, ClientCertificate, Scheme};
 use crate::claims::{Claims, Credential, Grant};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -63,6 +64,8 @@ pub(crate) struct Authenticator<C> {
     realm: Box<str>,
     /// The RFC 9728 document, when configured.
     published: Option<Arc<Published>>,
+    /// DPoP and certificate binding.
+    bindings: Bindings,
 }
 
 /// Where a credential goes, decided by its shape alone, before any parsing.
@@ -107,6 +110,13 @@ fn published(config: &Config) -> Result<Option<Arc<Published>>, ConfigError> {
         return Ok(None);
     };
     let resource = meta.validate(&config.audience)?;
+    let binding = crate::metadata::Binding {
+        dpop: config
+            .dpop
+            .as_ref()
+            .map(|d| (d.algorithm_names(), d.is_required())),
+        certificates: config.certificate_bound,
+    };
     let mut servers = vec![config.primary.url.clone()];
     for issuer in &config.issuers {
         match &issuer.tenants {
@@ -118,7 +128,9 @@ fn published(config: &Config) -> Result<Option<Arc<Published>>, ConfigError> {
             ),
         }
     }
-    Ok(Some(Arc::new(Published::new(meta, &resource, servers))))
+    Ok(Some(Arc::new(Published::new(
+        meta, &resource, servers, &binding,
+    ))))
 }
 
 /// The introspection endpoints of the primary issuer and the added ones, in that order, each
@@ -209,6 +221,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             max_token_size: config.max_token_size,
             realm: config.audience.as_str().into(),
             published: published(config)?,
+            bindings: Bindings::build(config, Arc::clone(&config.clock))?,
         })
     }
 
@@ -375,6 +388,11 @@ impl<C> Authenticator<C> {
     pub(crate) fn published(&self) -> Option<&Arc<Published>> {
         self.published.as_ref()
     }
+
+    /// DPoP and certificate binding.
+    pub(crate) fn bindings(&self) -> &Bindings {
+        &self.bindings
+    }
 }
 
 impl<C> fmt::Debug for Authenticator<C> {
@@ -442,6 +460,7 @@ where
             (Ok(auth), None) => {
                 let verified = auth.authenticate(token).await;
                 verified.and_then(|claims| {
+                    auth.bindings().check_bearer(claims.grant(), None)?;
                     self.layer.policy.check(claims.grant())?;
                     check_rules(&crate::access::rules_for::<C>(&self.layer), &claims)?;
                     Ok(claims)
@@ -592,21 +611,52 @@ impl<C> fmt::Debug for Gate<C> {
 }
 
 impl<C> Gate<C> {
-    /// The request's token, from the `Authorization` header or the layer's other sources.
+    /// The request's token and how it was presented, from the `Authorization` header or the
+    /// layer's other sources.
     pub(crate) fn credential<'r>(
         &self,
         headers: &'r HeaderMap,
-    ) -> Result<Option<&'r str>, AuthError> {
-        self.sources.token(headers, self.auth.max_token_size)
+    ) -> Result<Option<(&'r str, Scheme)>, AuthError> {
+        let dpop = self.auth.bindings.dpop_enabled();
+        self.sources
+            .presented(headers, self.auth.max_token_size, dpop)
     }
 
-    /// The verification result with the layer's policy and rules applied on top: the one place
-    /// they are combined.
+    /// The most a `DPoP` proof header may hold.
+    pub(crate) fn max_proof_size(&self) -> usize {
+        self.auth.max_token_size
+    }
+
+    /// The request's client certificate, when certificate-bound tokens are accepted.
+    pub(crate) fn certificate(&self, extensions: &http::Extensions) -> Option<ClientCertificate> {
+        if self.auth.bindings.wants_certificate() {
+            crate::binding::client_certificate(extensions)
+        } else {
+            None
+        }
+    }
+
+    /// The verification result of a credential presented as a bearer token, with its binding,
+    /// the layer's policy and rules applied on top: the one place they are combined.
     pub(crate) fn admit(
         &self,
         verified: Result<Claims<C>, AuthError>,
+        certificate: Option<ClientCertificate>,
     ) -> Result<Claims<C>, AuthError> {
         let claims = verified?;
+        let tied = |e: AuthError| {
+            e.at_issuer(claims.grant().issuer_shared())
+                .judged_as(claims.grant().credential())
+        };
+        self.auth
+            .bindings
+            .check_bearer(claims.grant(), certificate)
+            .map_err(tied)?;
+        self.admit_policy(claims)
+    }
+
+    /// The policy and rules, for a credential whose binding holds.
+    pub(crate) fn admit_policy(&self, claims: Claims<C>) -> Result<Claims<C>, AuthError> {
         let tied = |e: AuthError| {
             e.at_issuer(claims.grant().issuer_shared())
                 .judged_as(claims.grant().credential())

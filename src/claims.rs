@@ -103,6 +103,22 @@ struct GrantInner {
     client_id: Option<Box<str>>,
     credential: Credential,
     roles: Box<[Box<str>]>,
+    confirmation: Confirmation,
+}
+
+/// What a token is bound to (its `cnf` claim, RFC 7800), as the binding step reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Confirmation {
+    /// No `cnf`: a bearer token.
+    #[default]
+    None,
+    /// `cnf.jkt`: the RFC 7638 thumbprint of a DPoP key (RFC 9449 §6).
+    Jkt(Box<str>),
+    /// `cnf["x5t#S256"]`: the SHA-256 thumbprint of a client certificate (RFC 8705 §3.1).
+    X5tS256(Box<str>),
+    /// A `cnf` of another shape (another member, both at once, not an object): bound to
+    /// something this crate cannot check, so never accepted.
+    Unsupported,
 }
 
 /// How the request's credential was judged.
@@ -142,6 +158,7 @@ impl Grant {
                 client_id: None,
                 credential: Credential::Jwt,
                 roles: Box::default(),
+                confirmation: Confirmation::None,
             }),
         }
     }
@@ -163,6 +180,19 @@ impl Grant {
             inner.roles = roles.into();
         }
         self
+    }
+
+    /// Sets what the token is bound to; only while the grant is being built.
+    pub(crate) fn with_confirmation(mut self, confirmation: Confirmation) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.confirmation = confirmation;
+        }
+        self
+    }
+
+    /// What the token is bound to (`cnf`).
+    pub(crate) fn confirmation(&self) -> &Confirmation {
+        &self.inner.confirmation
     }
 
     /// The roles, from the role claims the layer reads (by default `roles`,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::api_key::Prefixes;
+use crate::binding::Dpop;
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::http::FetchLimits;
@@ -54,6 +55,10 @@ pub(crate) struct Config {
     pub(crate) role_claims: RoleClaims,
     /// What the resource publishes about itself (RFC 9728).
     pub(crate) resource_metadata: Option<ResourceMetadata>,
+    /// DPoP (RFC 9449), when accepted.
+    pub(crate) dpop: Option<Dpop>,
+    /// Whether tokens bound to a client certificate (RFC 8705) are accepted with it.
+    pub(crate) certificate_bound: bool,
 }
 
 /// A fixed key given in PEM.
@@ -85,6 +90,8 @@ impl Config {
             api_keys: Prefixes::default(),
             resource_metadata: None,
             role_claims: RoleClaims::default(),
+            dpop: None,
+            certificate_bound: false,
         }
     }
 
@@ -115,6 +122,9 @@ impl Config {
             return Err(ConfigError::new("fetch_timeouts", "must be more than 0"));
         }
         self.api_keys.validate()?;
+        if let Some(dpop) = &self.dpop {
+            dpop.validate()?;
+        }
         if let Some(meta) = &self.resource_metadata {
             meta.validate(&self.audience)?;
         }
@@ -152,6 +162,8 @@ impl fmt::Debug for Config {
             .field("introspection", &self.primary.introspection)
             .field("api_key_prefixes", &self.api_keys)
             .field("resource_metadata", &self.resource_metadata)
+            .field("dpop", &self.dpop)
+            .field("certificate_bound_tokens", &self.certificate_bound)
             .finish_non_exhaustive()
     }
 }

@@ -71,6 +71,19 @@ pub enum AuthErrorKind {
     /// proof of possession that makes it usable: 401 `invalid_token` (RFC 9449 §7.1,
     /// RFC 8705 §3).
     BoundToken,
+    /// The token was presented with the `DPoP` scheme but is not bound to a DPoP key (no
+    /// `cnf.jkt`): 401 `invalid_token` (RFC 9449 §7.1).
+    NotDpopBound,
+    /// The `DPoP` proof is missing, repeated or fails a rule of RFC 9449 §4.3: its type,
+    /// algorithm, key, signature, `htm`, `htu`, `iat`, `ath`, a replayed `jti`, or a key other
+    /// than the one the token is bound to: 401 `invalid_dpop_proof`.
+    InvalidDpopProof,
+    /// Server nonces are on and the proof lacks the current one: 401 `use_dpop_nonce` with a
+    /// fresh `DPoP-Nonce` header (RFC 9449 §8).
+    UseDpopNonce,
+    /// DPoP is required ([`Dpop::required`](crate::Dpop::required)) and the credential was a
+    /// bearer token: 401 `invalid_token` with a `DPoP` challenge.
+    DpopRequired,
     /// The token is valid but lacks a scope the route requires: 403 `insufficient_scope`.
     InsufficientScope,
     /// The token is valid but its `sub_type` is not the one the route requires: 403
@@ -130,6 +143,10 @@ impl AuthErrorKind {
             K::MissingClaim => "the token lacks a required claim",
             K::InvalidClaim => "the token has an invalid claim",
             K::BoundToken => "the token is bound to a key and needs its proof of possession",
+            K::NotDpopBound => "the token is not bound to a DPoP key",
+            K::InvalidDpopProof => "the DPoP proof is invalid",
+            K::UseDpopNonce => "the DPoP proof must carry the server's current nonce",
+            K::DpopRequired => "a DPoP-bound token and its proof are required",
             K::InsufficientScope => "the token lacks a required scope",
             K::SubTypeMismatch => "the token's subject type is not accepted here",
             K::MissingRole => "the token lacks a required role",
@@ -177,6 +194,10 @@ pub struct AuthError {
     issuer: Option<Arc<str>>,
     /// How the credential was being judged, once routed (a metrics label).
     credential: Option<Credential>,
+    /// The credential came with the `DPoP` scheme: the error goes on the DPoP challenge.
+    dpop: bool,
+    /// A nonce for the client's next DPoP proof (`DPoP-Nonce`).
+    dpop_nonce: Option<Arc<str>>,
 }
 
 impl AuthError {
@@ -191,6 +212,8 @@ impl AuthError {
             source: None,
             issuer: None,
             credential: None,
+            dpop: false,
+            dpop_nonce: None,
         }
     }
 
@@ -251,6 +274,35 @@ impl AuthError {
     pub(crate) fn judged_as(mut self, credential: Credential) -> Self {
         self.credential.get_or_insert(credential);
         self
+    }
+
+    /// Marks a refusal of a credential presented with the `DPoP` scheme.
+    pub(crate) fn presented_with_dpop(mut self) -> Self {
+        self.dpop = true;
+        self
+    }
+
+    /// Whether the credential came with the `DPoP` scheme, or the refusal is about DPoP.
+    pub(crate) fn is_dpop(&self) -> bool {
+        self.dpop
+            || matches!(
+                self.kind,
+                AuthErrorKind::InvalidDpopProof
+                    | AuthErrorKind::UseDpopNonce
+                    | AuthErrorKind::DpopRequired
+                    | AuthErrorKind::NotDpopBound
+            )
+    }
+
+    /// Hands the client a nonce for its next proof.
+    pub(crate) fn with_dpop_nonce(mut self, nonce: Arc<str>) -> Self {
+        self.dpop_nonce = Some(nonce);
+        self
+    }
+
+    /// The nonce for the client's next DPoP proof, sent as `DPoP-Nonce`.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
     }
 
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]

@@ -6,11 +6,15 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::{Extensions, Request, Response};
+use http::{Extensions, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
+
+/// The DPoP nonce a successful response hands the client for its next proof (RFC 9449 §8.2).
+#[derive(Clone)]
+pub(crate) struct NextNonce(pub(crate) HeaderValue);
 
 /// Verification that had to wait for keys: the extensions to add, or the refusal.
 pub(crate) type Verdict = Pin<Box<dyn Future<Output = Result<Extensions, Response<Bytes>>> + Send>>;
@@ -42,6 +46,8 @@ pin_project! {
         Inner {
             #[pin]
             fut: S::Future,
+            // A DPoP nonce for the client's next proof.
+            nonce: Option<HeaderValue>,
         },
         Rejected {
             res: Option<Response<Bytes>>,
@@ -52,7 +58,7 @@ pin_project! {
 impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     pub(crate) fn inner(fut: S::Future) -> Self {
         Self {
-            state: State::Inner { fut },
+            state: State::Inner { fut, nonce: None },
         }
     }
 
@@ -91,12 +97,20 @@ where
                     let (Some(mut svc), Some(mut req)) = (svc.take(), req.take()) else {
                         unreachable!("the Verifying state is left as soon as its verdict is in")
                     };
+                    let nonce = extensions.get::<NextNonce>().map(|n| n.0.clone());
                     req.extensions_mut().extend(extensions);
                     let fut = svc.call(req);
-                    state.set(State::Inner { fut });
+                    state.set(State::Inner { fut, nonce });
                 }
-                StateProj::Inner { fut } => {
-                    return fut.poll(cx).map_ok(|res| res.map(ResponseBody::inner));
+                StateProj::Inner { fut, nonce } => {
+                    let res = ready!(fut.poll(cx));
+                    return Poll::Ready(res.map(|res| {
+                        let mut res = res.map(ResponseBody::inner);
+                        if let Some(nonce) = nonce.take() {
+                            res.headers_mut().insert("dpop-nonce", nonce);
+                        }
+                        res
+                    }));
                 }
                 StateProj::Rejected { res } => {
                     let res = res.take().expect("ResponseFuture polled after completion");

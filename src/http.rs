@@ -54,6 +54,7 @@ pub(crate) struct Form<'a> {
 }
 
 /// An answer of any status: an OAuth endpoint explains its refusals in a JSON body.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,

@@ -6,8 +6,8 @@
 //!   `client_secret_post`), with the timeouts, size cap and redirect rules of key fetches.
 //! - **The verdict**: `active: false` is 401 `invalid_token`; `active: true` is refused as well
 //!   when `exp` has passed, `nbf` is ahead, `aud` (when present) does not name the audience,
-//!   `iss` (when present) is not the issuer, `token_type` (when present) is not `Bearer`, or
-//!   the token is bound to a key (`cnf`). `scope` becomes the scopes. Absent `iss`, `aud`,
+//!   `iss` (when present) is not the issuer, or `token_type` (when present) is not `Bearer`
+//!   or `DPoP`. A `cnf` confirmation is kept for the binding step. `scope` becomes the scopes. Absent `iss`, `aud`,
 //!   `sub` and `exp` are filled in for the claims type: the issuer, the audience, the
 //!   `client_id`, and 253402300799 (no expiry known).
 //! - **The cache**: keyed by the whole token (equality, full-token hash with a per-process
@@ -375,13 +375,10 @@ impl Endpoint {
                 )),
             );
         }
-        if reg.cnf {
-            return Err(AuthError::new(AuthErrorKind::BoundToken)
-                .with_context("the introspection response has a `cnf` confirmation"));
-        }
         match object.get("token_type") {
             None => {}
-            Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+            Some(Value::String(t))
+                if t.eq_ignore_ascii_case("bearer") || t.eq_ignore_ascii_case("dpop") => {}
             Some(other) => {
                 return Err(
                     AuthError::new(AuthErrorKind::InvalidClaim).with_context(format!(
@@ -405,7 +402,9 @@ impl Endpoint {
             expect
                 .roles
                 .collect(&expect.audience, |name| object.get(name).cloned()),
-        );
+        )
+        // A bound token (RFC 7662 §2.2 carries `cnf` too) is judged by the binding step.
+        .with_confirmation(reg.cnf.clone());
         let sub = sub.to_owned();
         drop(reg);
         let defaults = [
@@ -614,9 +613,10 @@ mod tests {
             kind(r#"{"active":true,"token_type":"N_A"}"#),
             AuthErrorKind::InvalidClaim
         );
+        let bound = judge(r#"{"active":true,"cnf":{"jkt":"x"}}"#).unwrap();
         assert_eq!(
-            kind(r#"{"active":true,"cnf":{"jkt":"x"}}"#),
-            AuthErrorKind::BoundToken
+            bound.grant().confirmation(),
+            &crate::claims::Confirmation::Jkt("x".into())
         );
         for broken in [
             "[]",

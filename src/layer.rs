@@ -317,7 +317,10 @@ where
             let responder = Responder::for_layer(
                 realm,
                 self.layer.on_reject.clone(),
-                auth.published().map(|p| Arc::clone(&p.url)),
+                (
+                    auth.published().map(|p| Arc::clone(&p.url)),
+                    auth.bindings().challenge(),
+                ),
                 self.layer.policy.scope_attr().cloned(),
             );
             Arc::new(Gate {

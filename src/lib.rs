@@ -254,6 +254,9 @@
 //! - `tonic`: `NamedService` for the layer's services (tonic without default features).
 //! - `testing`: `testing::TestIssuer`, an identity provider on loopback for your own tests.
 //! - `metrics`: counters, gauges and histograms through the `metrics` facade (table above).
+//! - `redis`: [`RedisReplayStore`], the DPoP replay store a fleet of instances shares.
+//! - `tonic-tls`: certificate-bound tokens on tonic servers, the client certificate read from
+//!   tonic's TLS connection info.
 //! - `client`: access tokens for outgoing calls (module `client`: `ClientCredentials`,
 //!   `TokenSource`, the `AddAccessToken` layer); `reqwest-middleware` adds the same for reqwest.
 #![forbid(unsafe_code)]
@@ -266,6 +269,7 @@ mod api_key;
 mod authenticator;
 #[cfg(feature = "axum")]
 mod axum;
+mod binding;
 mod body;
 mod claims;
 #[cfg(feature = "client")]
@@ -299,6 +303,11 @@ pub use access::{RequireClaims, RequireClaimsService};
 pub use algorithm::Algorithm;
 pub use api_key::{
     ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, KeyDigest,
+};
+#[cfg(feature = "redis")]
+pub use binding::RedisReplayStore;
+pub use binding::{
+    ClientCertificate, Dpop, MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError,
 };
 pub use body::ResponseBody;
 pub use claims::{AccessClaims, Audience, Claims, Credential, Grant};

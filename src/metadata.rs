@@ -149,7 +149,12 @@ pub(crate) struct Published {
 impl Published {
     /// Builds the document of `meta` (already validated as `resource`) for the trusted
     /// `issuers`.
-    pub(crate) fn new(meta: &ResourceMetadata, resource: &Url, issuers: Vec<String>) -> Self {
+    pub(crate) fn new(
+        meta: &ResourceMetadata,
+        resource: &Url,
+        issuers: Vec<String>,
+        binding: &Binding,
+    ) -> Self {
         let mut doc = Map::new();
         doc.insert("resource".into(), meta.resource.clone().into());
         doc.insert("authorization_servers".into(), issuers.into());
@@ -157,6 +162,16 @@ impl Published {
             doc.insert("scopes_supported".into(), scopes.clone().into());
         }
         doc.insert("bearer_methods_supported".into(), json!(["header"]));
+        if let Some((algs, required)) = &binding.dpop {
+            doc.insert("dpop_signing_alg_values_supported".into(), json!(algs));
+            doc.insert("dpop_bound_access_tokens_required".into(), json!(required));
+        }
+        if binding.certificates {
+            doc.insert(
+                "tls_client_certificate_bound_access_tokens".into(),
+                json!(true),
+            );
+        }
         if let Some(name) = &meta.resource_name {
             doc.insert("resource_name".into(), name.clone().into());
         }
@@ -170,6 +185,14 @@ impl Published {
             document: Bytes::from(Value::Object(doc).to_string()),
         }
     }
+}
+
+/// What the document says about sender-constrained tokens.
+pub(crate) struct Binding {
+    /// DPoP's proof algorithms, and whether bearer tokens are refused.
+    pub(crate) dpop: Option<(Vec<&'static str>, bool)>,
+    /// Whether certificate-bound tokens are accepted.
+    pub(crate) certificates: bool,
 }
 
 impl fmt::Debug for Published {

@@ -123,6 +123,43 @@ where
         self.configure(|c| c.resource_metadata = Some(metadata))
     }
 
+    /// Accepts DPoP-bound access tokens (RFC 9449): `Authorization: DPoP <token>` with a
+    /// `DPoP` proof header; see [`Dpop`](crate::Dpop). A token bound with `cnf.jkt` is never
+    /// accepted as a bearer token; with [`Dpop::required`](crate::Dpop::required) no bearer
+    /// token is. Refusals offer a `DPoP` challenge (`algs`, and the error when the request used
+    /// DPoP); a per-request proof is checked on every request, cache hit or not.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Dpop, JwtAuth};
+    /// let auth = JwtAuth::new("https://auth.example.com", "insights-api")
+    ///     .dpop(Dpop::new("https://api.example.com"));
+    /// assert!(auth.config_error().is_none());
+    /// let bad = JwtAuth::new("https://auth.example.com", "insights-api")
+    ///     .dpop(Dpop::new("http://api.example.com"));
+    /// assert_eq!(bad.config_error().unwrap().field(), "dpop");
+    /// ```
+    pub fn dpop(self, dpop: crate::Dpop) -> Self {
+        self.configure(|c| c.dpop = Some(dpop))
+    }
+
+    /// Accepts certificate-bound access tokens (RFC 8705 §3): a token whose
+    /// `cnf["x5t#S256"]` names the SHA-256 thumbprint of the client certificate of the
+    /// request's mutual-TLS connection. The certificate comes from a
+    /// [`ClientCertificate`](crate::ClientCertificate) request extension (inserted by your TLS
+    /// acceptor) or, with feature `tonic-tls`, from tonic's TLS connection info. Without this
+    /// option such tokens are refused; with it, a bound token without the matching certificate
+    /// is 401 `invalid_token`, and the resource metadata says
+    /// `tls_client_certificate_bound_access_tokens`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtAuth;
+    /// let auth = JwtAuth::new("https://auth.example.com", "insights-api").certificate_bound_tokens();
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn certificate_bound_tokens(self) -> Self {
+        self.configure(|c| c.certificate_bound = true)
+    }
+
     /// Clock skew tolerated on `exp`, `nbf` and `iat`. Defaults to 60 s; at most 10 minutes.
     ///
     /// ```

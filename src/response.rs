@@ -59,11 +59,23 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
         | K::MissingClaim
         | K::InvalidClaim
         | K::BoundToken
+        | K::NotDpopBound
+        | K::DpopRequired
         | K::InactiveToken
         | K::UnknownApiKey
         | K::Internal => out(
             StatusCode::UNAUTHORIZED,
             Some("invalid_token"),
+            GRPC_UNAUTHENTICATED,
+        ),
+        K::InvalidDpopProof => out(
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_dpop_proof"),
+            GRPC_UNAUTHENTICATED,
+        ),
+        K::UseDpopNonce => out(
+            StatusCode::UNAUTHORIZED,
+            Some("use_dpop_nonce"),
             GRPC_UNAUTHENTICATED,
         ),
         K::InsufficientScope | K::SubTypeMismatch | K::MissingRole | K::RuleRejected => out(
@@ -106,30 +118,48 @@ pub type RejectFn = dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync;
 /// });
 /// ```
 pub fn default_response(error: &AuthError, realm: &str) -> Response<Bytes> {
-    http_response(error, realm, None)
+    let challenges = Challenges {
+        realm,
+        metadata: None,
+        dpop: None,
+    };
+    http_response(error, challenges)
 }
 
-/// [`default_response`], its challenge also pointing at the resource's metadata document.
-fn http_response(error: &AuthError, realm: &str, metadata: Option<&str>) -> Response<Bytes> {
+/// What every challenge of a layer says besides the error: the realm, the metadata document,
+/// and the DPoP challenge when DPoP is configured.
+#[derive(Clone, Copy)]
+pub(crate) struct Challenges<'a> {
+    pub(crate) realm: &'a str,
+    pub(crate) metadata: Option<&'a str>,
+    pub(crate) dpop: Option<&'a DpopChallenge>,
+}
+
+/// The `DPoP` challenge of a layer (RFC 9449 §7.1): the proof algorithms it accepts, and
+/// whether bearer tokens are refused (then no `Bearer` challenge is offered).
+#[derive(Debug, Clone)]
+pub(crate) struct DpopChallenge {
+    pub(crate) algs: Box<str>,
+    pub(crate) required: bool,
+}
+
+/// [`default_response`], its challenges also pointing at the resource's metadata document and
+/// offering DPoP when configured.
+fn http_response(error: &AuthError, challenges: Challenges<'_>) -> Response<Bytes> {
     let o = outcome(error.kind());
     let description = error.description();
     let mut res = Response::new(Bytes::from(json_body(o.code, description)));
     *res.status_mut() = o.status;
     let headers = res.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    insert_auth_headers(headers, error, realm, metadata);
+    insert_auth_headers(headers, error, challenges);
     res.extensions_mut().insert(error.clone());
     res
 }
 
-/// `WWW-Authenticate` (for 400 / 401 / 403) and `Retry-After` (when known): the same over HTTP
-/// and gRPC.
-fn insert_auth_headers(
-    headers: &mut http::HeaderMap,
-    error: &AuthError,
-    realm: &str,
-    metadata: Option<&str>,
-) {
+/// `WWW-Authenticate` (for 400 / 401 / 403), `Retry-After` (when known) and `DPoP-Nonce`
+/// (when handed out): the same over HTTP and gRPC.
+fn insert_auth_headers(headers: &mut http::HeaderMap, error: &AuthError, c: Challenges<'_>) {
     let o = outcome(error.kind());
     // A refusal carries per-request detail: no cache may keep it.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -138,48 +168,71 @@ fn insert_auth_headers(
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
     ) {
         let attrs = Attributes {
-            realm,
-            metadata,
             code: o.code,
             description: error.description(),
             scope: error.required_scope(),
         };
-        headers.insert(WWW_AUTHENTICATE, challenge(&attrs));
+        match c.dpop {
+            None => {
+                headers.insert(WWW_AUTHENTICATE, challenge("Bearer", &c, Some(&attrs)));
+            }
+            Some(dpop) => {
+                // The error goes on the scheme the credential came with (RFC 9449 §7.1).
+                let on_dpop = dpop.required || error.is_dpop();
+                if !dpop.required {
+                    let bearer = challenge("Bearer", &c, (!on_dpop).then_some(&attrs));
+                    headers.append(WWW_AUTHENTICATE, bearer);
+                }
+                let dpop = challenge("DPoP", &c, on_dpop.then_some(&attrs));
+                headers.append(WWW_AUTHENTICATE, dpop);
+            }
+        }
     }
     if let Some(after) = error.retry_after() {
         headers.insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
     }
+    if let Some(nonce) = error.dpop_nonce() {
+        if let Ok(v) = HeaderValue::try_from(nonce) {
+            headers.insert("dpop-nonce", v);
+        }
+    }
 }
 
-/// The attributes of a `Bearer` challenge.
+/// The error attributes of a challenge.
 struct Attributes<'a> {
-    realm: &'a str,
-    metadata: Option<&'a str>,
     code: Option<&'a str>,
     description: &'a str,
     scope: Option<&'a str>,
 }
 
 /// `Bearer realm="..", resource_metadata="..", error="..", error_description="..", scope=".."`
-/// (RFC 6750 §3, RFC 9728 §5.1).
-fn challenge(a: &Attributes<'_>) -> HeaderValue {
-    let Attributes {
-        realm,
-        metadata,
-        code,
-        description,
-        scope,
-    } = *a;
+/// (RFC 6750 §3, RFC 9728 §5.1), or `DPoP algs="..", resource_metadata="..", error=..`
+/// (RFC 9449 §7.1).
+fn challenge(scheme: &str, c: &Challenges<'_>, attrs: Option<&Attributes<'_>>) -> HeaderValue {
     let mut v = String::with_capacity(96);
-    v.push_str("Bearer realm=\"");
-    push_quoted(&mut v, realm);
+    v.push_str(scheme);
+    match (scheme, c.dpop) {
+        ("DPoP", Some(dpop)) => {
+            v.push_str(" algs=\"");
+            push_quoted(&mut v, &dpop.algs);
+        }
+        _ => {
+            v.push_str(" realm=\"");
+            push_quoted(&mut v, c.realm);
+        }
+    }
     v.push('"');
-    if let Some(url) = metadata {
+    if let Some(url) = c.metadata {
         v.push_str(", resource_metadata=\"");
         push_quoted(&mut v, url);
         v.push('"');
     }
-    if let Some(code) = code {
+    if let Some(Attributes {
+        code: Some(code),
+        description,
+        scope,
+    }) = attrs
+    {
         v.push_str(", error=\"");
         v.push_str(code);
         v.push_str("\", error_description=\"");
@@ -226,17 +279,19 @@ struct ResponderInner {
     /// The scopes the layer requires, space-delimited: a per-route requirement's 403 names
     /// them too.
     layer_scope: Option<Arc<str>>,
+    /// The DPoP challenge, when DPoP is configured.
+    dpop: Option<DpopChallenge>,
 }
 
 impl Responder {
     pub(crate) fn new(realm: &str, custom: Option<Arc<RejectFn>>) -> Self {
-        Self::for_layer(realm, custom, None, None)
+        Self::for_layer(realm, custom, (None, None), None)
     }
 
     pub(crate) fn for_layer(
         realm: &str,
         custom: Option<Arc<RejectFn>>,
-        metadata: Option<Arc<str>>,
+        (metadata, dpop): (Option<Arc<str>>, Option<DpopChallenge>),
         layer_scope: Option<Arc<str>>,
     ) -> Self {
         Self(Arc::new(ResponderInner {
@@ -244,6 +299,7 @@ impl Responder {
             custom,
             metadata,
             layer_scope,
+            dpop,
         }))
     }
 
@@ -281,8 +337,18 @@ impl Responder {
                 res.extensions_mut().insert(error.clone());
                 res
             }
-            None if grpc => grpc_response(error, &inner.realm, inner.metadata.as_deref()),
-            None => http_response(error, &inner.realm, inner.metadata.as_deref()),
+            None => {
+                let challenges = Challenges {
+                    realm: &inner.realm,
+                    metadata: inner.metadata.as_deref(),
+                    dpop: inner.dpop.as_ref(),
+                };
+                if grpc {
+                    grpc_response(error, challenges)
+                } else {
+                    http_response(error, challenges)
+                }
+            }
         }
     }
 }
@@ -305,7 +371,7 @@ pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
 
 /// A trailers-only gRPC response: HTTP 200, `grpc-status`, percent-encoded `grpc-message`,
 /// and the same `WWW-Authenticate` / `Retry-After` headers as over HTTP.
-fn grpc_response(error: &AuthError, realm: &str, metadata: Option<&str>) -> Response<Bytes> {
+fn grpc_response(error: &AuthError, challenges: Challenges<'_>) -> Response<Bytes> {
     let o = outcome(error.kind());
     let mut res = Response::new(Bytes::new());
     res.extensions_mut().insert(error.clone());
@@ -315,7 +381,7 @@ fn grpc_response(error: &AuthError, realm: &str, metadata: Option<&str>) -> Resp
     if let Ok(msg) = HeaderValue::try_from(grpc_percent_encode(error.description())) {
         headers.insert("grpc-message", msg);
     }
-    insert_auth_headers(headers, error, realm, metadata);
+    insert_auth_headers(headers, error, challenges);
     res
 }
 

@@ -5,17 +5,19 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Extensions, Request, Response};
+use http::{Extensions, HeaderValue, Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use crate::authenticator::Gate;
 use crate::authenticator::Step;
+use crate::binding::{ProofRequest, Scheme};
 use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind};
-use crate::future::{ResponseFuture, Verdict};
+use crate::future::{NextNonce, ResponseFuture, Verdict};
 use crate::response::is_grpc;
+use crate::token::dpop_proof;
 
 /// The service of [`JwtAuth`](crate::JwtAuth).
 ///
@@ -76,8 +78,8 @@ where
         let refuse = |e: &AuthError, req: &Request<ReqBody>| {
             ResponseFuture::rejected(gate.refuse(e, is_grpc(req.headers())))
         };
-        let token = match gate.credential(req.headers()) {
-            Ok(Some(token)) => token,
+        let (token, scheme) = match gate.credential(req.headers()) {
+            Ok(Some(presented)) => presented,
             Ok(None) if gate.optional => {
                 // Anonymous: no claims, but per-route layers still know how to answer.
                 req.extensions_mut().insert(gate.responder.clone());
@@ -86,9 +88,13 @@ where
             Ok(None) => return refuse(&AuthErrorKind::MissingToken.into(), &req),
             Err(e) => return refuse(&e, &req),
         };
+        if scheme == Scheme::Dpop {
+            return self.call_dpop(token.to_owned(), req);
+        }
+        let certificate = gate.certificate(req.extensions());
         let wait = match gate.auth.try_authenticate(token) {
             Step::Done(verified) => {
-                return match gate.admit(verified) {
+                return match gate.admit(verified, certificate) {
                     Ok(claims) => {
                         admit(req.extensions_mut(), gate, claims);
                         ResponseFuture::inner(self.inner.call(req))
@@ -103,7 +109,10 @@ where
         let token = token.to_owned();
         let gate = Arc::clone(&self.gate);
         let mut verdict: Verdict = Box::pin(async move {
-            match gate.admit(gate.auth.authenticate_after(&token, wait).await) {
+            match gate.admit(
+                gate.auth.authenticate_after(&token, wait).await,
+                certificate,
+            ) {
                 Ok(claims) => {
                     let mut extensions = Extensions::new();
                     admit(&mut extensions, &gate, claims);
@@ -126,6 +135,62 @@ where
             }
         }
         // The readied service goes with the future; a fresh clone stays for the next call.
+        let clone = self.inner.clone();
+        let svc = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::verifying(verdict, svc, req)
+    }
+}
+
+impl<S, C> JwtAuthService<S, C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// `Authorization: DPoP`: the token, then its proof (on every request, cache hit or
+    /// not), then the policy.
+    fn call_dpop<ReqBody, ResBody>(
+        &mut self,
+        token: String,
+        req: Request<ReqBody>,
+    ) -> ResponseFuture<S, Request<ReqBody>>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    {
+        let grpc = is_grpc(req.headers());
+        let proof = match dpop_proof(req.headers(), self.gate.max_proof_size()) {
+            Ok(proof) => proof.to_owned(),
+            Err(e) => return ResponseFuture::rejected(self.gate.refuse(&e, grpc)),
+        };
+        let request = ProofRequest {
+            proof,
+            method: req.method().clone(),
+            path: req.uri().path().to_owned(),
+        };
+        let gate = Arc::clone(&self.gate);
+        let verdict: Verdict = Box::pin(async move {
+            let checked = async {
+                let claims = gate.auth.authenticate(&token).await?;
+                let bindings = gate.auth.bindings();
+                let nonce = bindings
+                    .check_dpop(claims.grant(), &token, &request)
+                    .await
+                    .map_err(|e| {
+                        e.at_issuer(claims.grant().issuer_shared())
+                            .judged_as(claims.grant().credential())
+                    })?;
+                Ok::<_, AuthError>((gate.admit_policy(claims)?, nonce))
+            };
+            match checked.await {
+                Ok((claims, nonce)) => {
+                    let mut extensions = Extensions::new();
+                    admit(&mut extensions, &gate, claims);
+                    if let Some(value) = nonce.and_then(|n| HeaderValue::try_from(&*n).ok()) {
+                        extensions.insert(NextNonce(value));
+                    }
+                    Ok(extensions)
+                }
+                Err(e) => Err(gate.refuse(&e.presented_with_dpop(), grpc)),
+            }
+        });
         let clone = self.inner.clone();
         let svc = std::mem::replace(&mut self.inner, clone);
         ResponseFuture::verifying(verdict, svc, req)

@@ -5,6 +5,7 @@
 use http::header::{HeaderName, AUTHORIZATION, COOKIE};
 use http::HeaderMap;
 
+use crate::binding::Scheme;
 use crate::error::{AuthError, AuthErrorKind};
 
 /// Returns the token of the single `Authorization: Bearer <token>` header, or `None` when the
@@ -15,7 +16,18 @@ use crate::error::{AuthError, AuthErrorKind};
 ///   [`AuthErrorKind::InvalidRequest`];
 /// - a Bearer value over `max_size` bytes: [`AuthErrorKind::TokenTooLarge`], before the token
 ///   is read.
+#[cfg(test)]
 pub(crate) fn bearer(headers: &HeaderMap, max_size: usize) -> Result<Option<&str>, AuthError> {
+    Ok(authorization(headers, max_size, false)?.map(|(token, _)| token))
+}
+
+/// The token of the single `Authorization` header and its scheme: `Bearer`, or with `dpop`
+/// also `DPoP` (RFC 9449 §7.1, the same `token68`-like syntax). Another scheme is `None`.
+pub(crate) fn authorization(
+    headers: &HeaderMap,
+    max_size: usize,
+    dpop: bool,
+) -> Result<Option<(&str, Scheme)>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -31,9 +43,13 @@ pub(crate) fn bearer(headers: &HeaderMap, max_size: usize) -> Result<Option<&str
     if scheme.is_empty() {
         return Err(invalid("the Authorization header has no scheme"));
     }
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
+        Scheme::Bearer
+    } else if dpop && scheme.eq_ignore_ascii_case(b"dpop") {
+        Scheme::Dpop
+    } else {
         return Ok(None);
-    }
+    };
     if value.len() > max_size {
         return Err(AuthErrorKind::TokenTooLarge.into());
     }
@@ -48,8 +64,29 @@ pub(crate) fn bearer(headers: &HeaderMap, max_size: usize) -> Result<Option<&str
     }
     // `is_b64token` admits ASCII only.
     std::str::from_utf8(token)
-        .map(Some)
+        .map(|t| Some((t, scheme)))
         .map_err(|_| invalid("the bearer token is not ASCII"))
+}
+
+/// The single `DPoP` proof header (RFC 9449 §4.1): one value, within `max_size`.
+pub(crate) fn dpop_proof(headers: &HeaderMap, max_size: usize) -> Result<&str, AuthError> {
+    let bad = |context: &'static str| {
+        Err(AuthError::new(AuthErrorKind::InvalidDpopProof).with_context(context))
+    };
+    let mut values = headers.get_all("dpop").iter();
+    let Some(value) = values.next() else {
+        return bad("the request has no DPoP proof header");
+    };
+    if values.next().is_some() {
+        return bad("the request has more than one DPoP header");
+    }
+    if value.len() > max_size {
+        return bad("the DPoP proof is larger than the token size cap");
+    }
+    match value.to_str() {
+        Ok(proof) if !proof.is_empty() => Ok(proof.trim()),
+        _ => bad("the DPoP header is empty or not ASCII"),
+    }
 }
 
 /// Where else a layer looks for the token when the request has no `Authorization: Bearer`
@@ -64,13 +101,25 @@ impl Sources {
     /// The token: the `Authorization` header first (it wins whenever it carries a Bearer
     /// token), then the named header, then the named cookie. The same rules apply to each
     /// value: one value, a `b64token`, within `max_size`.
+    #[cfg(test)]
     pub(crate) fn token<'r>(
         &self,
         headers: &'r HeaderMap,
         max_size: usize,
     ) -> Result<Option<&'r str>, AuthError> {
-        if let Some(token) = bearer(headers, max_size)? {
-            return Ok(Some(token));
+        Ok(self.presented(headers, max_size, false)?.map(|(t, _)| t))
+    }
+
+    /// [`Sources::token`] with its scheme; with `dpop`, `Authorization: DPoP` counts too.
+    /// The other sources are bearer tokens.
+    pub(crate) fn presented<'r>(
+        &self,
+        headers: &'r HeaderMap,
+        max_size: usize,
+        dpop: bool,
+    ) -> Result<Option<(&'r str, Scheme)>, AuthError> {
+        if let Some(presented) = authorization(headers, max_size, dpop)? {
+            return Ok(Some(presented));
         }
         if let Some(name) = &self.header {
             let mut values = headers.get_all(name).iter();
@@ -84,12 +133,13 @@ impl Sources {
                     Some(p) if p.eq_ignore_ascii_case(b"bearer ") => &value[7..],
                     _ => value,
                 };
-                return checked(trim_spaces(value), max_size, Origin::Header).map(Some);
+                return checked(trim_spaces(value), max_size, Origin::Header)
+                    .map(|t| Some((t, Scheme::Bearer)));
             }
         }
         if let Some(name) = &self.cookie {
             if let Some(value) = cookie(headers, name) {
-                return checked(value, max_size, Origin::Cookie).map(Some);
+                return checked(value, max_size, Origin::Cookie).map(|t| Some((t, Scheme::Bearer)));
             }
         }
         Ok(None)

@@ -131,3 +131,33 @@ impl<'a> Seen<'a> {
         Ok(())
     }
 }
+
+/// A JSON object whose member names are all distinct (serde_json keeps the last of a repeated
+/// name silently; a JOSE object with a repeated name is refused, RFC 7515 §4).
+pub(crate) struct StrictObject(pub(crate) serde_json::Map<String, serde_json::Value>);
+
+impl<'de> Deserialize<'de> for StrictObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrictObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StrictObject, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let value = map.next_value()?;
+                    if out.insert(name, value).is_some() {
+                        return Err(de::Error::custom(DUPLICATE_MEMBER));
+                    }
+                }
+                Ok(StrictObject(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::claims::{AccessClaims, Audience};
+use crate::claims::{AccessClaims, Audience, Confirmation};
 use crate::jose::json::{NumericDate, Seen, Str, StrList};
 use crate::roles::KEPT;
 use serde_json::value::RawValue;
@@ -30,9 +30,8 @@ pub(crate) struct Registered<'a> {
     pub(crate) sub_type: Option<Str<'a>>,
     /// The tenant, as multi-tenant providers (Microsoft Entra) issue it.
     pub(crate) tid: Option<Str<'a>>,
-    /// Whether the token carries a confirmation (`cnf`, RFC 7800) of any shape: it is then bound
-    /// to a key and is no bearer token.
-    pub(crate) cnf: bool,
+    /// The token's confirmation (`cnf`, RFC 7800): what it is bound to, if anything.
+    pub(crate) cnf: Confirmation,
     /// The claims roles are commonly read from, unparsed.
     pub(crate) kept: Vec<(&'static str, &'a RawValue)>,
 }
@@ -74,10 +73,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                         "scp" => r.scp = Some(map.next_value()?),
                         "sub_type" => r.sub_type = Some(map.next_value()?),
                         "tid" => r.tid = Some(map.next_value()?),
-                        "cnf" => {
-                            map.next_value::<de::IgnoredAny>()?;
-                            r.cnf = true;
-                        }
+                        "cnf" => r.cnf = map.next_value::<Cnf>()?.0,
                         name if KEPT.contains(&name) => {
                             let kept = KEPT.iter().find(|k| **k == name).copied().unwrap_or("");
                             r.kept.push((kept, map.next_value()?));
@@ -91,6 +87,30 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
             }
         }
         d.deserialize_map(V(PhantomData))
+    }
+}
+
+/// A `cnf` claim of any JSON shape: `{"jkt": "…"}` or `{"x5t#S256": "…"}` alone are
+/// understood; every other shape is [`Confirmation::Unsupported`] (and still bound).
+struct Cnf(Confirmation);
+
+impl<'de> Deserialize<'de> for Cnf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let serde_json::Value::Object(members) = value else {
+            return Ok(Cnf(Confirmation::Unsupported));
+        };
+        let only = |name: &str| match (members.len(), members.get(name)) {
+            (1, Some(serde_json::Value::String(s))) if !s.is_empty() => Some(s.as_str().into()),
+            _ => None,
+        };
+        Ok(Cnf(if let Some(jkt) = only("jkt") {
+            Confirmation::Jkt(jkt)
+        } else if let Some(x5t) = only("x5t#S256") {
+            Confirmation::X5tS256(x5t)
+        } else {
+            Confirmation::Unsupported
+        }))
     }
 }
 
@@ -211,7 +231,7 @@ mod tests {
             );
         }
         let r: Registered<'_> = serde_json::from_str(r#"{"iss":"a\/b","aud":"x"}"#).unwrap();
-        assert!(!r.cnf);
+        assert_eq!(r.cnf, Confirmation::None);
         assert_eq!(r.iss.unwrap().0, "a/b");
         assert_eq!(r.aud.unwrap().0, ["x"]);
     }
@@ -227,7 +247,31 @@ mod tests {
         ] {
             let json = format!(r#"{{"iss":"i","cnf":{cnf}}}"#);
             let r: Registered<'_> = serde_json::from_str(&json).unwrap();
-            assert!(r.cnf, "{cnf}");
+            assert_ne!(r.cnf, Confirmation::None, "{cnf}");
+        }
+        let read = |cnf: &str| {
+            let json = format!(r#"{{"cnf":{cnf}}}"#);
+            serde_json::from_str::<Registered<'_>>(&json).unwrap().cnf
+        };
+        assert_eq!(read(r#"{"jkt":"x"}"#), Confirmation::Jkt("x".into()));
+        assert_eq!(
+            read(r#"{"x5t#S256":"y"}"#),
+            Confirmation::X5tS256("y".into())
+        );
+        for unsupported in [
+            r#"{"kid":"z"}"#,
+            r#"{"jkt":"x","x5t#S256":"y"}"#,
+            r#"{"jkt":1}"#,
+            r#"{"jkt":""}"#,
+            "{}",
+            "null",
+            "1",
+        ] {
+            assert_eq!(
+                read(unsupported),
+                Confirmation::Unsupported,
+                "{unsupported}"
+            );
         }
     }
 }

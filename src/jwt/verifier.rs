@@ -260,7 +260,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             signing_input,
             signature,
             payload,
-            registered: reg,
+            registered: mut reg,
         } = token;
         let key = set.find(header.kid.as_deref(), header.alg)?;
         let verifier = key.verifier(header.alg).ok_or(AuthErrorKind::KeyMismatch)?;
@@ -277,7 +277,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             (Arc::clone(&issuer.rules.issuer), issuer.tenant.clone()),
         )
         .with_origin(reg.client_id.as_ref().map(|c| &*c.0), Credential::Jwt)
-        .with_roles(roles_of(&issuer.rules, &reg, payload));
+        .with_roles(roles_of(&issuer.rules, &reg, payload))
+        .with_confirmation(std::mem::take(&mut reg.cnf));
         let claims: C = match reg.into_claims() {
             Some(claims) => claims,
             None => serde_json::from_slice(payload).map_err(|e| {

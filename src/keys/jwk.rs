@@ -114,6 +114,36 @@ pub(crate) struct RawJwk {
     k: Option<IgnoredAny>,
 }
 
+impl RawJwk {
+    /// The RFC 7638 thumbprint: base64url(SHA-256) of the required public members in
+    /// lexicographic order, without whitespace. `None` for a key type or member set this crate
+    /// does not verify with.
+    pub(crate) fn thumbprint(&self) -> Option<String> {
+        let q = |v: &str| serde_json::Value::from(v).to_string();
+        let canonical = match self.kty.as_str() {
+            "EC" => format!(
+                r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
+                q(self.crv.as_deref()?),
+                q(self.x.as_deref()?),
+                q(self.y.as_deref()?)
+            ),
+            "RSA" => format!(
+                r#"{{"e":{},"kty":"RSA","n":{}}}"#,
+                q(self.e.as_deref()?),
+                q(self.n.as_deref()?)
+            ),
+            "OKP" => format!(
+                r#"{{"crv":{},"kty":"OKP","x":{}}}"#,
+                q(self.crv.as_deref()?),
+                q(self.x.as_deref()?)
+            ),
+            _ => return None,
+        };
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+        Some(b64::encode(digest.as_ref()))
+    }
+}
+
 /// Parses a JWK set document. The document itself must be a JSON object with a `keys` array of
 /// at most [`MAX_KEYS`] entries; each entry is then parsed on its own and an unusable one is
 /// skipped with its reason.
@@ -380,6 +410,20 @@ fn bit_len(n: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_rfc_7638_thumbprint_example() {
+        let jwk: RawJwk = serde_json::from_str(
+            r#"{"kty":"RSA","e":"AQAB","alg":"RS256","kid":"2011-04-29","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            jwk.thumbprint().as_deref(),
+            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+        );
+        let oct: RawJwk = serde_json::from_str(r#"{"kty":"oct","k":"AAAA"}"#).unwrap();
+        assert_eq!(oct.thumbprint(), None);
+    }
+
     use super::*;
 
     const ALL: AlgorithmSet = AlgorithmSet::ALL;

@@ -1,0 +1,438 @@
+//! DPoP (RFC 9449): the configuration ([`Dpop`]) and the check of a request's proof against
+//! its access token (§4.3, §7.1), with optional server nonces (§8) and a replay store.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::digest;
+use http::Method;
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::nonce::{Nonces, Standing};
+use super::replay::{MemoryReplayStore, ReplayStore};
+use crate::algorithm::{Algorithm, AlgorithmSet};
+use crate::claims::{Confirmation, Grant};
+use crate::clock::Clock;
+use crate::error::{shown, AuthError, AuthErrorKind, ConfigError};
+use crate::http::parse_url;
+use crate::jose::b64;
+use crate::jose::json::StrictObject;
+use crate::keys::jwk::{parse_key, RawJwk};
+use crate::response::DpopChallenge;
+
+/// How far a proof's `iat` may be from now, by default.
+const DEFAULT_IAT_WINDOW: Duration = Duration::from_secs(60);
+/// The widest window that may be configured.
+const MAX_IAT_WINDOW: Duration = Duration::from_secs(600);
+/// How long a server nonce is good for, by default (it is accepted for two such steps).
+const DEFAULT_NONCE_STEP: Duration = Duration::from_secs(300);
+/// The longest `jti` accepted.
+const MAX_JTI: usize = 256;
+/// How long to wait before retrying when the replay store cannot answer.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+
+/// Accepts DPoP-bound access tokens (RFC 9449): `Authorization: DPoP <token>` with a `DPoP`
+/// proof header signed by the key the token is bound to (`cnf.jkt`), for this method and URL,
+/// fresh and used once. Given to [`JwtAuth::dpop`](crate::JwtAuth::dpop).
+///
+/// `public_base_url` is the scheme, host and (if any) path prefix clients use to reach the
+/// service, as they see it: behind a reverse proxy or load balancer that is the proxy's
+/// address, not the one the service listens on. A proof's `htu` must equal it followed by the
+/// request's path (query and fragment ignored).
+///
+/// By default bearer tokens are still accepted beside DPoP (a token bound with `cnf.jkt` never
+/// is); [`required`](Dpop::required) refuses them. Proof identifiers are remembered in memory
+/// ([`MemoryReplayStore`]); a fleet of instances shares a
+/// [`RedisReplayStore`](crate::RedisReplayStore) instead.
+///
+/// ```
+/// use tower_jwt_auth::{Dpop, JwtAuth};
+/// let auth = JwtAuth::new("https://auth.example.com", "insights-api")
+///     .dpop(Dpop::new("https://api.example.com"));
+/// let strict = JwtAuth::new("https://auth.example.com", "insights-api")
+///     .dpop(Dpop::new("https://api.example.com").required().nonces([7u8; 32]));
+/// assert!(auth.config_error().is_none() && strict.config_error().is_none());
+/// ```
+#[derive(Clone)]
+pub struct Dpop {
+    base: String,
+    required: bool,
+    algorithms: AlgorithmSet,
+    iat_window: Duration,
+    nonce_secret: Option<Arc<[u8]>>,
+    nonce_step: Duration,
+    store: Option<Arc<dyn ReplayStore>>,
+}
+
+impl Dpop {
+    /// DPoP for a service that clients reach at `public_base_url` (https, or http on a loopback
+    /// host; no query or fragment).
+    pub fn new(public_base_url: impl Into<String>) -> Self {
+        Self {
+            base: public_base_url.into(),
+            required: false,
+            algorithms: AlgorithmSet::ALL,
+            iat_window: DEFAULT_IAT_WINDOW,
+            nonce_secret: None,
+            nonce_step: DEFAULT_NONCE_STEP,
+            store: None,
+        }
+    }
+
+    /// Refuses bearer tokens (and API keys): every request needs a DPoP-bound token and its
+    /// proof; refusals carry only the `DPoP` challenge, and the resource metadata says
+    /// `dpop_bound_access_tokens_required`.
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// The proof algorithms accepted. Defaults to every algorithm of [`Algorithm::ALL`];
+    /// symmetric ones never are.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// How far a proof's `iat` may be from now, either way. Defaults to 60 s; at most 10
+    /// minutes. Proof identifiers are remembered for twice as long.
+    pub fn iat_window(mut self, window: Duration) -> Self {
+        self.iat_window = window;
+        self
+    }
+
+    /// Turns on server nonces (RFC 9449 §8): a proof must carry a nonce this service issued
+    /// (401 `use_dpop_nonce` with a `DPoP-Nonce` header otherwise). Nonces are a MAC over a time
+    /// step keyed by `secret` (at least 32 bytes): every instance with the same secret issues
+    /// and accepts the same nonces, with no shared state. Nonces bound how long a proof made in
+    /// advance stays usable, at the price of one extra round trip per client and step.
+    pub fn nonces(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.nonce_secret = Some(secret.as_ref().into());
+        self
+    }
+
+    /// How long one nonce step lasts (a nonce is accepted in its step and the next). Defaults
+    /// to 5 minutes.
+    pub fn nonce_lifetime(mut self, step: Duration) -> Self {
+        self.nonce_step = step;
+        self
+    }
+
+    /// Where proof identifiers are remembered. Defaults to a [`MemoryReplayStore`] of this
+    /// layer.
+    pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    pub(crate) fn is_required(&self) -> bool {
+        self.required
+    }
+
+    pub(crate) fn algorithm_names(&self) -> Vec<&'static str> {
+        self.algorithms.iter().map(Algorithm::as_str).collect()
+    }
+
+    /// The first unusable setting.
+    pub(crate) fn validate(&self) -> Result<Url, ConfigError> {
+        let refuse = |why: String| ConfigError::new("dpop", why);
+        let url = parse_url(&self.base).map_err(refuse)?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(refuse(format!(
+                "the public base URL {:?} has a query or fragment",
+                self.base
+            )));
+        }
+        if self.algorithms.is_empty() {
+            return Err(refuse("no proof algorithm is allowed".into()));
+        }
+        if self.iat_window.is_zero() || self.iat_window > MAX_IAT_WINDOW {
+            return Err(refuse(format!(
+                "iat_window {:?} is not within 1 s..=10 min",
+                self.iat_window
+            )));
+        }
+        if self.nonce_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err(refuse("the nonce secret is shorter than 32 bytes".into()));
+        }
+        if self.nonce_step < Duration::from_secs(1) {
+            return Err(refuse("nonce_lifetime is shorter than 1 s".into()));
+        }
+        Ok(url)
+    }
+}
+
+impl fmt::Debug for Dpop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dpop")
+            .field("public_base_url", &self.base)
+            .field("required", &self.required)
+            .field("algorithms", &self.algorithm_names())
+            .field("iat_window", &self.iat_window)
+            .field("nonces", &self.nonce_secret.as_ref().map(|_| "(secret)"))
+            .field(
+                "replay_store",
+                &self.store.as_ref().map_or("memory", |_| "(custom)"),
+            )
+            .finish()
+    }
+}
+
+/// The request a proof must match.
+pub(crate) struct ProofRequest {
+    pub(crate) proof: String,
+    pub(crate) method: Method,
+    pub(crate) path: String,
+}
+
+/// [`Dpop`], ready: the base URL parsed, the nonce key, the store.
+pub(crate) struct DpopVerifier {
+    base: Url,
+    required: bool,
+    algorithms: AlgorithmSet,
+    window_s: u64,
+    nonces: Option<Nonces>,
+    store: Arc<dyn ReplayStore>,
+    clock: Arc<dyn Clock>,
+    challenge: DpopChallenge,
+}
+
+fn invalid(context: impl Into<Arc<str>>) -> AuthError {
+    AuthError::new(AuthErrorKind::InvalidDpopProof).with_context(context)
+}
+
+impl DpopVerifier {
+    pub(crate) fn new(config: &Dpop, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+        let base = config.validate()?;
+        let step_ms = u64::try_from(config.nonce_step.as_millis()).unwrap_or(u64::MAX);
+        Ok(Self {
+            base,
+            required: config.required,
+            algorithms: config.algorithms,
+            window_s: config.iat_window.as_secs().max(1),
+            nonces: config
+                .nonce_secret
+                .as_ref()
+                .map(|s| Nonces::new(s, step_ms)),
+            store: config
+                .store
+                .clone()
+                .unwrap_or_else(|| Arc::new(MemoryReplayStore::new())),
+            clock,
+            challenge: DpopChallenge {
+                algs: config.algorithm_names().join(" ").into(),
+                required: config.required,
+            },
+        })
+    }
+
+    pub(crate) fn required(&self) -> bool {
+        self.required
+    }
+
+    pub(crate) fn challenge(&self) -> &DpopChallenge {
+        &self.challenge
+    }
+
+    /// The URL a proof's `htu` must name for `path`.
+    fn htu(&self, path: &str) -> Option<Url> {
+        let mut url = self.base.clone();
+        let joined = format!("{}{path}", self.base.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        Some(url)
+    }
+
+    /// Checks the proof of a request whose token was verified into `grant`. On success, the
+    /// nonce to hand the client when its nonce is about to go stale.
+    pub(crate) async fn check(
+        &self,
+        grant: &Grant,
+        token: &str,
+        request: &ProofRequest,
+    ) -> Result<Option<Arc<str>>, AuthError> {
+        let Confirmation::Jkt(jkt) = grant.confirmation() else {
+            return Err(AuthError::new(AuthErrorKind::NotDpopBound)
+                .with_context("a token without `cnf.jkt` was presented with the DPoP scheme"));
+        };
+        let now_ms = self.clock.now_millis();
+        let proof = self.verify_proof(&request.proof)?;
+        let claims = &proof.claims;
+        let text = |name: &str| match claims.get(name) {
+            Some(Value::String(s)) => Ok(s.as_str()),
+            Some(_) => Err(invalid(format!("the proof's `{name}` is not a string"))),
+            None => Err(invalid(format!("the proof has no `{name}` claim"))),
+        };
+        let jti = text("jti")?;
+        if jti.is_empty() || jti.len() > MAX_JTI {
+            return Err(invalid(
+                "the proof's `jti` is empty or longer than 256 bytes",
+            ));
+        }
+        let htm = text("htm")?;
+        if htm != request.method.as_str() {
+            return Err(invalid(format!(
+                "the proof's htm {} is not the request's method {}",
+                shown(htm),
+                request.method
+            )));
+        }
+        let htu = text("htu")?;
+        let expected = self.htu(&request.path);
+        let matches = Url::parse(htu).ok().is_some_and(|mut u| {
+            u.set_query(None);
+            u.set_fragment(None);
+            Some(u) == expected
+        });
+        if !matches {
+            return Err(invalid(format!(
+                "the proof's htu {} is not {}",
+                shown(htu),
+                expected.map_or_else(|| "(none)".to_owned(), |u| shown(u.as_str()))
+            )));
+        }
+        let iat = match claims.get("iat") {
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+            Some(_) => return Err(invalid("the proof's `iat` is not a number")),
+            None => return Err(invalid("the proof has no `iat` claim")),
+        };
+        let now_s = (now_ms / 1000) as f64;
+        if !iat.is_finite() || (iat - now_s).abs() > self.window_s as f64 {
+            return Err(invalid(format!(
+                "the proof's iat {iat} is more than {} s from now ({now_s})",
+                self.window_s
+            )));
+        }
+        let ath = text("ath")?;
+        let hash = digest::digest(&digest::SHA256, token.as_bytes());
+        if ath != b64::encode(hash.as_ref()) {
+            return Err(invalid(
+                "the proof's `ath` is not the hash of this access token",
+            ));
+        }
+        if proof.thumbprint != **jkt {
+            return Err(invalid(
+                "the proof's key is not the one the token is bound to (cnf.jkt)",
+            ));
+        }
+        let next_nonce = match &self.nonces {
+            None => None,
+            Some(nonces) => {
+                let fresh = || -> Arc<str> { nonces.current(now_ms).into() };
+                let standing = match claims.get("nonce") {
+                    Some(Value::String(n)) => nonces.check(n, now_ms),
+                    _ => None,
+                };
+                match standing {
+                    Some(Standing::Current) => None,
+                    Some(Standing::Previous) => Some(fresh()),
+                    None => {
+                        return Err(AuthError::new(AuthErrorKind::UseDpopNonce)
+                            .with_context("the proof lacks the server's current nonce")
+                            .with_dpop_nonce(fresh()))
+                    }
+                }
+            }
+        };
+        // Last, so that a proof refused for another reason does not use up its `jti`.
+        let mut key_input = Vec::with_capacity(jkt.len() + 1 + jti.len());
+        key_input.extend_from_slice(jkt.as_bytes());
+        key_input.push(0);
+        key_input.extend_from_slice(jti.as_bytes());
+        let key = b64::encode(digest::digest(&digest::SHA256, &key_input).as_ref());
+        let ttl = Duration::from_secs(self.window_s * 2);
+        match self.store.first_use(&key, now_ms, ttl).await {
+            Ok(true) => Ok(next_nonce),
+            Ok(false) => Err(invalid(format!(
+                "the proof's jti {} was already used",
+                shown(jti)
+            ))),
+            Err(e) => Err(AuthError::new(AuthErrorKind::ValidationUnavailable)
+                .with_context("the DPoP replay store could not be reached")
+                .with_source(e)
+                .with_retry_after(STORE_RETRY)),
+        }
+    }
+
+    /// The proof's header rules, its key and its signature.
+    fn verify_proof(&self, proof: &str) -> Result<Proof, AuthError> {
+        let mut parts = proof.split('.');
+        let (Some(h), Some(p), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid("the proof is not a compact JWS"));
+        };
+        let decode = |segment: &str, what: &str| {
+            b64::decode(segment)
+                .map_err(|_| invalid(format!("the proof's {what} is not base64url")))
+        };
+        let object = |bytes: &[u8], what: &str| -> Result<Map<String, Value>, AuthError> {
+            serde_json::from_slice::<StrictObject>(bytes)
+                .map(|o| o.0)
+                .map_err(|_| {
+                    invalid(format!(
+                        "the proof's {what} is not a JSON object with distinct member names"
+                    ))
+                })
+        };
+        let header = object(&decode(h, "header")?, "header")?;
+        match header.get("typ") {
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("dpop+jwt") => {}
+            _ => return Err(invalid("the proof's `typ` is not dpop+jwt")),
+        }
+        if header.contains_key("crit") {
+            return Err(invalid("the proof has critical header extensions"));
+        }
+        let alg = match header.get("alg") {
+            Some(Value::String(name)) => Algorithm::from_name(name)
+                .filter(|a| self.algorithms.contains(*a))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "proof alg {} is not allowed (allowed: {})",
+                        shown(name),
+                        self.algorithms.names()
+                    ))
+                })?,
+            _ => return Err(invalid("the proof has no `alg`")),
+        };
+        let Some(jwk) = header.get("jwk").filter(|j| j.is_object()) else {
+            return Err(invalid("the proof has no `jwk` object"));
+        };
+        let jwk: RawJwk = serde_json::from_value(jwk.clone())
+            .map_err(|_| invalid("the proof's `jwk` is not a JWK"))?;
+        let thumbprint = jwk
+            .thumbprint()
+            .ok_or_else(|| invalid("the proof's `jwk` is not a public RSA, EC or OKP key"))?;
+        let key = parse_key(jwk, AlgorithmSet::only(alg))
+            .map_err(|why| invalid(format!("the proof's `jwk` is unusable: {why}")))?;
+        let verifier = key
+            .verifier(alg)
+            .ok_or_else(|| invalid(format!("the proof's `jwk` cannot verify {alg}")))?;
+        let signature = decode(sig, "signature")?;
+        let signing_input = &proof[..h.len() + 1 + p.len()];
+        if verifier
+            .verify_sig(signing_input.as_bytes(), &signature)
+            .is_err()
+        {
+            return Err(invalid("the proof's signature does not verify"));
+        }
+        let claims = object(&decode(p, "payload")?, "claims")?;
+        Ok(Proof { claims, thumbprint })
+    }
+}
+
+/// A proof whose signature holds under its own key.
+struct Proof {
+    claims: Map<String, Value>,
+    thumbprint: String,
+}
+
+impl fmt::Debug for DpopVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopVerifier")
+            .field("base", &self.base.as_str())
+            .field("required", &self.required)
+            .finish_non_exhaustive()
+    }
+}

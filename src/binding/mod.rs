@@ -1,0 +1,119 @@
+//! Step 8: sender-constrained tokens. A token bound to a key (`cnf`, RFC 7800) is accepted only
+//! with its proof: a DPoP proof (RFC 9449) or the client certificate it names (RFC 8705); never
+//! as a bearer token.
+
+mod certificate;
+mod dpop;
+mod nonce;
+#[cfg(feature = "redis")]
+mod redis;
+mod replay;
+
+use std::sync::Arc;
+
+pub use certificate::ClientCertificate;
+pub use dpop::Dpop;
+#[cfg(feature = "redis")]
+pub use redis::RedisReplayStore;
+pub use replay::{MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError};
+
+pub(crate) use certificate::of_request as client_certificate;
+pub(crate) use dpop::ProofRequest;
+
+use crate::claims::{Confirmation, Grant};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::response::DpopChallenge;
+use dpop::DpopVerifier;
+
+/// How a credential was presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// The binding rules of one configuration.
+#[derive(Debug)]
+pub(crate) struct Bindings {
+    dpop: Option<DpopVerifier>,
+    certificates: bool,
+}
+
+impl Bindings {
+    pub(crate) fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            dpop: config
+                .dpop
+                .as_ref()
+                .map(|d| DpopVerifier::new(d, clock))
+                .transpose()?,
+            certificates: config.certificate_bound,
+        })
+    }
+
+    /// Whether the `DPoP` scheme is read at all.
+    pub(crate) fn dpop_enabled(&self) -> bool {
+        self.dpop.is_some()
+    }
+
+    /// Whether requests' client certificates are looked at.
+    pub(crate) fn wants_certificate(&self) -> bool {
+        self.certificates
+    }
+
+    /// The `DPoP` challenge, when DPoP is configured.
+    pub(crate) fn challenge(&self) -> Option<DpopChallenge> {
+        self.dpop.as_ref().map(|d| d.challenge().clone())
+    }
+
+    /// A credential presented as a bearer token (`Authorization: Bearer`, a configured header
+    /// or cookie, or `JwtAuth::verify`): unbound, or bound to the request's client certificate.
+    pub(crate) fn check_bearer(
+        &self,
+        grant: &Grant,
+        certificate: Option<ClientCertificate>,
+    ) -> Result<(), AuthError> {
+        let bound = |context: &'static str| {
+            Err(AuthError::new(AuthErrorKind::BoundToken).with_context(context))
+        };
+        match grant.confirmation() {
+            Confirmation::None => match &self.dpop {
+                Some(d) if d.required() => Err(AuthError::new(AuthErrorKind::DpopRequired)
+                    .with_context("DPoP is required and a bearer credential was presented")),
+                _ => Ok(()),
+            },
+            Confirmation::Jkt(_) => {
+                bound("the token is bound to a DPoP key (cnf.jkt) and was presented as Bearer")
+            }
+            Confirmation::X5tS256(x5t) => match certificate {
+                _ if !self.certificates => bound(
+                    "the token is bound to a client certificate (cnf.x5t#S256) and certificate-bound tokens are not enabled",
+                ),
+                None => bound("the token is bound to a client certificate and the request has none"),
+                Some(cert) if cert.matches(x5t) => Ok(()),
+                Some(_) => bound(
+                    "the token is bound to another client certificate than the request's",
+                ),
+            },
+            Confirmation::Unsupported => {
+                bound("the token has a `cnf` confirmation of a kind this crate cannot check")
+            }
+        }
+    }
+
+    /// A credential presented with the `DPoP` scheme and its proof: the nonce to hand out
+    /// next, if any.
+    pub(crate) async fn check_dpop(
+        &self,
+        grant: &Grant,
+        token: &str,
+        request: &ProofRequest,
+    ) -> Result<Option<Arc<str>>, AuthError> {
+        match &self.dpop {
+            Some(d) => d.check(grant, token, request).await,
+            None => Err(AuthErrorKind::Internal.into()),
+        }
+    }
+}
