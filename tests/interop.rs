@@ -34,7 +34,7 @@ async fn start_provider() -> Provider {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     assert!(
         dir.join("node_modules/oidc-provider").is_dir(),
-        "oidc-provider is not installed: run `npm ci --prefix tests/interop` (the README's test command does)"
+        "oidc-provider is not installed: run `bash tests/setup.sh` (the README's test command does)"
     );
     let mut child = Command::new("node")
         .arg(dir.join("provider.mjs"))
@@ -331,4 +331,129 @@ async fn client_credentials_obtains_tokens_from_oidc_provider_for_an_axum_servic
     assert!(err.is_configuration(), "{err}");
     assert_eq!(err.oauth_error(), Some("invalid_client"));
     assert!(!format!("{err} {err:?}").contains("not-it"));
+}
+
+/// panva's `jose` as an independent DPoP client: its token from oidc-provider, its proofs.
+struct DpopClient {
+    token: String,
+    jkt: String,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    stdin: tokio::process::ChildStdin,
+    _child: Child,
+}
+
+impl DpopClient {
+    async fn start(provider: &Provider, resource: &str) -> Self {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+        let mut child = Command::new("node")
+            .arg(dir.join("dpop_client.mjs"))
+            .args([
+                &provider.issuer,
+                &provider.client_id,
+                &provider.client_secret,
+                resource,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start node");
+        let stdin = child.stdin.take().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the DPoP client did not answer within 30 s")
+            .unwrap()
+            .expect("the DPoP client exited");
+        let info: Value = serde_json::from_str(&first).unwrap();
+        assert_eq!(info["status"], 200, "{info}");
+        assert_eq!(info["token_type"], "DPoP", "{info}");
+        Self {
+            token: info["access_token"].as_str().unwrap().to_owned(),
+            jkt: info["jkt"].as_str().unwrap().to_owned(),
+            lines,
+            stdin,
+            _child: child,
+        }
+    }
+
+    async fn proof(&mut self, method: &str, url: &str) -> String {
+        use tokio::io::AsyncWriteExt;
+        let ask = format!("{}\n", json!({"method": method, "url": url}));
+        self.stdin.write_all(ask.as_bytes()).await.unwrap();
+        let line = self.lines.next_line().await.unwrap().unwrap();
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        answer["proof"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn dpop_bound_tokens_from_oidc_provider_with_proofs_made_by_jose() {
+    let provider = start_provider().await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let auth = JwtAuth::new(&provider.issuer, "insights-api")
+        .dpop(tower_jwt_auth::Dpop::new(&base))
+        .require_scopes(["insights.read"]);
+    let app = Router::new()
+        .route("/usage", get(|c: Claims| async move { c.sub.clone() }))
+        .layer(auth);
+    let _server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut client = DpopClient::start(&provider, "urn:interop:insights-api:ES256").await;
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(client.token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims["cnf"]["jkt"],
+        client.jkt.as_str(),
+        "oidc-provider bound the token"
+    );
+
+    let url = format!("{base}/usage");
+    let http = reqwest::Client::new();
+    let token = client.token.clone();
+    let call = |proof: String, url: String, scheme: &'static str| {
+        let token = token.clone();
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .header("authorization", format!("{scheme} {token}"))
+                .header("dpop", proof)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let proof = client.proof("GET", &url).await;
+    let res = call(proof.clone(), url.clone(), "DPoP").await;
+    assert_eq!(res.status(), 200, "{:?}", res.headers());
+    assert_eq!(res.text().await.unwrap(), provider.client_id);
+    println!("oidc-provider DPoP-bound token accepted with a jose proof");
+
+    // The same token and proof again: a replay.
+    let res = call(proof, url.clone(), "DPoP").await;
+    assert_eq!(res.status(), 401);
+    let challenges: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+    assert!(
+        challenges.iter().any(|c| c
+            .to_str()
+            .unwrap()
+            .contains(r#"error="invalid_dpop_proof""#)),
+        "{challenges:?}"
+    );
+    // A proof made for another URL.
+    let elsewhere = client.proof("GET", &format!("{base}/other")).await;
+    assert_eq!(call(elsewhere, url.clone(), "DPoP").await.status(), 401);
+    // The token as a bearer token.
+    let fresh = client.proof("GET", &url).await;
+    assert_eq!(call(fresh, url.clone(), "Bearer").await.status(), 401);
+    // And a fresh proof once more.
+    let fresh = client.proof("GET", &url).await;
+    assert_eq!(call(fresh, url, "DPoP").await.status(), 200);
 }

@@ -20,7 +20,7 @@ async fn the_mcp_typescript_sdk_discovers_the_issuer_and_uses_the_tools() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     assert!(
         dir.join("node_modules/@modelcontextprotocol/sdk").is_dir(),
-        "the MCP SDK is not installed: run `npm ci --prefix tests/interop` (the README's test command does)"
+        "the MCP SDK is not installed: run `bash tests/setup.sh` (the README's test command does)"
     );
     let issuer = TestIssuer::builder()
         .client("mcp-client", "mcp-secret")

@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+mod dpop;
 mod keys;
 mod server;
 mod token;
@@ -29,6 +30,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
+pub use dpop::{DpopKey, ProofBuilder};
 pub use keys::SigningKey;
 pub use token::TokenBuilder;
 

@@ -62,6 +62,20 @@ impl TokenBuilder {
         }
     }
 
+    /// Binds the token to a DPoP key: `cnf.jkt` is its thumbprint (RFC 9449 §6.1).
+    pub fn dpop_bound(self, key: &super::DpopKey) -> Self {
+        self.claim("cnf", json!({ "jkt": key.thumbprint() }))
+    }
+
+    /// Binds the token to a client certificate: `cnf["x5t#S256"]` is the base64url SHA-256
+    /// of its DER encoding (RFC 8705 §3.1).
+    pub fn certificate_bound(self, der: &[u8]) -> Self {
+        use base64::Engine as _;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+        let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+        self.claim("cnf", json!({ "x5t#S256": x5t }))
+    }
+
     /// Sets any claim.
     pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.claims.insert(name.to_owned(), value.into());
