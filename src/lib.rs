@@ -58,8 +58,11 @@
 //! | valid token lacking a required scope | 403 | `error="insufficient_scope", scope="<required>"` | 7 PERMISSION_DENIED |
 //! | valid token with the wrong `sub_type` | 403 | `error="insufficient_scope"` | 7 PERMISSION_DENIED |
 //! | opaque token the introspection endpoint reports inactive (or active but expired, for another audience or issuer); API key no validator knows | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
+//! | with [`JwtAuth::dpop`]: a `DPoP` proof missing, repeated, replayed or failing a rule of RFC 9449 §4.3 | 401 | `DPoP algs="..", error="invalid_dpop_proof"` | 16 UNAUTHENTICATED |
+//! | with DPoP nonces: the proof lacks the current nonce | 401 + `DPoP-Nonce` | `DPoP algs="..", error="use_dpop_nonce"` | 16 UNAUTHENTICATED |
+//! | a token without `cnf.jkt` under `DPoP`; a bearer token when [`Dpop::required`]; a certificate-bound token without its client certificate | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
 //! | keys cannot be obtained, nothing cached | 503 + `Retry-After` | none | 14 UNAVAILABLE |
-//! | the introspection endpoint or an API-key validator failed | 503 + `Retry-After` | none | 14 UNAVAILABLE |
+//! | the introspection endpoint, an API-key validator or the DPoP replay store failed | 503 + `Retry-After` | none | 14 UNAVAILABLE |
 //! | the discovery document names another issuer | 500 | none | 13 INTERNAL |
 //!
 //! gRPC requests (`content-type: application/grpc*`) are answered trailers-only with HTTP 200,
@@ -254,7 +257,7 @@
 //! - `tonic`: `NamedService` for the layer's services (tonic without default features).
 //! - `testing`: `testing::TestIssuer`, an identity provider on loopback for your own tests.
 //! - `metrics`: counters, gauges and histograms through the `metrics` facade (table above).
-//! - `redis`: [`RedisReplayStore`], the DPoP replay store a fleet of instances shares.
+//! - `redis`: `RedisReplayStore`, the DPoP replay store a fleet of instances shares.
 //! - `tonic-tls`: certificate-bound tokens on tonic servers, the client certificate read from
 //!   tonic's TLS connection info.
 //! - `client`: access tokens for outgoing calls (module `client`: `ClientCredentials`,

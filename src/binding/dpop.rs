@@ -45,7 +45,7 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 /// By default bearer tokens are still accepted beside DPoP (a token bound with `cnf.jkt` never
 /// is); [`required`](Dpop::required) refuses them. Proof identifiers are remembered in memory
 /// ([`MemoryReplayStore`]); a fleet of instances shares a
-/// [`RedisReplayStore`](crate::RedisReplayStore) instead.
+/// `RedisReplayStore` instead.
 ///
 /// ```
 /// use tower_jwt_auth::{Dpop, JwtAuth};

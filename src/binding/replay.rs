@@ -14,7 +14,7 @@ pub type ReplayFuture<'a> =
 
 /// Remembers DPoP proof identifiers. Implement it for a store of your own (Memcached, a
 /// database); the crate has [`MemoryReplayStore`] and, with feature `redis`,
-/// [`RedisReplayStore`](crate::RedisReplayStore).
+/// `RedisReplayStore`.
 ///
 /// A store that cannot answer returns an error: the request is then refused with 503, never
 /// accepted (fail closed).
@@ -85,7 +85,7 @@ impl std::error::Error for ReplayStoreError {
 
 /// Proof identifiers remembered by this process only, each until its window ends. The
 /// default store: right for one instance; a fleet behind a load balancer needs a shared store
-/// ([`RedisReplayStore`](crate::RedisReplayStore)), or a proof refused here is accepted by a
+/// (`RedisReplayStore`), or a proof refused here is accepted by a
 /// neighbour.
 ///
 /// Bounded: at most `capacity` live entries (default 1,000,000, about 100 MB at worst); when
