@@ -1,6 +1,7 @@
 //! The verify hot path per algorithm, each row a ratio to the baseline in the same run:
 //! `jsonwebtoken::decode` with a prebuilt key (baseline), aws-lc-rs verification with a key
-//! parsed once (the floor), this crate with the cache off, and this crate on a cache hit.
+//! parsed once (the floor), this crate with the cache off, this crate seeing a token for the
+//! first time with the cache on (the default configuration), and this crate on a cache hit.
 
 mod common;
 
@@ -9,6 +10,7 @@ use base64::Engine as _;
 use common::{jwks, ready, token, ALGS, AUD, ISS};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::{AccessClaims, Algorithm, JwtAuth};
 
@@ -50,6 +52,9 @@ fn floor_key(key: &SigningKey) -> aws_lc_rs::signature::ParsedPublicKey {
     }
 }
 
+/// Distinct tokens for the first-sight row.
+const FIRST_SIGHT_POOL: usize = 4096;
+
 fn bench(c: &mut Criterion) {
     for alg in ALGS {
         let key = SigningKey::generate_with_kid(alg, "k1");
@@ -69,8 +74,14 @@ fn bench(c: &mut Criterion) {
         let uncached = JwtAuth::new(ISS, AUD)
             .jwks(set.clone())
             .verified_token_cache(0);
-        let cached = JwtAuth::new(ISS, AUD).jwks(set);
+        let cached = JwtAuth::new(ISS, AUD).jwks(set.clone());
         ready(cached.verify(&token)).unwrap();
+        // First sight in the default configuration (cache on, 10,000 entries): every call a
+        // token the cache has not seen, so each pays verification and insertion. A fresh layer
+        // for each pass over the pool guarantees that (timing excludes building it).
+        let fresh_pool: Vec<String> = (0..FIRST_SIGHT_POOL)
+            .map(|i| common::token(&key, &format!("user-{i}")))
+            .collect();
 
         let mut group = c.benchmark_group(format!("verify/{alg}"));
         group.bench_function("jsonwebtoken_decode", |b| {
@@ -88,6 +99,24 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function("ours_uncached", |b| {
             b.iter(|| ready(uncached.verify(black_box(&token))).unwrap())
+        });
+        group.bench_function("ours_first_sight", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut done = 0u64;
+                while done < iters {
+                    let layer = JwtAuth::new(ISS, AUD).jwks(set.clone());
+                    ready(layer.verify(&token)).unwrap();
+                    let n = (iters - done).min(fresh_pool.len() as u64) as usize;
+                    let start = Instant::now();
+                    for t in &fresh_pool[..n] {
+                        ready(layer.verify(black_box(t))).unwrap();
+                    }
+                    total += start.elapsed();
+                    done += n as u64;
+                }
+                total
+            })
         });
         group.bench_function("ours_cache_hit", |b| {
             b.iter(|| ready(cached.verify(black_box(&token))).unwrap())

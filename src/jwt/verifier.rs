@@ -110,7 +110,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     }
 
     /// The remembered verdict on a token verified before, if it still holds.
-    pub(crate) fn cached(&self, token: &str) -> Option<Claims<C>> {
+    pub(crate) fn cached(&self, token: &[u8]) -> Option<Claims<C>> {
         let now = self.issuers.primary().keys.clock().now();
         let hit = self.cache.as_ref()?.get(token, now);
         if hit.is_some() {
@@ -126,7 +126,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         if let Some(cache) = &self.cache {
             // A hit is re-checked against its issuer's key set (which also starts that set's
             // routine refresh when due): a refresh that dropped a key voids it.
-            let hit = cache.get(token, now);
+            let hit = cache.get(token.as_bytes(), now);
             crate::metrics::token_cache(hit.is_some());
             if let Some(claims) = hit {
                 return Attempt::Done(Ok(claims));
@@ -160,7 +160,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             }
             Ok(claims) => {
                 if let Some(cache) = &self.cache {
-                    cache.insert(token, &claims, &issuer, now, epoch);
+                    cache.insert(token, &claims, &issuer, epoch);
                 }
                 Attempt::Done(Ok(claims))
             }
