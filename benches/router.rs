@@ -33,9 +33,12 @@ fn bench(c: &mut Criterion) {
                 .require_scopes(["insights.read"])
                 .verified_token_cache(cache)
         };
-        let plain = app();
-        let cached = app().layer(layer(10_000));
-        let uncached = app().layer(layer(0));
+        // `with_state(())` turns the handlers into routes once, as `axum::serve` does when it
+        // makes the service; without it every `oneshot` rebuilds the route (and re-applies the
+        // layer), which no server does.
+        let plain = app().with_state(());
+        let cached = app().layer(layer(10_000)).with_state(());
+        let uncached = app().layer(layer(0)).with_state(());
         let call = |router: &Router| {
             let req = Request::builder()
                 .uri("/usage")

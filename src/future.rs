@@ -16,6 +16,13 @@ use crate::body::ResponseBody;
 #[derive(Clone)]
 pub(crate) struct NextNonce(pub(crate) HeaderValue);
 
+/// What a request waiting for its verdict holds.
+pub(crate) struct Waiting<S, Req> {
+    verdict: Verdict,
+    svc: S,
+    req: Req,
+}
+
 /// Verification that had to wait for keys: the extensions to add, or the refusal.
 pub(crate) type Verdict = Pin<Box<dyn Future<Output = Result<Extensions, Response<Bytes>>> + Send>>;
 
@@ -37,11 +44,11 @@ pin_project! {
     where
         S: Service<Req>,
     {
-        // Waiting for keys; then the request goes to `svc`.
+        // Waiting for keys; then the request goes to the service. Boxed with the verdict so
+        // that the future stays as small as the inner one on the path that does not wait (a
+        // future is moved a few times per request).
         Verifying {
-            verdict: Verdict,
-            svc: Option<S>,
-            req: Option<Req>,
+            waiting: Option<Box<Waiting<S, Req>>>,
         },
         Inner {
             #[pin]
@@ -71,9 +78,7 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     pub(crate) fn verifying(verdict: Verdict, svc: S, req: Req) -> Self {
         Self {
             state: State::Verifying {
-                verdict,
-                svc: Some(svc),
-                req: Some(req),
+                waiting: Some(Box::new(Waiting { verdict, svc, req })),
             },
         }
     }
@@ -89,14 +94,20 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Verifying { verdict, svc, req } => {
-                    let extensions = match ready!(verdict.as_mut().poll(cx)) {
+                StateProj::Verifying { waiting } => {
+                    let Some(w) = waiting.as_mut() else {
+                        unreachable!("the Verifying state is left as soon as its verdict is in")
+                    };
+                    let extensions = match ready!(w.verdict.as_mut().poll(cx)) {
                         Ok(extensions) => extensions,
                         Err(res) => return Poll::Ready(Ok(res.map(ResponseBody::full))),
                     };
-                    let (Some(mut svc), Some(mut req)) = (svc.take(), req.take()) else {
-                        unreachable!("the Verifying state is left as soon as its verdict is in")
+                    let Some(w) = waiting.take() else {
+                        unreachable!("checked above")
                     };
+                    let Waiting {
+                        mut svc, mut req, ..
+                    } = *w;
                     let nonce = extensions.get::<NextNonce>().map(|n| n.0.clone());
                     req.extensions_mut().extend(extensions);
                     let fut = svc.call(req);

@@ -17,7 +17,7 @@ use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::future::{NextNonce, ResponseFuture, Verdict};
 use crate::response::is_grpc;
-use crate::token::dpop_proof;
+use crate::token::{dpop_proof, repeated_bearer};
 
 /// The service of [`JwtAuth`](crate::JwtAuth).
 ///
@@ -78,6 +78,19 @@ where
         let refuse = |e: &AuthError, req: &Request<ReqBody>| {
             ResponseFuture::rejected(gate.refuse(e, is_grpc(req.headers())))
         };
+        // A token verified before: one cache look-up on the header's bytes, no other parsing.
+        if let Some(claims) =
+            repeated_bearer(req.headers()).and_then(|token| gate.auth.cached_bearer(token))
+        {
+            let certificate = gate.certificate(req.extensions());
+            return match gate.admit(Ok(claims), certificate) {
+                Ok(claims) => {
+                    admit(req.extensions_mut(), gate, claims);
+                    ResponseFuture::inner(self.inner.call(req))
+                }
+                Err(e) => refuse(&e, &req),
+            };
+        }
         let (token, scheme) = match gate.credential(req.headers()) {
             Ok(Some(presented)) => presented,
             Ok(None) if gate.optional => {

@@ -68,6 +68,20 @@ pub(crate) fn authorization(
         .map_err(|_| invalid("the bearer token is not ASCII"))
 }
 
+/// The bytes after `Bearer ` of the request's only `Authorization` header, unchecked: only for
+/// looking up a verdict on a token seen before (a hit is byte-equal to a token that passed
+/// [`authorization`]); `None` sends the request down the full path.
+pub(crate) fn repeated_bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next()?.as_bytes();
+    if values.next().is_some() || value.len() <= 7 || value[6] != b' ' {
+        return None;
+    }
+    value[..6]
+        .eq_ignore_ascii_case(b"bearer")
+        .then_some(&value[7..])
+}
+
 /// The single `DPoP` proof header (RFC 9449 §4.1): one value, within `max_size`.
 pub(crate) fn dpop_proof(headers: &HeaderMap, max_size: usize) -> Result<&str, AuthError> {
     let bad = |context: &'static str| {
