@@ -24,14 +24,17 @@ use crate::issuer::Trusted;
 
 /// Verdicts by whole token string.
 pub(crate) struct TokenCache<C> {
-    entries: quick_cache::sync::Cache<
-        Box<[u8]>,
-        Entry<C>,
-        quick_cache::UnitWeighter,
-        TailHash,
-        quick_cache::sync::DefaultLifecycle<Box<[u8]>, Entry<C>>,
-    >,
+    entries: Entries<C>,
 }
+
+/// Entries by token bytes, each of weight 1, spread by [`TailHash`].
+type Entries<C> = quick_cache::sync::Cache<
+    Box<[u8]>,
+    Entry<C>,
+    quick_cache::UnitWeighter,
+    TailHash,
+    quick_cache::sync::DefaultLifecycle<Box<[u8]>, Entry<C>>,
+>;
 
 /// Hashes a token by its last 32 bytes and its length, with a per-process random SipHash key.
 ///
