@@ -316,3 +316,40 @@ async fn debug_output_never_shows_key_material() {
         "{printed}"
     );
 }
+
+#[tokio::test]
+async fn large_sets_find_keys_by_kid_and_still_refuse_unknown_or_mismatched_ones() {
+    let issuer = TestIssuer::start().await;
+    let keys: Vec<SigningKey> = (0..20)
+        .map(|i| SigningKey::generate_with_kid(Algorithm::ES256, format!("big-{i}")))
+        .collect();
+    let set =
+        serde_json::json!({ "keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>() });
+    let auth = JwtAuth::new(issuer.url(), "insights-api").jwks(set.to_string());
+    let signed_by = |key: &SigningKey, kid: &str| {
+        let mut claims = issuer.token().claims().clone();
+        claims.insert("sub".into(), "u".into());
+        key.sign_json(
+            &serde_json::json!({"alg": key.alg().as_str(), "kid": kid}),
+            &serde_json::Value::Object(claims),
+        )
+    };
+    for key in [&keys[0], &keys[7], &keys[19]] {
+        assert!(auth.verify(&signed_by(key, key.kid())).await.is_ok());
+    }
+    let err = auth
+        .verify(&signed_by(&keys[3], "big-99"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::UnknownKey);
+    // Signed by key 3 but naming key 4: the named key does not verify it.
+    let err = auth
+        .verify(&signed_by(&keys[3], "big-4"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::InvalidSignature);
+    // An EdDSA token naming an ES256 key.
+    let ed = SigningKey::generate_with_kid(Algorithm::EdDSA, "big-5");
+    let err = auth.verify(&signed_by(&ed, "big-5")).await.unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::KeyMismatch);
+}

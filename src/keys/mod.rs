@@ -28,6 +28,7 @@ mod source;
 #[cfg(test)]
 mod vectors;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +54,26 @@ pub(crate) struct KeySet {
     pub(crate) expires_at: u64,
     /// After this the set is no longer used, even when no refresh succeeded.
     pub(crate) usable_until: u64,
+    /// Position by `kid`, for sets large enough for a scan to cost (and whose ids are unique).
+    by_kid: Option<HashMap<Box<str>, usize>>,
+}
+
+/// Sets of at most this many keys are scanned.
+const SCANNED: usize = 8;
+
+/// The position of each key by `kid`, when the set is larger than [`SCANNED`] and every key
+/// has a distinct `kid`.
+fn index(keys: &[Key]) -> Option<HashMap<Box<str>, usize>> {
+    if keys.len() <= SCANNED {
+        return None;
+    }
+    let mut by_kid = HashMap::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        if by_kid.insert(key.kid.clone()?, i).is_some() {
+            return None;
+        }
+    }
+    Some(by_kid)
 }
 
 impl KeySet {
@@ -65,6 +86,7 @@ impl KeySet {
         let ttl = ttl.as_secs();
         let fetched_at = fetched_at_ms / 1000;
         Self {
+            by_kid: index(&keys),
             keys,
             fetched_at_ms,
             fetched_at,
@@ -79,6 +101,7 @@ impl KeySet {
     /// A set that never expires (keys given in configuration).
     pub(crate) fn fixed(keys: Vec<Key>) -> Self {
         Self {
+            by_kid: index(&keys),
             keys: keys.into(),
             fetched_at_ms: 0,
             fetched_at: 0,
@@ -134,6 +157,17 @@ impl KeySet {
     /// ([`AuthErrorKind::KeyMismatch`] otherwise). Without: exactly one key in the set must fit.
     pub(crate) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<&Key, AuthError> {
         match kid {
+            Some(kid) if self.by_kid.is_some() => {
+                let found = self.by_kid.as_ref().and_then(|m| m.get(kid));
+                let Some(key) = found.map(|&i| &self.keys[i]) else {
+                    return Err(self.unknown_kid(kid));
+                };
+                if key.fits(alg) {
+                    Ok(key)
+                } else {
+                    Err(key_mismatch(kid, alg))
+                }
+            }
             Some(kid) => {
                 let mut named = self
                     .keys
@@ -141,20 +175,11 @@ impl KeySet {
                     .filter(|k| k.kid.as_deref() == Some(kid))
                     .peekable();
                 if named.peek().is_none() {
-                    return Err(
-                        AuthError::new(AuthErrorKind::UnknownKey).with_context(format!(
-                            "token kid {}, known: {}",
-                            crate::error::shown(kid),
-                            self.kids()
-                        )),
-                    );
+                    return Err(self.unknown_kid(kid));
                 }
-                named.find(|k| k.fits(alg)).ok_or_else(|| {
-                    AuthError::new(AuthErrorKind::KeyMismatch).with_context(format!(
-                        "key {} cannot verify token alg {alg}",
-                        crate::error::shown(kid)
-                    ))
-                })
+                named
+                    .find(|k| k.fits(alg))
+                    .ok_or_else(|| key_mismatch(kid, alg))
             }
             None => {
                 let mut fitting = self.keys.iter().filter(|k| k.fits(alg));
@@ -170,6 +195,14 @@ impl KeySet {
                 }
             }
         }
+    }
+
+    fn unknown_kid(&self, kid: &str) -> AuthError {
+        AuthError::new(AuthErrorKind::UnknownKey).with_context(format!(
+            "token kid {}, known: {}",
+            crate::error::shown(kid),
+            self.kids()
+        ))
     }
 
     /// The `kid`s of the set, for log events.
@@ -216,6 +249,13 @@ pub struct KeySetInfo {
 
 /// The refusal for a request whose keys could not be obtained: 503 with `Retry-After`, or 500
 /// when the failure is one of configuration.
+fn key_mismatch(kid: &str, alg: Algorithm) -> AuthError {
+    AuthError::new(AuthErrorKind::KeyMismatch).with_context(format!(
+        "key {} cannot verify token alg {alg}",
+        crate::error::shown(kid)
+    ))
+}
+
 pub(crate) fn unavailable(retry_after: Duration, why: KeySourceError) -> AuthError {
     if why.is_config() {
         return AuthError::new(AuthErrorKind::Misconfigured).with_source(why);

@@ -75,6 +75,7 @@ impl CacheFile {
         };
         tracing::info!(path = %self.path.display(), keys = keys.len(), fetched_at = stored.fetched_at, "JWK set restored from the cache file");
         Some(KeySet {
+            by_kid: super::index(&keys),
             keys: keys.into(),
             fetched_at_ms: stored.fetched_at.saturating_mul(1000),
             fetched_at: stored.fetched_at,

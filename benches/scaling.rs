@@ -1,0 +1,101 @@
+//! How the per-request cost scales, each row a ratio to the first row of its group in the same
+//! run: the number of keys in the issuer's set (1, 10, 100; RS256, cache off), the size of the
+//! token (0.5, 2, 8 KiB; ES256, cache off), and the number of verdicts in the verified-token
+//! cache (10⁴, 10⁵, and with `SCALING_MILLION=1` 10⁶; a hit on a token spread across them).
+//!
+//!   taskset -c 1 cargo bench --bench scaling
+
+mod common;
+
+use common::{claims, jwks, ready, AUD, ISS};
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::json;
+use std::hint::black_box;
+use tower_jwt_auth::testing::SigningKey;
+use tower_jwt_auth::{Algorithm, JwtAuth};
+
+/// A token of `key` whose payload is padded (with a claim the verifier skips) so that the
+/// whole token is about `bytes` long.
+fn sized_token(key: &SigningKey, sub: &str, bytes: usize) -> String {
+    let header = json!({"alg": key.alg().as_str(), "kid": key.kid(), "typ": "at+jwt"});
+    let bare = key.sign_json(&header, &claims(sub));
+    let mut body = claims(sub);
+    // base64url turns 3 bytes into 4.
+    let pad = bytes.saturating_sub(bare.len() + 12) * 3 / 4;
+    body["pad"] = json!("x".repeat(pad));
+    key.sign_json(&header, &body)
+}
+
+fn keys(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scaling/keys");
+    for n in [1usize, 10, 100] {
+        let keys: Vec<SigningKey> = (0..n)
+            .map(|i| SigningKey::generate_with_kid(Algorithm::RS256, format!("k{i}")))
+            .collect();
+        // The token's key is the last one published.
+        let signer = &keys[n - 1];
+        let token = common::token(signer, "user-1042");
+        let refs: Vec<&SigningKey> = keys.iter().collect();
+        let auth = JwtAuth::new(ISS, AUD)
+            .jwks(jwks(&refs))
+            .verified_token_cache(0);
+        ready(auth.verify(&token)).unwrap();
+        group.bench_function(format!("keys_{n}"), |b| {
+            b.iter(|| ready(auth.verify(black_box(&token))).unwrap())
+        });
+    }
+    group.finish();
+}
+
+fn sizes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scaling/token_size");
+    let key = SigningKey::generate_with_kid(Algorithm::ES256, "k1");
+    let auth = JwtAuth::new(ISS, AUD)
+        .jwks(jwks(&[&key]))
+        .max_token_size(16 * 1024)
+        .verified_token_cache(0);
+    for (name, bytes) in [("0.5KiB", 512), ("2KiB", 2048), ("8KiB", 8192)] {
+        let token = sized_token(&key, "user-1042", bytes);
+        ready(auth.verify(&token)).unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| ready(auth.verify(black_box(&token))).unwrap())
+        });
+    }
+    group.finish();
+}
+
+/// RS256-sized tokens (702 bytes) signed with Ed25519, so that a million of them can be
+/// minted and verified in about a minute.
+pub fn rs256_sized(key: &SigningKey, i: usize) -> String {
+    sized_token(key, &format!("user-{i:07}"), 702)
+}
+
+fn entries(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scaling/cache_entries");
+    let key = SigningKey::generate_with_kid(Algorithm::EdDSA, "k1");
+    let mut counts = vec![10_000usize, 100_000];
+    if std::env::var_os("SCALING_MILLION").is_some() {
+        counts.push(1_000_000);
+    }
+    for n in counts {
+        let tokens: Vec<String> = (0..n).map(|i| rs256_sized(&key, i)).collect();
+        let auth = JwtAuth::new(ISS, AUD)
+            .jwks(jwks(&[&key]))
+            .verified_token_cache(n as u64);
+        for t in &tokens {
+            ready(auth.verify(t)).unwrap();
+        }
+        // A stride through the cached tokens, so that each hit lands elsewhere in the table.
+        let mut at = 0usize;
+        group.bench_function(format!("hit_{n}"), |b| {
+            b.iter(|| {
+                at = (at + 7_919) % n;
+                ready(auth.verify(black_box(&tokens[at]))).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, keys, sizes, entries);
+criterion_main!(benches);
