@@ -6,7 +6,7 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use common::{jwks, ready, token, AUD, ISS};
+use common::{jwks, ready, rs256_sized, token, AUD, ISS};
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::{Algorithm, JwtAuth};
 
@@ -36,7 +36,37 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// Bytes per cached verdict with `n` RS256-sized tokens in the cache.
+fn at_scale(n: usize) {
+    let key = SigningKey::generate_with_kid(Algorithm::EdDSA, "k1");
+    let tokens: Vec<String> = (0..n).map(|i| rs256_sized(&key, i)).collect();
+    let empty = LIVE.load(Ordering::SeqCst);
+    let auth = JwtAuth::new(ISS, AUD)
+        .jwks(jwks(&[&key]))
+        .verified_token_cache(n as u64);
+    ready(auth.verify(&rs256_sized(&key, n))).unwrap();
+    let before = LIVE.load(Ordering::SeqCst);
+    for t in &tokens {
+        ready(auth.verify(t)).unwrap();
+    }
+    let growth = LIVE.load(Ordering::SeqCst) - before;
+    let whole = LIVE.load(Ordering::SeqCst) - empty;
+    let token_len = tokens.iter().map(String::len).sum::<usize>() / n;
+    println!(
+        "{n} cached {token_len}-byte tokens: {} bytes per cached token ({} with the layer and its empty cache counted)",
+        growth / n as isize,
+        whole / n as isize
+    );
+}
+
 fn main() {
+    let mut scales = vec![10_000, 100_000];
+    if std::env::var_os("SCALING_MILLION").is_some() {
+        scales.push(1_000_000);
+    }
+    for n in scales {
+        at_scale(n);
+    }
     const N: usize = 2_000;
     for alg in [Algorithm::RS256, Algorithm::ES256] {
         let key = SigningKey::generate_with_kid(alg, "k1");

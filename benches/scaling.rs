@@ -7,24 +7,11 @@
 
 mod common;
 
-use common::{claims, jwks, ready, AUD, ISS};
+use common::{jwks, ready, rs256_sized, sized_token, AUD, ISS};
 use criterion::{criterion_group, criterion_main, Criterion};
-use serde_json::json;
 use std::hint::black_box;
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::{Algorithm, JwtAuth};
-
-/// A token of `key` whose payload is padded (with a claim the verifier skips) so that the
-/// whole token is about `bytes` long.
-fn sized_token(key: &SigningKey, sub: &str, bytes: usize) -> String {
-    let header = json!({"alg": key.alg().as_str(), "kid": key.kid(), "typ": "at+jwt"});
-    let bare = key.sign_json(&header, &claims(sub));
-    let mut body = claims(sub);
-    // base64url turns 3 bytes into 4.
-    let pad = bytes.saturating_sub(bare.len() + 12) * 3 / 4;
-    body["pad"] = json!("x".repeat(pad));
-    key.sign_json(&header, &body)
-}
 
 fn keys(c: &mut Criterion) {
     let mut group = c.benchmark_group("scaling/keys");
@@ -62,12 +49,6 @@ fn sizes(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-/// RS256-sized tokens (702 bytes) signed with Ed25519, so that a million of them can be
-/// minted and verified in about a minute.
-pub fn rs256_sized(key: &SigningKey, i: usize) -> String {
-    sized_token(key, &format!("user-{i:07}"), 702)
 }
 
 fn entries(c: &mut Criterion) {

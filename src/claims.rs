@@ -97,13 +97,16 @@ struct GrantInner {
     /// Space-delimited, as issued; see [`Registered::scopes`].
     scopes: Box<str>,
     exp: u64,
-    nbf: Option<u64>,
+    /// `nbf`, 0 when absent (a token not valid before 1970 is valid now either way).
+    nbf: u64,
     iss: Arc<str>,
     tenant: Option<Arc<str>>,
     client_id: Option<Box<str>>,
     credential: Credential,
     roles: Box<[Box<str>]>,
-    confirmation: Confirmation,
+    /// What the token is bound to; boxed, as most tokens are bound to nothing (and a grant
+    /// lives in every cached verdict).
+    confirmation: Option<Box<Confirmation>>,
 }
 
 /// What a token is bound to (its `cnf` claim, RFC 7800), as the binding step reads it.
@@ -152,13 +155,13 @@ impl Grant {
                 sub_type: sub_type.map(Into::into),
                 scopes,
                 exp,
-                nbf,
+                nbf: nbf.unwrap_or(0),
                 iss,
                 tenant,
                 client_id: None,
                 credential: Credential::Jwt,
                 roles: Box::default(),
-                confirmation: Confirmation::None,
+                confirmation: None,
             }),
         }
     }
@@ -185,14 +188,20 @@ impl Grant {
     /// Sets what the token is bound to; only while the grant is being built.
     pub(crate) fn with_confirmation(mut self, confirmation: Confirmation) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.confirmation = confirmation;
+            inner.confirmation = match confirmation {
+                Confirmation::None => None,
+                bound => Some(Box::new(bound)),
+            };
         }
         self
     }
 
     /// What the token is bound to (`cnf`).
     pub(crate) fn confirmation(&self) -> &Confirmation {
-        &self.inner.confirmation
+        self.inner
+            .confirmation
+            .as_deref()
+            .unwrap_or(&Confirmation::None)
     }
 
     /// The roles, from the role claims the layer reads (by default `roles`,
@@ -261,7 +270,7 @@ impl Grant {
 
     /// The `nbf` claim, if any, seconds since the Unix epoch.
     pub fn not_before(&self) -> Option<u64> {
-        self.inner.nbf
+        (self.inner.nbf != 0).then_some(self.inner.nbf)
     }
 }
 

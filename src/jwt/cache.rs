@@ -70,8 +70,6 @@ struct Entry<C> {
     claims: Claims<C>,
     /// The issuer that accepted it: a hit is checked against that issuer's key set.
     issuer: Arc<Trusted>,
-    exp: u64,
-    nbf: Option<u64>,
     /// The key source's removal epoch before the token was verified.
     epoch: u64,
 }
@@ -108,9 +106,10 @@ impl<C: Send + Sync + 'static> TokenCache<C> {
         let entry = self.entries.get(token)?;
         let keys = &entry.issuer.keys;
         let leeway = entry.issuer.rules.leeway;
-        let fresh = now < entry.exp.saturating_add(leeway)
-            && entry
-                .nbf
+        let grant = entry.claims.grant();
+        let fresh = now < grant.expires_at().saturating_add(leeway)
+            && grant
+                .not_before()
                 .is_none_or(|nbf| nbf <= now.saturating_add(leeway))
             && keys.usable(now).is_some()
             && entry.epoch == keys.removal_epoch();
@@ -130,14 +129,11 @@ impl<C: Send + Sync + 'static> TokenCache<C> {
         issuer: &Arc<Trusted>,
         epoch: u64,
     ) {
-        let grant = claims.grant();
         self.entries.insert(
             token.as_bytes().into(),
             Entry {
                 claims: claims.clone(),
                 issuer: Arc::clone(issuer),
-                exp: grant.expires_at(),
-                nbf: grant.not_before(),
                 epoch,
             },
         );
