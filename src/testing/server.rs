@@ -21,6 +21,8 @@ use super::{Failure, Inner};
 pub(super) async fn serve(listener: tokio::net::TcpListener, inner: Arc<Inner>) {
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
+        // RFC 8414 authorization server metadata: the same document.
+        .route("/.well-known/oauth-authorization-server", get(discovery))
         .route("/.well-known/jwks.json", get(jwks))
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
