@@ -46,30 +46,50 @@ def time_cell(group: str, bench: str) -> str:
     return fmt(statistics.median(times)) if times else "—"
 
 
-def table(title: str, prefix: str, baseline: str, rows: list[str], extra: tuple[str, str] | None = None,
+def table(title: str, prefix: str, baseline: str, rows: list[str], extra: list[tuple[str, str]] | None = None,
           first: str = "algorithm") -> None:
     groups = sorted({p.name for r in roots for p in r.glob(f"{prefix}_*")})
     if not groups:
         return
     head = [first, f"{baseline}"] + [f"{r} ÷ {baseline}" for r in rows]
-    if extra:
-        head.append(f"{extra[0]} ÷ {extra[1]}")
+    for e in extra or []:
+        head.append(f"{e[0]} ÷ {e[1]}")
     print(f"\n### {title} ({len(roots)} run{'s' if len(roots) > 1 else ''})\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for g in groups:
         cells = [g.split("_", 1)[1], time_cell(g, baseline)]
         cells += [f"{time_cell(g, r)}, {ratio_cell(g, r, baseline)}" for r in rows]
-        if extra:
-            cells.append(ratio_cell(g, *extra))
+        for e in extra or []:
+            cells.append(ratio_cell(g, *e))
         print("| " + " | ".join(cells) + " |")
 
 
 if not any(r.exists() for r in roots):
     sys.exit("no criterion results: run cargo bench (or benches/run.sh) first")
 table("Verify, per algorithm", "verify", "jsonwebtoken_decode",
-      ["aws_lc_floor", "ours_uncached", "ours_cache_hit"], ("ours_uncached", "aws_lc_floor"))
+      ["aws_lc_floor", "ours_uncached", "ours_first_sight", "ours_cache_hit"],
+      [("ours_uncached", "aws_lc_floor"), ("ours_first_sight", "aws_lc_floor")])
 table("Whole router call (axum, in memory)", "router", "no_auth",
       ["auth_repeated_token", "auth_full_verification"])
 table("Credentials by kind, repeated (verify: the authenticator; router: the whole call)", "credentials",
       "jwt_cache_hit", ["api_key_hit", "introspection_cache_hit"], first="level")
+
+
+def rows_of(group: str, rows: list[str]) -> None:
+    """One group's rows, each a ratio to the first."""
+    if not any((r / group).exists() for r in roots):
+        return
+    print(f"\n### {group} ({len(roots)} run{'s' if len(roots) > 1 else ''})\n")
+    print("| row | time | ÷ " + rows[0] + " |")
+    print("|---|---|---|")
+    for row in rows:
+        print(f"| {row} | {time_cell(group, row)} | {ratio_cell(group, row, rows[0])} |")
+
+
+rows_of("scaling_keys", ["keys_1", "keys_10", "keys_100"])
+rows_of("scaling_token_size", ["0.5KiB", "2KiB", "8KiB"])
+rows_of("scaling_cache_entries", ["hit_10000", "hit_100000", "hit_1000000"])
+rows_of("peers_router", ["no_auth", "tower_jwt_auth", "tower_jwt_auth_uncached",
+                         "tower_oauth2_resource_server", "huskarl_axum"])
+rows_of("peers_router", ["no_auth_axum07", "jwt_authorizer"])

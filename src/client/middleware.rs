@@ -6,7 +6,21 @@ use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
 
 use super::layer::refused_as_invalid;
-use super::{AddAccessToken, TokenSource};
+use super::{AccessToken, AddAccessToken, TokenSource};
+
+/// The source's current token and its `Authorization` value.
+async fn bearer<T: TokenSource>(
+    source: &T,
+) -> reqwest_middleware::Result<(AccessToken, http::HeaderValue)> {
+    let token = source
+        .token()
+        .await
+        .map_err(reqwest_middleware::Error::middleware)?;
+    let value = token
+        .authorization()
+        .map_err(reqwest_middleware::Error::middleware)?;
+    Ok((token, value))
+}
 
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,14 +45,7 @@ impl<T: TokenSource> Middleware for AddAccessToken<T> {
     ) -> reqwest_middleware::Result<reqwest::Response> {
         // A streaming body cannot be sent twice: such a request gets the refusal.
         let replay = req.try_clone();
-        let token = self
-            .source
-            .token()
-            .await
-            .map_err(reqwest_middleware::Error::middleware)?;
-        let value = token
-            .authorization()
-            .map_err(reqwest_middleware::Error::middleware)?;
+        let (token, value) = bearer(&*self.source).await?;
         req.headers_mut().insert(AUTHORIZATION, value);
         let res = next.clone().run(req, extensions).await?;
         if !refused_as_invalid(res.status(), res.headers()) {
@@ -48,14 +55,7 @@ impl<T: TokenSource> Middleware for AddAccessToken<T> {
         let Some(mut retry) = replay else {
             return Ok(res);
         };
-        let fresh = self
-            .source
-            .token()
-            .await
-            .map_err(reqwest_middleware::Error::middleware)?;
-        let value = fresh
-            .authorization()
-            .map_err(reqwest_middleware::Error::middleware)?;
+        let (_, value) = bearer(&*self.source).await?;
         retry.headers_mut().insert(AUTHORIZATION, value);
         next.run(retry, extensions).await
     }
