@@ -1,9 +1,11 @@
 //! The server of the loopback load test (`benches/load.sh`): one route, with or without the
 //! layer, on 127.0.0.1 and a random port, on one thread. Prints `PORT TOKEN` and serves until
-//! killed.
+//! killed. With a second argument, also writes there the tokens of the mixed run: for each of
+//! 1,000 clients a token that expires 5 s into the run and the one that renews it, one
+//! `FIRST RENEWED` pair a line.
 //!
 //! ```text
-//! cargo run --release --example bench_server -- auth    # or: plain
+//! cargo run --release --example bench_server -- auth [tokens-file]   # or: plain
 //! ```
 
 use axum::routing::get;
@@ -33,6 +35,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &json!({"alg": "RS256", "kid": "k1", "typ": "at+jwt"}),
         &claims,
     );
+    if let Some(path) = std::env::args().nth(2) {
+        let mut lines = String::new();
+        for client in 0..1_000 {
+            let mint = |exp: u64| {
+                let claims = json!({
+                    "iss": ISS, "aud": "insights-api", "sub": format!("client-{client}"),
+                    "scope": "insights.read", "iat": now, "exp": exp,
+                });
+                key.sign_json(
+                    &json!({"alg": "RS256", "kid": "k1", "typ": "at+jwt"}),
+                    &claims,
+                )
+            };
+            lines.push_str(&format!("{} {}\n", mint(now + 5), mint(now + 3600)));
+        }
+        std::fs::write(path, lines)?;
+    }
     let mut app = Router::new().route("/usage", get(|| async { "ok" }));
     if with_auth {
         let jwks = json!({ "keys": [key.public_jwk()] }).to_string();

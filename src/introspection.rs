@@ -10,7 +10,7 @@
 //!   or `DPoP`. A `cnf` confirmation is kept for the binding step. `scope` becomes the scopes. Absent `iss`, `aud`,
 //!   `sub` and `exp` are filled in for the claims type: the issuer, the audience, the
 //!   `client_id`, and 253402300799 (no expiry known).
-//! - **The cache**: keyed by the whole token (equality, full-token hash with a per-process
+//! - **The cache** (quick_cache): keyed by the whole token (equality, full-token hash with a per-process
 //!   key). An accepted token is remembered until the earlier of its `exp` and
 //!   [`Introspection::cache_ttl`] (5 minutes by default); a refused one for
 //!   [`Introspection::inactive_cache_ttl`] (30 s) so that replaying a dead token cannot make
@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Url;
 use serde::de::DeserializeOwned;
@@ -199,10 +199,9 @@ pub(crate) struct Expect {
 /// One remembered verdict.
 struct Entry<C> {
     verdict: Result<Claims<C>, AuthError>,
-    /// Until when (milliseconds, on the injected clock) the verdict holds.
+    /// Until when (milliseconds, on the injected clock) the verdict holds; found stale, it is
+    /// dropped.
     until_ms: u64,
-    /// For moka's own eviction, by the system clock.
-    ttl: Duration,
 }
 
 impl<C> Clone for Entry<C> {
@@ -214,13 +213,15 @@ impl<C> Clone for Entry<C> {
     }
 }
 
-struct EntryTtl;
-
-impl<C> moka::Expiry<Box<str>, Entry<C>> for EntryTtl {
-    fn expire_after_create(&self, _: &Box<str>, entry: &Entry<C>, _: Instant) -> Option<Duration> {
-        Some(entry.ttl)
-    }
-}
+/// Verdicts by whole token: an opaque token is chosen by whoever sends it, so it is hashed
+/// whole, with a per-process SipHash key (a tail hash would let senders collide).
+type Verdicts<C> = quick_cache::sync::Cache<
+    Box<str>,
+    Entry<C>,
+    quick_cache::UnitWeighter,
+    std::hash::RandomState,
+    quick_cache::sync::DefaultLifecycle<Box<str>, Entry<C>>,
+>;
 
 type Flight<C> = Arc<OnceCell<Result<Claims<C>, AuthError>>>;
 
@@ -240,7 +241,7 @@ pub(crate) struct Endpoint {
 pub(crate) struct Introspector<C> {
     endpoints: Vec<Endpoint>,
     clock: Arc<dyn Clock>,
-    cache: Option<moka::sync::Cache<Box<str>, Entry<C>>>,
+    cache: Option<Verdicts<C>>,
     /// How long a refused token is remembered: the shortest of the endpoints' settings.
     inactive_ttl: Duration,
     flights: Mutex<HashMap<Box<str>, Flight<C>>>,
@@ -431,10 +432,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
         let first = &endpoints.first()?.settings;
         let capacity = first.capacity;
         let cache = (capacity > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .expire_after(EntryTtl)
-                .build()
+            quick_cache::sync::Cache::with(
+                usize::try_from(capacity).unwrap_or(usize::MAX),
+                capacity,
+                quick_cache::UnitWeighter,
+                std::hash::RandomState::new(),
+                quick_cache::sync::DefaultLifecycle::default(),
+            )
         });
         let inactive_ttl = endpoints
             .iter()
@@ -458,7 +462,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
         if self.clock.now_millis() < entry.until_ms {
             Some(entry.verdict)
         } else {
-            cache.invalidate(token);
+            cache.remove(token);
             None
         }
     }
@@ -541,7 +545,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
         let entry = Entry {
             verdict: verdict.clone(),
             until_ms,
-            ttl,
         };
         cache.insert(token.into(), entry);
     }

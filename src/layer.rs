@@ -73,7 +73,7 @@ pub(crate) struct LayerPolicy {
     pub(crate) rules: Vec<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
-// Its shared state (`ArcSwap` key sets, moka caches, `OnceLock`s) stays consistent across an
+// Its shared state (`ArcSwap` key sets, concurrent caches, `OnceLock`s) stays consistent across an
 // unwinding panic, so a `JwtAuth` may cross `catch_unwind` (as tests of a startup panic do).
 impl<C> std::panic::UnwindSafe for JwtAuth<C> {}
 impl<C> std::panic::RefUnwindSafe for JwtAuth<C> {}
