@@ -18,7 +18,7 @@ trap 'rm -f "$tokens"' EXIT
 declare -A rps
 # plain/auth: one repeated token. mixed-*: 1,000 clients with their own tokens, renewed at 4 s
 # (benches/mixed.lua); the plain server is the baseline of the auth server there too.
-for mode in plain auth mixed-plain mixed-auth; do
+for mode in ${MODES:-plain auth mixed-plain mixed-auth}; do
   # The server prints "PORT TOKEN" once it listens; read that line, then load it.
   exec 3< <(exec taskset -c 0 target/release/examples/bench_server "${mode#mixed-}" "$tokens")
   server=$!
