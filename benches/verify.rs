@@ -113,8 +113,12 @@ fn bench(c: &mut Criterion) {
         group.bench_function("jsonwebtoken_decode_distinct", |b| {
             b.iter(|| {
                 at = (at + 1) % fresh_pool.len();
-                jsonwebtoken::decode::<AccessClaims>(black_box(&fresh_pool[at]), &decoding, &validation)
-                    .unwrap()
+                jsonwebtoken::decode::<AccessClaims>(
+                    black_box(&fresh_pool[at]),
+                    &decoding,
+                    &validation,
+                )
+                .unwrap()
             })
         });
         group.bench_function("ours_first_sight", |b| {
