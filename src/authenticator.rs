@@ -651,23 +651,16 @@ impl<C> Gate<C> {
         certificate: Option<ClientCertificate>,
     ) -> Result<Claims<C>, AuthError> {
         let claims = verified?;
-        let tied = |e: AuthError| {
-            e.at_issuer(claims.grant().issuer_shared())
-                .judged_as(claims.grant().credential())
-        };
         self.auth
             .bindings
             .check_bearer(claims.grant(), certificate)
-            .map_err(tied)?;
+            .map_err(|e| e.of_grant(claims.grant()))?;
         self.admit_policy(claims)
     }
 
     /// The policy and rules, for a credential whose binding holds.
     pub(crate) fn admit_policy(&self, claims: Claims<C>) -> Result<Claims<C>, AuthError> {
-        let tied = |e: AuthError| {
-            e.at_issuer(claims.grant().issuer_shared())
-                .judged_as(claims.grant().credential())
-        };
+        let tied = |e: AuthError| e.of_grant(claims.grant());
         self.policy.check(claims.grant()).map_err(tied)?;
         check_rules(&self.rules, &claims).map_err(tied)?;
         metrics::accepted(claims.grant());

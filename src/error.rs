@@ -270,6 +270,12 @@ impl AuthError {
         self
     }
 
+    /// Ties a refusal of an accepted credential to its issuer and kind (the metrics labels).
+    pub(crate) fn of_grant(self, grant: &crate::claims::Grant) -> Self {
+        self.at_issuer(grant.issuer_shared())
+            .judged_as(grant.credential())
+    }
+
     /// Records how the credential was judged (unless already recorded).
     pub(crate) fn judged_as(mut self, credential: Credential) -> Self {
         self.credential.get_or_insert(credential);

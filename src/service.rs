@@ -186,10 +186,7 @@ where
                 let nonce = bindings
                     .check_dpop(claims.grant(), &token, &request)
                     .await
-                    .map_err(|e| {
-                        e.at_issuer(claims.grant().issuer_shared())
-                            .judged_as(claims.grant().credential())
-                    })?;
+                    .map_err(|e| e.of_grant(claims.grant()))?;
                 Ok::<_, AuthError>((gate.admit_policy(claims)?, nonce))
             };
             match checked.await {
