@@ -177,14 +177,21 @@ fn insert_auth_headers(headers: &mut http::HeaderMap, error: &AuthError, c: Chal
                 headers.insert(WWW_AUTHENTICATE, challenge("Bearer", &c, Some(&attrs)));
             }
             Some(dpop) => {
-                // The error goes on the scheme the credential came with (RFC 9449 §7.1).
+                // The error goes on the scheme the credential came with (RFC 9449 §7.1), and
+                // that challenge comes first, so that a client reading one header value reads
+                // the error.
                 let on_dpop = dpop.required || error.is_dpop();
-                if !dpop.required {
-                    let bearer = challenge("Bearer", &c, (!on_dpop).then_some(&attrs));
-                    headers.append(WWW_AUTHENTICATE, bearer);
-                }
+                let bearer =
+                    (!dpop.required).then(|| challenge("Bearer", &c, (!on_dpop).then_some(&attrs)));
                 let dpop = challenge("DPoP", &c, on_dpop.then_some(&attrs));
-                headers.append(WWW_AUTHENTICATE, dpop);
+                let (first, second) = if on_dpop {
+                    (Some(dpop), bearer)
+                } else {
+                    (bearer, Some(dpop))
+                };
+                for value in [first, second].into_iter().flatten() {
+                    headers.append(WWW_AUTHENTICATE, value);
+                }
             }
         }
     }

@@ -94,10 +94,13 @@ async fn a_bound_token_with_its_proof_passes_and_the_proof_is_used_once() {
         let res = send(&api.usage, Some(format!("DPoP {token}")), &[&proof]).await;
         assert_eq!(res.status(), 401);
         assert_eq!(dpop_error(&res), "invalid_dpop_proof");
-        // Bearer stays offered, without the error; DPoP names the algorithms.
+        // The DPoP challenge, with the error and the algorithms, comes first; Bearer stays
+        // offered, without the error.
         let all = challenges(&res);
-        assert_eq!(all[0], r#"Bearer realm="insights-api""#, "{all:?}");
-        assert!(all[1].starts_with(r#"DPoP algs="RS256 RS384"#), "{all:?}");
+        assert!(all[0].starts_with(r#"DPoP algs="RS256 RS384"#), "{all:?}");
+        assert!(all[0].contains(r#"error="invalid_dpop_proof""#), "{all:?}");
+        assert_eq!(all[1], r#"Bearer realm="insights-api""#, "{all:?}");
+        assert_eq!(res.headers()["www-authenticate"], all[0].as_str());
 
         // A fresh proof for the same token: the token is a cache hit, the proof is checked.
         let again = key.proof("GET", &api.usage).access_token(&token).sign();
