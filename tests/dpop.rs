@@ -350,7 +350,7 @@ async fn server_nonces_are_demanded_accepted_and_rotated() {
     assert_eq!(dpop_error(&res), "use_dpop_nonce");
     assert!(res.headers().contains_key("dpop-nonce"));
     assert_eq!(call(Some(next)).await.status(), 200);
-    // A nonce made with another secret (another deployment) is not ours.
+    // A forged nonce (the right shape, no valid MAC) is not ours.
     let res = call(Some("AAAAAAAAAAEAAAAAAAAAAAAAAAAAAAAA".into())).await;
     assert_eq!(dpop_error(&res), "use_dpop_nonce");
 }
@@ -487,4 +487,46 @@ async fn grpc_calls_with_dpop_through_a_real_tonic_client() {
             "{challenge:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn instances_sharing_a_nonce_secret_agree_without_sharing_state() {
+    const PUBLIC: &str = "https://api.example.com";
+    let issuer = TestIssuer::start().await;
+    let (a, b, other) = (
+        nonce_instance(&issuer, PUBLIC, 1).await,
+        nonce_instance(&issuer, PUBLIC, 1).await,
+        nonce_instance(&issuer, PUBLIC, 2).await,
+    );
+    let key = DpopKey::generate(Algorithm::ES256);
+    let token = issuer.token().dpop_bound(&key).sign();
+    let call = |api: &Api, nonce: Option<&str>| {
+        let mut p = key
+            .proof("GET", &format!("{PUBLIC}/usage"))
+            .access_token(&token);
+        if let Some(n) = nonce {
+            p = p.nonce(n);
+        }
+        let proof = p.sign();
+        let (url, token) = (api.usage.clone(), token.clone());
+        async move { send(&url, Some(format!("DPoP {token}")), &[&proof]).await }
+    };
+    let res = call(&a, None).await;
+    assert_eq!(dpop_error(&res), "use_dpop_nonce");
+    let nonce = res.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    // The nonce instance a handed out is good at instance b, which never saw it …
+    assert_eq!(call(&b, Some(&nonce)).await.status(), 200);
+    assert_eq!(call(&a, Some(&nonce)).await.status(), 200);
+    // … and not at an instance with another secret (another deployment).
+    let res = call(&other, Some(&nonce)).await;
+    assert_eq!(dpop_error(&res), "use_dpop_nonce");
+}
+
+/// A service instance behind the public URL `public`, with nonces keyed by `[secret; 32]`.
+async fn nonce_instance(issuer: &TestIssuer, public: &str, secret: u8) -> Api {
+    let (listener, _) = listener().await;
+    serve(
+        listener,
+        JwtAuth::new(issuer.url(), "insights-api").dpop(Dpop::new(public).nonces([secret; 32])),
+    )
 }
