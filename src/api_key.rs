@@ -594,9 +594,14 @@ impl Prefixes {
 
     /// The index of the longest prefix `token` begins with.
     pub(crate) fn route(&self, token: &str) -> Option<usize> {
+        self.route_bytes(token.as_bytes())
+    }
+
+    /// [`Prefixes::route`] of a header value not yet checked as text.
+    pub(crate) fn route_bytes(&self, token: &[u8]) -> Option<usize> {
         self.routes
             .iter()
-            .position(|(prefix, _)| token.starts_with(&**prefix))
+            .position(|(prefix, _)| token.starts_with(prefix.as_bytes()))
     }
 
     pub(crate) fn get(&self, index: usize) -> (&str, &dyn DynValidator) {

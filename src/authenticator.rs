@@ -228,7 +228,11 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     /// The remembered verdict on a JWT verified before, looked up with the raw bytes of a
     /// request's `Authorization: Bearer` value before any other check: equal bytes are a token
     /// that passed them all.
+    /// An API key is never looked for there.
     pub(crate) fn cached_bearer(&self, token: &[u8]) -> Option<Claims<C>> {
+        if self.api_keys.route_bytes(token).is_some() {
+            return None;
+        }
         self.verifier.cached(token)
     }
 
@@ -245,8 +249,11 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
 
     /// The verdict on any credential when it needs no I/O (a JWT with its keys at hand, a
     /// remembered introspection); otherwise what it waits for.
-    pub(crate) fn try_authenticate(&self, token: &str) -> Step<C> {
-        if self.introspector.is_some() && self.api_keys.route(token).is_none() {
+    ///
+    /// `probed`: [`Authenticator::cached_bearer`] already missed for this token, so the JWT
+    /// cache is not asked again before routing.
+    pub(crate) fn try_authenticate(&self, token: &str, probed: bool) -> Step<C> {
+        if !probed && self.introspector.is_some() && self.api_keys.route(token).is_none() {
             // A JWT verified before needs no shape check: a cache hit costs the same with
             // introspection configured as without.
             if let Some(claims) = self.verifier.cached(token.as_bytes()) {
@@ -272,7 +279,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
 
     /// The verdict on any credential, waiting as needed.
     pub(crate) async fn authenticate(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        match self.try_authenticate(token) {
+        match self.try_authenticate(token, false) {
             Step::Done(verdict) => verdict,
             Step::Wait(wait) => self.authenticate_after(token, wait).await,
         }

@@ -79,9 +79,8 @@ where
             ResponseFuture::rejected(gate.refuse(e, is_grpc(req.headers())))
         };
         // A token verified before: one cache look-up on the header's bytes, no other parsing.
-        if let Some(claims) =
-            repeated_bearer(req.headers()).and_then(|token| gate.auth.cached_bearer(token))
-        {
+        let repeated = repeated_bearer(req.headers());
+        if let Some(claims) = repeated.and_then(|token| gate.auth.cached_bearer(token)) {
             let certificate = gate.certificate(req.extensions());
             return match gate.admit(Ok(claims), certificate) {
                 Ok(claims) => {
@@ -91,6 +90,7 @@ where
                 Err(e) => refuse(&e, &req),
             };
         }
+        let probed = repeated.is_some();
         let (token, scheme) = match gate.credential(req.headers()) {
             Ok(Some(presented)) => presented,
             Ok(None) if gate.optional => {
@@ -105,7 +105,7 @@ where
             return self.call_dpop(token.to_owned(), req);
         }
         let certificate = gate.certificate(req.extensions());
-        let wait = match gate.auth.try_authenticate(token) {
+        let wait = match gate.auth.try_authenticate(token, probed) {
             Step::Done(verified) => {
                 return match gate.admit(verified, certificate) {
                     Ok(claims) => {
