@@ -87,8 +87,11 @@ fn credential(credential: Credential) -> &'static str {
 
 #[cfg(feature = "metrics")]
 mod on {
+    use std::cell::RefCell;
     use std::sync::Arc;
     use std::time::Duration;
+
+    use metrics::{Key, Label};
 
     use super::*;
 
@@ -130,12 +133,67 @@ mod on {
         });
     }
 
+    /// Where the macros would say the metrics come from.
+    static METADATA: metrics::Metadata<'static> =
+        metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+    /// Adds one to the counter `key` names in the recorder in force now (a thread's local
+    /// recorder, else the global one): the handle is looked up per call, as the macros do, so
+    /// a recorder installed after the layer was built still sees every request.
+    fn count(key: &Key) {
+        metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA)).increment(1);
+    }
+
+    /// A counter's key with fixed labels, built (and hashed) at compile time.
+    macro_rules! static_key {
+        ($name:expr, $($label:literal => $value:literal),+) => {{
+            static LABELS: &[Label] = &[$(Label::from_static_parts($label, $value)),+];
+            static KEY: Key = Key::from_static_parts($name, LABELS);
+            &KEY
+        }};
+    }
+
+    thread_local! {
+        /// The key of the last accepted request's counter on this thread, with what it was
+        /// built for: an accepted request needs no allocation nor hashing when its issuer and
+        /// credential are the last one's (the usual case: one issuer, JWTs).
+        static ACCEPTED: RefCell<Option<(Arc<str>, Credential, Key)>> = const { RefCell::new(None) };
+    }
+
+    fn accepted_key(issuer: &Arc<str>, credential: Credential) -> Key {
+        Key::from_parts(
+            REQUESTS,
+            vec![
+                Label::new("outcome", "accepted"),
+                Label::new("issuer", Arc::clone(issuer)),
+                Label::new("credential", super::credential(credential)),
+            ],
+        )
+    }
+
     pub(crate) fn accepted(grant: &Grant) {
-        metrics::counter!(REQUESTS,
-            "outcome" => "accepted",
-            "issuer" => Arc::clone(grant.issuer_shared()),
-            "credential" => credential(grant.credential()))
-        .increment(1);
+        let (issuer, credential) = (grant.issuer_shared(), grant.credential());
+        let counted = ACCEPTED.try_with(|last| {
+            let Ok(mut last) = last.try_borrow_mut() else {
+                return false;
+            };
+            let same =
+                matches!(&*last, Some((i, c, _)) if Arc::ptr_eq(i, issuer) && *c == credential);
+            if !same {
+                *last = Some((
+                    Arc::clone(issuer),
+                    credential,
+                    accepted_key(issuer, credential),
+                ));
+            }
+            if let Some((_, _, key)) = &*last {
+                count(key);
+            }
+            true
+        });
+        if counted != Ok(true) {
+            count(&accepted_key(issuer, credential));
+        }
     }
 
     pub(crate) fn refused(error: &AuthError) {
@@ -156,8 +214,11 @@ mod on {
     }
 
     pub(crate) fn token_cache(hit: bool) {
-        let result = if hit { "hit" } else { "miss" };
-        metrics::counter!(TOKEN_CACHE, "result" => result).increment(1);
+        count(if hit {
+            static_key!(TOKEN_CACHE, "result" => "hit")
+        } else {
+            static_key!(TOKEN_CACHE, "result" => "miss")
+        });
     }
 
     pub(crate) fn key_fetch(issuer: &Arc<str>, result: &'static str, took: Duration) {
@@ -193,8 +254,11 @@ mod on {
     }
 
     pub(crate) fn introspection_cache(hit: bool) {
-        let result = if hit { "hit" } else { "miss" };
-        metrics::counter!(INTROSPECTION_CACHE, "result" => result).increment(1);
+        count(if hit {
+            static_key!(INTROSPECTION_CACHE, "result" => "hit")
+        } else {
+            static_key!(INTROSPECTION_CACHE, "result" => "miss")
+        });
     }
 }
 
@@ -236,3 +300,64 @@ mod on {
 }
 
 pub(crate) use on::*;
+
+#[cfg(all(test, feature = "metrics"))]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+
+    fn grant(iss: &Arc<str>, credential: Credential) -> Grant {
+        Grant::new("u-1", None, "a".into(), (1, None), (Arc::clone(iss), None))
+            .with_origin(None, credential)
+    }
+
+    /// Counts per `issuer/credential` after the sequence, read from a local recorder.
+    fn counted(sequence: &[&Grant]) -> BTreeMap<String, u64> {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            for grant in sequence {
+                accepted(grant);
+            }
+            token_cache(true);
+            token_cache(false);
+            token_cache(true);
+        });
+        let mut seen = BTreeMap::new();
+        for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+            let key = key.key();
+            let DebugValue::Counter(n) = value else {
+                continue;
+            };
+            let labels: Vec<_> = key.labels().map(|l| l.value().to_owned()).collect();
+            seen.insert(format!("{}{labels:?}", key.name()), n);
+        }
+        seen
+    }
+
+    #[test]
+    fn accepted_requests_count_under_their_own_issuer_and_credential() {
+        let (a, b): (Arc<str>, Arc<str>) = ("https://a.example".into(), "https://b.example".into());
+        // Another `Arc` with the same URL (a second layer's issuer) counts under the same labels.
+        let a_again: Arc<str> = "https://a.example".into();
+        let (ja, jb) = (grant(&a, Credential::Jwt), grant(&b, Credential::Jwt));
+        let (ka, ja2) = (
+            grant(&a, Credential::ApiKey),
+            grant(&a_again, Credential::Jwt),
+        );
+        let seen = counted(&[&ja, &ja, &jb, &ja, &ka, &ka, &ja2, &jb]);
+        let want =
+            |iss: &str, cred: &str| format!("{REQUESTS}[\"accepted\", \"{iss}\", \"{cred}\"]");
+        assert_eq!(seen[&want("https://a.example", "jwt")], 4, "{seen:?}");
+        assert_eq!(seen[&want("https://b.example", "jwt")], 2, "{seen:?}");
+        assert_eq!(seen[&want("https://a.example", "api_key")], 2, "{seen:?}");
+        assert_eq!(seen[&format!("{TOKEN_CACHE}[\"hit\"]")], 2, "{seen:?}");
+        assert_eq!(seen[&format!("{TOKEN_CACHE}[\"miss\"]")], 1, "{seen:?}");
+        // A recorder installed later sees requests too: nothing was bound to the first one.
+        assert_eq!(counted(&[&ja])[&want("https://a.example", "jwt")], 1);
+    }
+}
