@@ -21,7 +21,7 @@ use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::future::ResponseFuture;
 use crate::layer::{JwtAuth, LayerPolicy};
-use crate::response::{is_grpc, Responder};
+use crate::response::{is_grpc, responder_in, Responder};
 use crate::roles::RoleClaims;
 
 /// An application rule on the claims.
@@ -301,7 +301,7 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let extensions = req.extensions();
-        let verdict = match (extensions.get::<Claims<C>>(), extensions.get::<Responder>()) {
+        let verdict = match (extensions.get::<Claims<C>>(), responder_in(extensions)) {
             (Some(claims), Some(responder)) => {
                 check_rules(std::slice::from_ref(&self.rule), claims)
                     .map_err(|e| (e, responder.clone()))

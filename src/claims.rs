@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::jose::json::{NumericDate, StrOrSeq};
+use crate::response::Responder;
 
 /// Verified claims of the request's access token, of the application's type `C`.
 ///
@@ -45,6 +46,56 @@ impl<C> Claims<C> {
     /// The shared claims value.
     pub fn into_inner(self) -> Arc<C> {
         self.claims
+    }
+
+    /// These claims as admitted by a layer that answers refusals with `responder`.
+    pub(crate) fn admitted_by(mut self, responder: &Responder) -> Self {
+        self.grant.responder = Some(responder.clone());
+        self
+    }
+}
+
+/// A verdict as the verified-token cache keeps it: the shared parts of [`Claims`], without
+/// the layer's responder (two pointers per entry).
+pub(crate) struct Stored<C> {
+    claims: Arc<C>,
+    grant: Arc<GrantInner>,
+}
+
+impl<C> Stored<C> {
+    pub(crate) fn of(claims: &Claims<C>) -> Self {
+        Self {
+            claims: Arc::clone(&claims.claims),
+            grant: Arc::clone(&claims.grant.inner),
+        }
+    }
+
+    /// The claims again, shared with the entry.
+    pub(crate) fn into_claims(self) -> Claims<C> {
+        Claims {
+            claims: self.claims,
+            grant: Grant {
+                inner: self.grant,
+                responder: None,
+            },
+        }
+    }
+
+    pub(crate) fn expires_at(&self) -> u64 {
+        self.grant.exp
+    }
+
+    pub(crate) fn not_before(&self) -> Option<u64> {
+        (self.grant.nbf != 0).then_some(self.grant.nbf)
+    }
+}
+
+impl<C> Clone for Stored<C> {
+    fn clone(&self) -> Self {
+        Self {
+            claims: Arc::clone(&self.claims),
+            grant: Arc::clone(&self.grant),
+        }
     }
 }
 
@@ -89,6 +140,9 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
 #[derive(Clone)]
 pub struct Grant {
     inner: Arc<GrantInner>,
+    /// How the layer that admitted the request answers refusals: per-route layers and the
+    /// extractor find it here (one request extension fewer). `None` outside a layer.
+    responder: Option<Responder>,
 }
 
 struct GrantInner {
@@ -163,7 +217,13 @@ impl Grant {
                 roles: Box::default(),
                 confirmation: None,
             }),
+            responder: None,
         }
+    }
+
+    /// How the layer that admitted the request answers refusals.
+    pub(crate) fn responder(&self) -> Option<&Responder> {
+        self.responder.as_ref()
     }
 
     /// Sets the `client_id` and how the credential was judged; only while the grant is being

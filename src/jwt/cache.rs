@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use crate::claims::Claims;
+use crate::claims::{Claims, Stored};
 use crate::issuer::Trusted;
 
 /// Verdicts by whole token string.
@@ -112,15 +112,15 @@ impl<C: Send + Sync + 'static> TokenCache<C> {
         let entry = self.entries.get(token)?;
         let keys = &entry.issuer.keys;
         let leeway = entry.issuer.rules.leeway;
-        let grant = entry.claims.grant();
-        let fresh = now < grant.expires_at().saturating_add(leeway)
-            && grant
+        let stored = &entry.claims;
+        let fresh = now < stored.expires_at().saturating_add(leeway)
+            && stored
                 .not_before()
                 .is_none_or(|nbf| nbf <= now.saturating_add(leeway))
             && keys.usable(now).is_some()
             && entry.epoch == keys.removal_epoch();
         if fresh {
-            Some(entry.claims)
+            Some(entry.claims.into_claims())
         } else {
             self.entries.remove(token);
             None
@@ -138,7 +138,7 @@ impl<C: Send + Sync + 'static> TokenCache<C> {
         self.entries.insert(
             token.as_bytes().into(),
             Entry {
-                claims: claims.clone(),
+                claims: Stored::of(claims),
                 issuer: Arc::clone(issuer),
                 epoch,
             },

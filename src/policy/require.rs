@@ -13,7 +13,7 @@ use crate::body::ResponseBody;
 use crate::claims::Grant;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::future::ResponseFuture;
-use crate::response::{is_grpc, Responder};
+use crate::response::{is_grpc, responder_in, Responder};
 
 /// A per-route (or per-service) layer requiring scopes (and optionally a `sub_type`) beyond the
 /// ones [`JwtAuth`](crate::JwtAuth) requires everywhere. Answers 403 `insufficient_scope` like
@@ -241,7 +241,7 @@ where
             return ResponseFuture::inner(self.inner.call(req));
         };
         let extensions = req.extensions();
-        let verdict = match (extensions.get::<Grant>(), extensions.get::<Responder>()) {
+        let verdict = match (extensions.get::<Grant>(), responder_in(extensions)) {
             (Some(grant), Some(responder)) => policy.check(grant).map_err(|e| {
                 // The 403 names every scope the route needs: the layer's too.
                 let e = match (e.kind(), policy.scope_attr()) {
