@@ -320,7 +320,14 @@ impl Grant {
 
     /// Whether `scope` was granted (exact, case-sensitive comparison).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes().any(|s| s == scope)
+        // A byte loop over a short string: cheaper than `scopes()`'s searcher on every request.
+        !scope.is_empty()
+            && self
+                .inner
+                .scopes
+                .as_bytes()
+                .split(|&b| b == b' ')
+                .any(|s| s == scope.as_bytes())
     }
 
     /// The `exp` claim, seconds since the Unix epoch.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// A source of the current time since the Unix epoch.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
@@ -24,14 +24,21 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> u64 {
-        self.now_millis() / 1000
+        // Whole seconds straight from the duration: no 128-bit millisecond arithmetic on
+        // every request.
+        since_epoch().as_secs()
     }
 
     fn now_millis(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        u64::try_from(since_epoch().as_millis()).unwrap_or(u64::MAX)
     }
+}
+
+/// The time since the Unix epoch (zero before it).
+fn since_epoch() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// A clock that only moves when told to, to the millisecond; clones share the same time.

@@ -188,13 +188,13 @@ impl Policy {
                     .with_required_scope(Arc::clone(attr)));
             }
         }
-        let missing: Vec<&str> = self
-            .roles
-            .iter()
-            .filter(|r| !grant.has_role(r))
-            .map(|r| &**r)
-            .collect();
-        if !missing.is_empty() {
+        if !self.roles.iter().all(|r| grant.has_role(r)) {
+            let missing: Vec<&str> = self
+                .roles
+                .iter()
+                .filter(|r| !grant.has_role(r))
+                .map(|r| &**r)
+                .collect();
             // The description is fixed text; the required (configured) roles go to the log.
             return Err(AuthError::new(AuthErrorKind::MissingRole)
                 .with_context(format!("missing roles: {}", missing.join(" "))));
