@@ -24,6 +24,15 @@ pub(crate) fn decode_into(input: &str, buf: &mut Vec<u8>) -> Result<(), NotBase6
     STRICT.decode_vec(input, buf).map_err(|_| NotBase64Url)
 }
 
+/// Decodes `input` into `out` and says how many bytes it wrote; `None` when `out` may be too
+/// small for it (then decode into a vector).
+pub(crate) fn decode_slice(input: &str, out: &mut [u8]) -> Option<Result<usize, NotBase64Url>> {
+    if input.len() / 4 * 3 + 3 > out.len() {
+        return None;
+    }
+    Some(STRICT.decode_slice(input, out).map_err(|_| NotBase64Url))
+}
+
 /// Decodes `input` into a new vector.
 pub(crate) fn decode(input: &str) -> Result<Vec<u8>, NotBase64Url> {
     STRICT.decode(input).map_err(|_| NotBase64Url)
@@ -60,6 +69,18 @@ mod tests {
         assert!(decode_into("QUFBQ", &mut buf).is_err());
         assert!(decode_into("", &mut buf).is_ok() && buf.is_empty());
         assert_eq!(decode("QUFB").unwrap(), b"AAA");
+    }
+
+    #[test]
+    fn into_a_slice_when_it_fits() {
+        let mut out = [0u8; 6];
+        assert_eq!(decode_slice("QUFB", &mut out), Some(Ok(3)));
+        assert_eq!(&out[..3], b"AAA");
+        assert_eq!(decode_slice("QUE", &mut out), Some(Ok(2)));
+        assert_eq!(decode_slice("QUF", &mut out), Some(Err(NotBase64Url)));
+        assert_eq!(decode_slice("QUFB=", &mut out), Some(Err(NotBase64Url)));
+        // Eight characters may need six bytes and up to three more are allowed for: too small.
+        assert_eq!(decode_slice("QUFBQUFB", &mut out), None);
     }
 
     #[test]

@@ -85,7 +85,10 @@ pub(crate) fn parse<'a>(json: &'a [u8], typ_policy: TypPolicy) -> Result<Header<
     if json.first() != Some(&b'{') {
         return Err(malformed("the token header is not a JSON object"));
     }
-    let raw: RawHeader<'a> = serde_json::from_slice(json).map_err(|e| {
+    // One UTF-8 check of the whole header, then a parser that need not check each string.
+    let json =
+        std::str::from_utf8(json).map_err(|_| malformed("the token header is not valid JSON"))?;
+    let raw: RawHeader<'a> = serde_json::from_str(json).map_err(|e| {
         if is_duplicate(&e) {
             malformed("the token header has a duplicate member name")
         } else {

@@ -116,18 +116,34 @@ pub(crate) fn is_duplicate(e: &serde_json::Error) -> bool {
 }
 
 /// Member names seen so far in one JSON object.
-pub(crate) struct Seen<'a>(Vec<Cow<'a, str>>);
+pub(crate) struct Seen<'a> {
+    /// The first names, without an allocation (a token's header and claims have a dozen).
+    inline: [Cow<'a, str>; INLINE_NAMES],
+    len: usize,
+    more: Vec<Cow<'a, str>>,
+}
+
+const INLINE_NAMES: usize = 16;
 
 impl<'a> Seen<'a> {
     pub(crate) fn new() -> Self {
-        Self(Vec::with_capacity(16))
+        Self {
+            inline: std::array::from_fn(|_| Cow::Borrowed("")),
+            len: 0,
+            more: Vec::new(),
+        }
     }
 
     pub(crate) fn insert<E: de::Error>(&mut self, name: Cow<'a, str>) -> Result<(), E> {
-        if self.0.contains(&name) {
+        if self.inline[..self.len].contains(&name) || self.more.contains(&name) {
             return Err(E::custom(DUPLICATE_MEMBER));
         }
-        self.0.push(name);
+        if self.len < INLINE_NAMES {
+            self.inline[self.len] = name;
+            self.len += 1;
+        } else {
+            self.more.push(name);
+        }
         Ok(())
     }
 }

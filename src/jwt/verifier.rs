@@ -197,7 +197,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             return Err(AuthError::new(AuthErrorKind::Malformed)
                 .with_detail("the token claims are not a JSON object"));
         }
-        let registered: Registered<'b> = serde_json::from_slice(payload).map_err(claims_error)?;
+        // One UTF-8 check of the whole payload, then a parser that need not check each string.
+        let text = std::str::from_utf8(payload).map_err(|_| {
+            AuthError::new(AuthErrorKind::Malformed)
+                .with_detail("the token claims are not valid JSON")
+        })?;
+        let registered: Registered<'b> = serde_json::from_str(text).map_err(claims_error)?;
         let issuer = self.trusted_issuer(&registered)?;
         header::check_allowed(header.alg, issuer.rules.algorithms)?;
         Ok(Unverified {
@@ -264,8 +269,18 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         } = token;
         let key = set.find(header.kid.as_deref(), header.alg)?;
         let verifier = key.verifier(header.alg).ok_or(AuthErrorKind::KeyMismatch)?;
-        let sig = b64::decode(signature).map_err(|_| not_base64())?;
-        if verifier.verify_sig(signing_input.as_bytes(), &sig).is_err() {
+        // Up to RSA-8192 on the stack; anything longer is decoded into the heap.
+        let mut stack = [0u8; 1024];
+        let heap;
+        let sig = match b64::decode_slice(signature, &mut stack) {
+            Some(Ok(n)) => &stack[..n],
+            Some(Err(_)) => return Err(not_base64()),
+            None => {
+                heap = b64::decode(signature).map_err(|_| not_base64())?;
+                &heap[..]
+            }
+        };
+        if verifier.verify_sig(signing_input.as_bytes(), sig).is_err() {
             return Err(AuthErrorKind::InvalidSignature.into());
         }
         let (sub, exp) = issuer.rules.check_claims(&reg, now)?;
@@ -294,6 +309,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
 /// The token's roles along the issuer's role paths: from the claims kept aside while reading
 /// the registered ones, or, for a path starting elsewhere, from the whole payload.
 fn roles_of(rules: &crate::jwt::Rules, reg: &Registered<'_>, payload: &[u8]) -> Vec<Box<str>> {
+    if reg.kept.is_empty() && !rules.roles.needs_payload() {
+        // No claim a role path starts at: most client-credentials tokens.
+        return Vec::new();
+    }
     let whole: Option<serde_json::Map<String, serde_json::Value>> = if rules.roles.needs_payload() {
         serde_json::from_slice(payload).ok()
     } else {
