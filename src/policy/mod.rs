@@ -166,15 +166,9 @@ impl Policy {
 
     /// All required scopes granted, and the right `sub_type`.
     pub(crate) fn check(&self, grant: &Grant) -> Result<(), AuthError> {
-        if !self.scopes.iter().all(|s| grant.has_scope(s)) {
-            let missing: Vec<&str> = self
-                .scopes
-                .iter()
-                .filter(|s| !grant.has_scope(s))
-                .map(|s| &**s)
-                .collect();
+        if let Some(missing) = missing(&self.scopes, |s| grant.has_scope(s)) {
             let mut err = AuthError::new(AuthErrorKind::InsufficientScope)
-                .with_context(format!("missing scopes: {}", missing.join(" ")));
+                .with_context(format!("missing scopes: {missing}"));
             if let Some(attr) = &self.scope_attr {
                 err = err.with_required_scope(Arc::clone(attr));
             }
@@ -188,16 +182,10 @@ impl Policy {
                     .with_required_scope(Arc::clone(attr)));
             }
         }
-        if !self.roles.iter().all(|r| grant.has_role(r)) {
-            let missing: Vec<&str> = self
-                .roles
-                .iter()
-                .filter(|r| !grant.has_role(r))
-                .map(|r| &**r)
-                .collect();
+        if let Some(missing) = missing(&self.roles, |r| grant.has_role(r)) {
             // The description is fixed text; the required (configured) roles go to the log.
             return Err(AuthError::new(AuthErrorKind::MissingRole)
-                .with_context(format!("missing roles: {}", missing.join(" "))));
+                .with_context(format!("missing roles: {missing}")));
         }
         for group in &self.any_roles {
             if !group.iter().any(|r| grant.has_role(r)) {
@@ -221,4 +209,18 @@ impl Policy {
         }
         Ok(())
     }
+}
+
+/// The required names the grant lacks, space-separated; `None` (and no allocation) when it has
+/// them all, as on every accepted request.
+fn missing(required: &[Box<str>], has: impl Fn(&str) -> bool) -> Option<String> {
+    if required.iter().all(|name| has(name)) {
+        return None;
+    }
+    let lacking: Vec<&str> = required
+        .iter()
+        .map(|name| &**name)
+        .filter(|name| !has(name))
+        .collect();
+    Some(lacking.join(" "))
 }
