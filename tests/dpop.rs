@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
+use common::challenges;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tower_jwt_auth::testing::{DpopKey, TestIssuer};
@@ -15,6 +16,7 @@ use tower_jwt_auth::{Algorithm, Claims, Dpop, JwtAuth, ManualClock, ResourceMeta
 
 /// A service behind `auth` on its own loopback port, and the `/usage` URL clients call.
 struct Api {
+    base: String,
     usage: String,
     _task: tokio::task::JoinHandle<()>,
 }
@@ -26,7 +28,8 @@ async fn listener() -> (TcpListener, String) {
 }
 
 fn serve(listener: TcpListener, auth: JwtAuth) -> Api {
-    let usage = format!("http://{}/usage", listener.local_addr().unwrap());
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let usage = format!("{base}/usage");
     let app = Router::new()
         .route(
             "/usage",
@@ -35,7 +38,17 @@ fn serve(listener: TcpListener, auth: JwtAuth) -> Api {
         )
         .layer(auth);
     let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Api { usage, _task: task }
+    Api {
+        base,
+        usage,
+        _task: task,
+    }
+}
+
+/// The service behind `auth(base)`, where `base` is the URL of the loopback port it gets.
+async fn start(auth: impl FnOnce(&str) -> JwtAuth) -> Api {
+    let (listener, base) = listener().await;
+    serve(listener, auth(&base))
 }
 
 async fn send(url: &str, authorization: Option<String>, proofs: &[&str]) -> reqwest::Response {
@@ -47,15 +60,6 @@ async fn send(url: &str, authorization: Option<String>, proofs: &[&str]) -> reqw
         req = req.header("dpop", *p);
     }
     req.send().await.unwrap()
-}
-
-/// The `WWW-Authenticate` values, in order.
-fn challenges(res: &reqwest::Response) -> Vec<String> {
-    res.headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
 }
 
 fn dpop_error(res: &reqwest::Response) -> String {
@@ -72,11 +76,7 @@ fn dpop_error(res: &reqwest::Response) -> String {
 #[tokio::test]
 async fn a_bound_token_with_its_proof_passes_and_the_proof_is_used_once() {
     let issuer = TestIssuer::start().await;
-    let (listener, base) = listener().await;
-    let api = serve(
-        listener,
-        JwtAuth::new(issuer.url(), "insights-api").dpop(Dpop::new(&base)),
-    );
+    let api = start(|base| JwtAuth::new(issuer.url(), "insights-api").dpop(Dpop::new(base))).await;
     for alg in [
         Algorithm::ES256,
         Algorithm::RS256,
@@ -115,11 +115,7 @@ async fn a_bound_token_with_its_proof_passes_and_the_proof_is_used_once() {
 #[tokio::test]
 async fn each_proof_rule_broken_alone_is_refused() {
     let issuer = TestIssuer::start().await;
-    let (listener, base) = listener().await;
-    let api = serve(
-        listener,
-        JwtAuth::new(issuer.url(), "insights-api").dpop(Dpop::new(&base)),
-    );
+    let api = start(|base| JwtAuth::new(issuer.url(), "insights-api").dpop(Dpop::new(base))).await;
     let key = DpopKey::generate(Algorithm::ES256);
     let other = DpopKey::generate(Algorithm::ES256);
     let token = issuer.token().dpop_bound(&key).sign();
@@ -158,7 +154,7 @@ async fn each_proof_rule_broken_alone_is_refused() {
         ),
         (
             "htu another path",
-            key.proof("GET", &format!("{base}/other"))
+            key.proof("GET", &format!("{}/other", api.base))
                 .access_token(&token)
                 .sign(),
         ),
@@ -209,11 +205,7 @@ async fn each_proof_rule_broken_alone_is_refused() {
 #[tokio::test]
 async fn bound_tokens_are_no_bearer_tokens_and_bearer_tokens_no_dpop_tokens() {
     let issuer = TestIssuer::start().await;
-    let (listener, base) = listener().await;
-    let api = serve(
-        listener,
-        JwtAuth::new(issuer.url(), "insights-api").dpop(Dpop::new(&base)),
-    );
+    let api = start(|base| JwtAuth::new(issuer.url(), "insights-api").dpop(Dpop::new(base))).await;
     let key = DpopKey::generate(Algorithm::ES256);
     let bound = issuer.token().dpop_bound(&key).sign();
     let res = send(&api.usage, Some(format!("Bearer {bound}")), &[]).await;
@@ -256,12 +248,11 @@ async fn bound_tokens_are_no_bearer_tokens_and_bearer_tokens_no_dpop_tokens() {
 #[tokio::test]
 async fn required_refuses_every_bearer_token_with_a_dpop_challenge() {
     let issuer = TestIssuer::start().await;
-    let (listener, base) = listener().await;
-    let api = serve(
-        listener,
+    let api = start(|base| {
         JwtAuth::new(issuer.url(), "insights-api")
-            .dpop(Dpop::new(&base).required().algorithms([Algorithm::ES256])),
-    );
+            .dpop(Dpop::new(base).required().algorithms([Algorithm::ES256]))
+    })
+    .await;
     let res = send(
         &api.usage,
         Some(format!("Bearer {}", issuer.token().sign())),
@@ -298,17 +289,16 @@ async fn required_refuses_every_bearer_token_with_a_dpop_challenge() {
 async fn server_nonces_are_demanded_accepted_and_rotated() {
     let clock = ManualClock::starting_now();
     let issuer = TestIssuer::builder().clock(clock.clone()).start().await;
-    let (listener, base) = listener().await;
-    let api = serve(
-        listener,
+    let api = start(|base| {
         JwtAuth::new(issuer.url(), "insights-api")
             .clock(clock.clone())
             .dpop(
-                Dpop::new(&base)
+                Dpop::new(base)
                     .nonces([42u8; 32])
                     .nonce_lifetime(Duration::from_secs(60)),
-            ),
-    );
+            )
+    })
+    .await;
     let key = DpopKey::generate(Algorithm::ES256);
     let token = issuer
         .token()

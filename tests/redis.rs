@@ -95,12 +95,7 @@ async fn a_proof_accepted_by_one_instance_is_refused_by_the_other() {
     assert_eq!(res.text().await.unwrap(), "u-7");
     let res = call(&b, &token, &proof).await;
     assert_eq!(res.status(), 401, "replayed against the other instance");
-    let challenge = res
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect::<Vec<_>>();
+    let challenge = common::challenges(&res);
     assert!(
         challenge
             .iter()

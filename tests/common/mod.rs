@@ -51,6 +51,15 @@ pub fn www_authenticate(res: &reqwest::Response) -> String {
         .unwrap_or_default()
 }
 
+/// Every `WWW-Authenticate` value, in order.
+pub fn challenges(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
 /// An address on loopback where nothing listens.
 pub async fn closed_port_url() -> String {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
