@@ -25,16 +25,50 @@ use crate::issuer::Trusted;
 /// Verdicts by whole token string.
 pub(crate) struct TokenCache<C> {
     entries: Entries<C>,
+    /// The hasher the entries are spread with, to hash a token once as it is inserted.
+    hasher: TailHash,
 }
 
-/// Entries by token bytes, each of weight 1, spread by [`TailHash`].
+/// Entries by token, each of weight 1, spread by [`TailHash`].
 type Entries<C> = quick_cache::sync::Cache<
-    Box<[u8]>,
+    TokenKey,
     Entry<C>,
     quick_cache::UnitWeighter,
     TailHash,
-    quick_cache::sync::DefaultLifecycle<Box<[u8]>, Entry<C>>,
+    quick_cache::sync::DefaultLifecycle<TokenKey, Entry<C>>,
 >;
+
+/// A cached token: its bytes, compared whole, and its [`TailHash`], kept beside them.
+///
+/// The table re-hashes its keys as it grows and when it evicts; with the hash at hand that
+/// reads the table's own slot, not the token (an allocation of its own, long out of any CPU
+/// cache by then), which made filling the cache cost a cache miss or more per new token.
+struct TokenKey {
+    hash: u64,
+    token: Box<[u8]>,
+}
+
+impl std::hash::Hash for TokenKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Only ever hashed by a `TailHasher`, which takes this as its result.
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialEq for TokenKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.token == other.token
+    }
+}
+
+impl Eq for TokenKey {}
+
+/// A lookup by the bytes of a request's token: equal only to the same whole token.
+impl quick_cache::Equivalent<TokenKey> for [u8] {
+    fn equivalent(&self, key: &TokenKey) -> bool {
+        *self == *key.token
+    }
+}
 
 /// Hashes a token by its last 32 bytes and its length, with quick_cache's default hasher
 /// (foldhash, seeded at random per process).
@@ -50,16 +84,23 @@ struct TailHash(quick_cache::DefaultHashBuilder);
 impl std::hash::BuildHasher for TailHash {
     type Hasher = TailHasher;
     fn build_hasher(&self) -> TailHasher {
-        TailHasher(self.0.build_hasher())
+        TailHasher {
+            tail: self.0.build_hasher(),
+            known: None,
+        }
     }
 }
 
-struct TailHasher(<quick_cache::DefaultHashBuilder as std::hash::BuildHasher>::Hasher);
+struct TailHasher {
+    tail: <quick_cache::DefaultHashBuilder as std::hash::BuildHasher>::Hasher,
+    /// A [`TokenKey`]'s hash, computed by this hasher's builder when it was inserted.
+    known: Option<u64>,
+}
 
 impl std::hash::Hasher for TailHasher {
     fn write(&mut self, bytes: &[u8]) {
-        self.0.write(&bytes[bytes.len().saturating_sub(32)..]);
-        self.0.write_usize(bytes.len());
+        self.tail.write(&bytes[bytes.len().saturating_sub(32)..]);
+        self.tail.write_usize(bytes.len());
     }
 
     fn write_usize(&mut self, n: usize) {
@@ -67,8 +108,12 @@ impl std::hash::Hasher for TailHasher {
         let _ = n;
     }
 
+    fn write_u64(&mut self, hash: u64) {
+        self.known = Some(hash);
+    }
+
     fn finish(&self) -> u64 {
-        self.0.finish()
+        self.known.unwrap_or_else(|| self.tail.finish())
     }
 }
 
@@ -93,14 +138,16 @@ impl<C> Clone for Entry<C> {
 impl<C: Send + Sync + 'static> TokenCache<C> {
     pub(crate) fn new(capacity: u64) -> Self {
         let items = usize::try_from(capacity).unwrap_or(usize::MAX);
+        let hasher = TailHash::default();
         Self {
             entries: quick_cache::sync::Cache::with(
                 items,
                 capacity,
                 quick_cache::UnitWeighter,
-                TailHash::default(),
+                hasher.clone(),
                 quick_cache::sync::DefaultLifecycle::default(),
             ),
+            hasher,
         }
     }
 
@@ -135,8 +182,13 @@ impl<C: Send + Sync + 'static> TokenCache<C> {
         issuer: &Arc<Trusted>,
         epoch: u64,
     ) {
+        use std::hash::BuildHasher;
+        let key = TokenKey {
+            hash: self.hasher.hash_one(token.as_bytes()),
+            token: token.as_bytes().into(),
+        };
         self.entries.insert(
-            token.as_bytes().into(),
+            key,
             Entry {
                 claims: Stored::of(claims),
                 issuer: Arc::clone(issuer),
@@ -155,8 +207,18 @@ mod tests {
         use std::hash::BuildHasher;
         let h = TailHash::default();
         let token = format!("{}.{}", "a".repeat(600), "sig".repeat(20));
-        let boxed: Box<[u8]> = token.as_bytes().into();
-        assert_eq!(h.hash_one(token.as_bytes()), h.hash_one(&boxed));
+        let key = TokenKey {
+            hash: h.hash_one(token.as_bytes()),
+            token: token.as_bytes().into(),
+        };
+        // A key hashes to the hash it carries, which is its bytes' hash by the same builder.
+        assert_eq!(h.hash_one(token.as_bytes()), h.hash_one(&key));
+        assert_eq!(h.clone().hash_one(token.as_bytes()), h.hash_one(&key));
+        assert!(quick_cache::Equivalent::equivalent(token.as_bytes(), &key));
+        assert!(!quick_cache::Equivalent::equivalent(
+            &token.as_bytes()[1..],
+            &key
+        ));
         let other_tail = format!("{}.{}", "a".repeat(600), "gis".repeat(20));
         assert_ne!(
             h.hash_one(token.as_bytes()),
