@@ -18,19 +18,22 @@ const STRICT: GeneralPurpose = GeneralPurpose::new(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NotBase64Url;
 
-/// Decodes `input` into `buf` (cleared first), so that the caller can reuse its buffer.
-pub(crate) fn decode_into(input: &str, buf: &mut Vec<u8>) -> Result<(), NotBase64Url> {
-    buf.clear();
-    STRICT.decode_vec(input, buf).map_err(|_| NotBase64Url)
-}
-
-/// Decodes `input` into `out` and says how many bytes it wrote; `None` when `out` may be too
-/// small for it (then decode into a vector).
-pub(crate) fn decode_slice(input: &str, out: &mut [u8]) -> Option<Result<usize, NotBase64Url>> {
-    if input.len() / 4 * 3 + 3 > out.len() {
-        return None;
+/// Decodes `input` into `stack` when it surely fits there, else into `heap`: the decoded
+/// bytes, with no allocation for the usual token's header, payload and signature.
+pub(crate) fn decode_in<'b>(
+    input: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], NotBase64Url> {
+    if input.len() / 4 * 3 + 3 <= stack.len() {
+        let n = STRICT
+            .decode_slice(input, stack)
+            .map_err(|_| NotBase64Url)?;
+        return Ok(&stack[..n]);
     }
-    Some(STRICT.decode_slice(input, out).map_err(|_| NotBase64Url))
+    heap.clear();
+    STRICT.decode_vec(input, heap).map_err(|_| NotBase64Url)?;
+    Ok(heap)
 }
 
 /// Decodes `input` into a new vector.
@@ -56,31 +59,39 @@ mod tests {
 
     #[test]
     fn strict_for_tokens() {
-        let mut buf = Vec::new();
-        assert!(decode_into("eyJh", &mut buf).is_ok());
-        assert!(decode_into("eyJhbA==", &mut buf).is_err());
-        assert!(decode_into("ey+h", &mut buf).is_err());
-        assert!(decode_into("ey h", &mut buf).is_err());
+        assert!(decode("eyJh").is_ok());
+        assert!(decode("eyJhbA==").is_err());
+        assert!(decode("ey+h").is_err());
+        assert!(decode("ey h").is_err());
         // "QR" decodes to one byte with non-zero trailing bits; "QQ" is canonical.
-        assert!(decode_into("QQ", &mut buf).is_ok());
-        assert!(decode_into("QR", &mut buf).is_err());
-        assert!(decode_into("QUE", &mut buf).is_ok());
-        assert!(decode_into("QUF", &mut buf).is_err());
-        assert!(decode_into("QUFBQ", &mut buf).is_err());
-        assert!(decode_into("", &mut buf).is_ok() && buf.is_empty());
+        assert!(decode("QQ").is_ok());
+        assert!(decode("QR").is_err());
+        assert!(decode("QUE").is_ok());
+        assert!(decode("QUF").is_err());
+        assert!(decode("QUFBQ").is_err());
+        assert!(decode("").is_ok_and(|b| b.is_empty()));
         assert_eq!(decode("QUFB").unwrap(), b"AAA");
     }
 
     #[test]
-    fn into_a_slice_when_it_fits() {
-        let mut out = [0u8; 6];
-        assert_eq!(decode_slice("QUFB", &mut out), Some(Ok(3)));
-        assert_eq!(&out[..3], b"AAA");
-        assert_eq!(decode_slice("QUE", &mut out), Some(Ok(2)));
-        assert_eq!(decode_slice("QUF", &mut out), Some(Err(NotBase64Url)));
-        assert_eq!(decode_slice("QUFB=", &mut out), Some(Err(NotBase64Url)));
-        // Eight characters may need six bytes and up to three more are allowed for: too small.
-        assert_eq!(decode_slice("QUFBQUFB", &mut out), None);
+    fn into_the_stack_when_it_fits() {
+        let mut stack = [0u8; 6];
+        let mut heap = Vec::new();
+        assert_eq!(decode_in("QUFB", &mut stack, &mut heap), Ok(&b"AAA"[..]));
+        assert_eq!(decode_in("QUE", &mut stack, &mut heap), Ok(&b"AA"[..]));
+        assert_eq!(decode_in("QUF", &mut stack, &mut heap), Err(NotBase64Url));
+        assert_eq!(decode_in("QUFB=", &mut stack, &mut heap), Err(NotBase64Url));
+        assert_eq!(heap.capacity(), 0);
+        // Eight characters may need six bytes and up to three more are allowed for: the heap.
+        assert_eq!(
+            decode_in("QUFBQUFB", &mut stack, &mut heap),
+            Ok(&b"AAAAAA"[..])
+        );
+        assert_eq!(heap, b"AAAAAA");
+        assert_eq!(
+            decode_in("QUFBQUF=", &mut stack, &mut heap),
+            Err(NotBase64Url)
+        );
     }
 
     #[test]
@@ -95,9 +106,9 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
-            let mut buf = Vec::new();
-            decode_into(&encode(&bytes), &mut buf).unwrap();
-            proptest::prop_assert_eq!(buf, bytes);
+            let (mut stack, mut heap) = ([0u8; 64], Vec::new());
+            let decoded = decode_in(&encode(&bytes), &mut stack, &mut heap).unwrap();
+            proptest::prop_assert_eq!(decoded, &bytes[..]);
         }
 
         #[test]

@@ -52,11 +52,24 @@ struct Unverified<'t, 'b> {
     registered: Registered<'b>,
 }
 
-/// Buffers for the decoded header and payload, reused within one verification.
-#[derive(Default)]
+/// Where a token's header and payload are decoded: on the stack when they fit (most
+/// access tokens), else on the heap.
 struct Buffers {
-    header: Vec<u8>,
-    payload: Vec<u8>,
+    header: [u8; 256],
+    payload: [u8; 1024],
+    header_heap: Vec<u8>,
+    payload_heap: Vec<u8>,
+}
+
+impl Buffers {
+    fn new() -> Self {
+        Self {
+            header: [0; 256],
+            payload: [0; 1024],
+            header_heap: Vec::new(),
+            payload_heap: Vec::new(),
+        }
+    }
 }
 
 impl<C> std::fmt::Debug for Verifier<C> {
@@ -141,7 +154,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     }
 
     fn run(&self, token: &str, now: u64, may_refetch: bool) -> Attempt<C> {
-        let mut buffers = Buffers::default();
+        let mut buffers = Buffers::new();
         let unverified = match self.read(token, &mut buffers) {
             Ok(u) => u,
             Err(e) => return Attempt::Done(Err(e)),
@@ -179,11 +192,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         }
         let (header_b64, payload_b64, signature, signing_input) = split(token)?;
         let Buffers {
-            header: header_json,
+            header,
             payload,
+            header_heap,
+            payload_heap,
         } = buffers;
-        b64::decode_into(header_b64, header_json).map_err(|_| not_base64())?;
-        let header_json: &'b [u8] = header_json;
+        let header_json: &'b [u8] =
+            b64::decode_in(header_b64, header, header_heap).map_err(|_| not_base64())?;
         let typ = if self.strict_rfc9068 {
             TypPolicy::Rfc9068
         } else {
@@ -191,8 +206,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         };
         // The issuer's own allow-list is applied once the issuer is known.
         let header = header::parse(header_json, typ)?;
-        b64::decode_into(payload_b64, payload).map_err(|_| not_base64())?;
-        let payload: &'b [u8] = payload;
+        let payload: &'b [u8] =
+            b64::decode_in(payload_b64, payload, payload_heap).map_err(|_| not_base64())?;
         if payload.first() != Some(&b'{') {
             return Err(AuthError::new(AuthErrorKind::Malformed)
                 .with_detail("the token claims are not a JSON object"));
@@ -270,16 +285,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         let key = set.find(header.kid.as_deref(), header.alg)?;
         let verifier = key.verifier(header.alg).ok_or(AuthErrorKind::KeyMismatch)?;
         // Up to RSA-8192 on the stack; anything longer is decoded into the heap.
-        let mut stack = [0u8; 1024];
-        let heap;
-        let sig = match b64::decode_slice(signature, &mut stack) {
-            Some(Ok(n)) => &stack[..n],
-            Some(Err(_)) => return Err(not_base64()),
-            None => {
-                heap = b64::decode(signature).map_err(|_| not_base64())?;
-                &heap[..]
-            }
-        };
+        let (mut stack, mut heap) = ([0u8; 1024], Vec::new());
+        let sig = b64::decode_in(signature, &mut stack, &mut heap).map_err(|_| not_base64())?;
         if verifier.verify_sig(signing_input.as_bytes(), sig).is_err() {
             return Err(AuthErrorKind::InvalidSignature.into());
         }
@@ -343,7 +350,8 @@ fn claims_error(e: serde_json::Error) -> AuthError {
 
 /// `header.payload.signature` → the three segments and the signing input.
 fn split(token: &str) -> Result<(&str, &str, &str, &str), AuthError> {
-    let mut dots = token.match_indices('.').map(|(i, _)| i);
+    // `.` is ASCII, so each index is a character boundary.
+    let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
     let (Some(first), Some(second)) = (dots.next(), dots.next()) else {
         return Err(
             AuthError::new(AuthErrorKind::Malformed).with_detail("the token is not a compact JWS")
