@@ -350,15 +350,17 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
                 ))
                 .with_source(e)
         })?;
-        let scopes = grant.granted_scopes().join(" ").into_boxed_str();
         let g = Grant::new(
-            grant.sub(),
-            grant.granted_sub_type(),
-            scopes,
+            (
+                grant.sub(),
+                grant.granted_sub_type(),
+                grant.granted_client_id(),
+            ),
+            &grant.granted_scopes().join(" "),
             (grant.expiry().unwrap_or(NO_EXPIRY), None),
             (Arc::clone(&primary.issuer), None),
         )
-        .with_origin(grant.granted_client_id(), Credential::ApiKey)
+        .with_credential(Credential::ApiKey)
         .with_roles(
             grant
                 .granted_roles()

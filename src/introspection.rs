@@ -392,13 +392,12 @@ impl Endpoint {
         let sub = reg.sub.as_ref().map(|s| &*s.0).or(client_id).unwrap_or("");
         let exp = reg.exp.map_or(NO_EXPIRY, |e| e.0);
         let grant = Grant::new(
-            sub,
-            reg.sub_type.as_ref().map(|s| &*s.0),
-            reg.scopes(),
+            (sub, reg.sub_type.as_ref().map(|s| &*s.0), client_id),
+            &reg.scopes(),
             (exp, reg.nbf.map(|n| n.0)),
             (Arc::clone(&expect.issuer), None),
         )
-        .with_origin(client_id, Credential::Introspected)
+        .with_credential(Credential::Introspected)
         .with_roles(
             expect
                 .roles

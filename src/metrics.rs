@@ -311,8 +311,8 @@ mod tests {
     use super::*;
 
     fn grant(iss: &Arc<str>, credential: Credential) -> Grant {
-        Grant::new("u-1", None, "a".into(), (1, None), (Arc::clone(iss), None))
-            .with_origin(None, credential)
+        Grant::new(("u-1", None, None), "a", (1, None), (Arc::clone(iss), None))
+            .with_credential(credential)
     }
 
     /// Counts per `issuer/credential` after the sequence, read from a local recorder.

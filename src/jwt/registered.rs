@@ -118,15 +118,15 @@ impl Registered<'_> {
     /// All granted scopes, space-delimited: `scope` as issued, then the `scp` entries. An
     /// `scp` entry with a space in it is not a scope token and is left out, so that it can never
     /// turn into several scopes.
-    pub(crate) fn scopes(&self) -> Box<str> {
+    pub(crate) fn scopes(&self) -> Cow<'_, str> {
         let scp = self
             .scp
             .iter()
             .flat_map(|l| l.0.iter())
             .filter(|s| !s.is_empty() && !s.contains(' '));
         match (&self.scope, self.scp.is_some()) {
-            (Some(scope), false) => Box::from(&*scope.0),
-            (None, false) => Box::default(),
+            (Some(scope), false) => Cow::Borrowed(&scope.0),
+            (None, false) => Cow::Borrowed(""),
             (scope, true) => {
                 let mut all = scope.as_ref().map(|s| s.0.to_string()).unwrap_or_default();
                 for entry in scp {
@@ -135,7 +135,7 @@ impl Registered<'_> {
                     }
                     all.push_str(entry);
                 }
-                all.into_boxed_str()
+                Cow::Owned(all)
             }
         }
     }

@@ -292,13 +292,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         }
         let (sub, exp) = issuer.rules.check_claims(&reg, now)?;
         let grant = Grant::new(
-            sub,
-            reg.sub_type.as_ref().map(|s| &*s.0),
-            reg.scopes(),
+            (
+                sub,
+                reg.sub_type.as_ref().map(|s| &*s.0),
+                reg.client_id.as_ref().map(|c| &*c.0),
+            ),
+            &reg.scopes(),
             (exp, reg.nbf.map(|n| n.0)),
             (Arc::clone(&issuer.rules.issuer), issuer.tenant.clone()),
         )
-        .with_origin(reg.client_id.as_ref().map(|c| &*c.0), Credential::Jwt)
+        .with_credential(Credential::Jwt)
         .with_roles(roles_of(&issuer.rules, &reg, payload))
         .with_confirmation(std::mem::take(&mut reg.cnf));
         let claims: C = match reg.into_claims() {
