@@ -7,50 +7,12 @@ mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use common::{jwks, ready, token, ALGS, AUD, ISS};
+use common::{floor_key, jsonwebtoken_alg, jwks, ready, token, ALGS, AUD, ISS};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tower_jwt_auth::testing::SigningKey;
-use tower_jwt_auth::{AccessClaims, Algorithm, JwtAuth};
-
-fn jsonwebtoken_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
-    match alg {
-        Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
-        Algorithm::PS256 => jsonwebtoken::Algorithm::PS256,
-        Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
-        _ => jsonwebtoken::Algorithm::EdDSA,
-    }
-}
-
-fn floor_key(key: &SigningKey) -> aws_lc_rs::signature::ParsedPublicKey {
-    use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
-    let jwk = key.public_jwk();
-    let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
-    match key.alg() {
-        Algorithm::RS256 | Algorithm::PS256 => {
-            let params = if key.alg() == Algorithm::RS256 {
-                &signature::RSA_PKCS1_2048_8192_SHA256
-            } else {
-                &signature::RSA_PSS_2048_8192_SHA256
-            };
-            let (n, e) = (field("n"), field("e"));
-            RsaPublicKeyComponents {
-                n: &n[..],
-                e: &e[..],
-            }
-            .to_parsed_public_key(params)
-            .unwrap()
-        }
-        Algorithm::ES256 => {
-            let mut point = vec![4];
-            point.extend(field("x"));
-            point.extend(field("y"));
-            ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
-        }
-        _ => ParsedPublicKey::new(&signature::ED25519, field("x")).unwrap(),
-    }
-}
+use tower_jwt_auth::{AccessClaims, JwtAuth};
 
 /// Distinct tokens for the first-sight row.
 const FIRST_SIGHT_POOL: usize = 4096;

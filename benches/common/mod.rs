@@ -5,6 +5,8 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use serde_json::{json, Value};
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::Algorithm;
@@ -72,4 +74,45 @@ pub fn sized_token(key: &SigningKey, sub: &str, bytes: usize) -> String {
 /// can be minted and verified in about a minute.
 pub fn rs256_sized(key: &SigningKey, i: usize) -> String {
     sized_token(key, &format!("user-{i:07}"), 702)
+}
+
+/// The jsonwebtoken name of an algorithm.
+pub fn jsonwebtoken_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
+    match alg {
+        Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
+        Algorithm::PS256 => jsonwebtoken::Algorithm::PS256,
+        Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
+        _ => jsonwebtoken::Algorithm::EdDSA,
+    }
+}
+
+/// The floor: `key` parsed once into an aws-lc-rs public key, as a verifier that knew its
+/// key in advance would hold it.
+pub fn floor_key(key: &SigningKey) -> aws_lc_rs::signature::ParsedPublicKey {
+    use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+    let jwk = key.public_jwk();
+    let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    match key.alg() {
+        Algorithm::RS256 | Algorithm::PS256 => {
+            let params = if key.alg() == Algorithm::RS256 {
+                &signature::RSA_PKCS1_2048_8192_SHA256
+            } else {
+                &signature::RSA_PSS_2048_8192_SHA256
+            };
+            let (n, e) = (field("n"), field("e"));
+            RsaPublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            }
+            .to_parsed_public_key(params)
+            .unwrap()
+        }
+        Algorithm::ES256 => {
+            let mut point = vec![4];
+            point.extend(field("x"));
+            point.extend(field("y"));
+            ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
+        }
+        _ => ParsedPublicKey::new(&signature::ED25519, field("x")).unwrap(),
+    }
 }

@@ -1,0 +1,162 @@
+//! First sight of a token, measured in interleaved rounds: what a token the layer has never
+//! seen costs in the default configuration (verified-token cache on), beside what the same
+//! tokens cost through `jsonwebtoken::decode` (baseline), through aws-lc-rs with the key parsed
+//! once (the floor), and through this crate with the cache off.
+//!
+//! The criterion rows in `benches/verify.rs` run one after another, so the machine's drift
+//! between rows (a shared, noisy host) lands in their ratios. Here every round runs all four
+//! on the same 256 distinct tokens, in an order that rotates from round to round, with the
+//! tokens read into the CPU's caches before each timing; each round gives its own ratios, and
+//! the table shows their median and quartiles. A new layer is built (outside the timing) for
+//! each pass over the 4,096-token pool, so the cached layer never sees a token twice: it pays
+//! verification and insertion, and its cache grows as a fresh server's does.
+//!
+//!   taskset -c 1 cargo bench --bench first_sight          # ROUNDS=… to change the default 160
+
+mod common;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use common::{floor_key, jsonwebtoken_alg, jwks, ready, token, ALGS, AUD, ISS};
+use std::hint::black_box;
+use std::time::Instant;
+use tower_jwt_auth::testing::SigningKey;
+use tower_jwt_auth::{AccessClaims, JwtAuth};
+
+const POOL: usize = 4096;
+const ROUND: usize = 256;
+
+/// Reads every byte, so that each variant starts with the round's tokens in the CPU's caches.
+fn touch(tokens: &[String]) -> u64 {
+    tokens
+        .iter()
+        .flat_map(|t| t.bytes())
+        .fold(0u64, |acc, b| acc.wrapping_add(u64::from(b)))
+}
+
+fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter, if any, picks algorithms by name.
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(160);
+    println!(
+        "First sight, interleaved: {rounds} rounds of {ROUND} distinct tokens per algorithm; \
+         ratio per round, median [quartiles]"
+    );
+    println!(
+        "| alg | decode | floor | ours, cache off | ours, first sight | first sight / decode | first sight / floor | cache off / decode |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for alg in ALGS {
+        if !filter.is_empty() && !filter.iter().any(|f| alg.as_str().contains(f.as_str())) {
+            continue;
+        }
+        let key = SigningKey::generate_with_kid(alg, "k1");
+        let set = jwks(&[&key]);
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken_alg(alg));
+        validation.set_audience(&[AUD]);
+        validation.set_issuer(&[ISS]);
+        let floor = floor_key(&key);
+        let pool: Vec<String> = (0..POOL)
+            .map(|i| token(&key, &format!("user-{i}")))
+            .collect();
+        let split: Vec<(&str, Vec<u8>)> = pool
+            .iter()
+            .map(|t| {
+                let (input, sig) = t.rsplit_once('.').unwrap();
+                (input, URL_SAFE_NO_PAD.decode(sig).unwrap())
+            })
+            .collect();
+        // Keys are parsed on a layer's first verification: a token outside the pool does it.
+        let primer = token(&key, "primer");
+        let uncached = JwtAuth::new(ISS, AUD)
+            .jwks(set.clone())
+            .verified_token_cache(0);
+        ready(uncached.verify(&primer)).unwrap();
+        let mut cached = JwtAuth::new(ISS, AUD).jwks(set.clone());
+
+        // ns per token: decode, floor, cache off, first sight.
+        let mut times: [Vec<f64>; 4] = Default::default();
+        let mut sink = 0u64;
+        for round in 0..rounds {
+            let start = round * ROUND % POOL;
+            if start == 0 {
+                cached = JwtAuth::new(ISS, AUD).jwks(set.clone());
+                ready(cached.verify(&primer)).unwrap();
+            }
+            let tokens = &pool[start..start + ROUND];
+            let pairs = &split[start..start + ROUND];
+            for step in 0..4 {
+                let variant = (round + step) % 4;
+                sink = sink.wrapping_add(touch(tokens));
+                let began = Instant::now();
+                match variant {
+                    0 => {
+                        for t in tokens {
+                            jsonwebtoken::decode::<AccessClaims>(
+                                black_box(t),
+                                &decoding,
+                                &validation,
+                            )
+                            .unwrap();
+                        }
+                    }
+                    1 => {
+                        for (input, sig) in pairs {
+                            floor
+                                .verify_sig(black_box(input.as_bytes()), black_box(sig))
+                                .unwrap();
+                        }
+                    }
+                    2 => {
+                        for t in tokens {
+                            ready(uncached.verify(black_box(t))).unwrap();
+                        }
+                    }
+                    _ => {
+                        for t in tokens {
+                            ready(cached.verify(black_box(t))).unwrap();
+                        }
+                    }
+                }
+                times[variant].push(began.elapsed().as_nanos() as f64 / ROUND as f64);
+            }
+        }
+        black_box(sink);
+        let ratio = |num: usize, den: usize| {
+            quartiles(
+                times[num]
+                    .iter()
+                    .zip(&times[den])
+                    .map(|(n, d)| n / d)
+                    .collect(),
+            )
+        };
+        let us = |v: usize| quartiles(times[v].clone()).1 / 1000.0;
+        let cell = |(low, mid, high): (f64, f64, f64)| format!("{mid:.3}× [{low:.3}–{high:.3}]");
+        println!(
+            "| {} | {:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {} | {} | {} |",
+            alg.as_str(),
+            us(0),
+            us(1),
+            us(2),
+            us(3),
+            cell(ratio(3, 0)),
+            cell(ratio(3, 1)),
+            cell(ratio(2, 0)),
+        );
+    }
+}
