@@ -9,7 +9,12 @@
 //! tokens read into the CPU's caches before each timing; each round gives its own ratios, and
 //! the table shows their median and quartiles. A new layer is built (outside the timing) for
 //! each pass over the 4,096-token pool, so the cached layer never sees a token twice: it pays
-//! verification and insertion, and its cache grows as a fresh server's does.
+//! verification and insertion, and its cache grows as a fresh server's does ("growing").
+//!
+//! A server that has run a while has a full cache instead: each new token evicts one seen
+//! long ago, and its memory is reused rather than freshly mapped. The fifth variant ("full")
+//! measures that: a layer whose cache (default capacity, 10,000) is first filled with 10,000
+//! other tokens of the same size, signed by a second key of the same set.
 //!
 //!   taskset -c 1 cargo bench --bench first_sight          # ROUNDS=… to change the default 160
 
@@ -17,14 +22,17 @@ mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use common::{floor_key, jsonwebtoken_alg, jwks, ready, token, ALGS, AUD, ISS};
+use common::{floor_key, jsonwebtoken_alg, jwks, ready, sized_token, token, ALGS, AUD, ISS};
 use std::hint::black_box;
 use std::time::Instant;
 use tower_jwt_auth::testing::SigningKey;
-use tower_jwt_auth::{AccessClaims, JwtAuth};
+use tower_jwt_auth::{AccessClaims, Algorithm, JwtAuth};
 
 const POOL: usize = 4096;
 const ROUND: usize = 256;
+/// The verified-token cache's default capacity.
+const CAPACITY: usize = 10_000;
+const VARIANTS: usize = 5;
 
 /// Reads every byte, so that each variant starts with the round's tokens in the CPU's caches.
 fn touch(tokens: &[String]) -> u64 {
@@ -55,15 +63,17 @@ fn main() {
          ratio per round, median [quartiles]"
     );
     println!(
-        "| alg | decode | floor | ours, cache off | ours, first sight | first sight / decode | first sight / floor | cache off / decode |"
+        "| alg | decode | floor | ours, cache off | first sight, growing | first sight, full | growing / decode | growing / floor | full / decode | full / floor | cache off / decode |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    // Ed25519 signs fast: the tokens that fill the "full" layer's cache.
+    let filler = SigningKey::generate_with_kid(Algorithm::EdDSA, "filler");
     for alg in ALGS {
         if !filter.is_empty() && !filter.iter().any(|f| alg.as_str().contains(f.as_str())) {
             continue;
         }
         let key = SigningKey::generate_with_kid(alg, "k1");
-        let set = jwks(&[&key]);
+        let set = jwks(&[&key, &filler]);
         let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
         let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken_alg(alg));
@@ -87,20 +97,32 @@ fn main() {
             .verified_token_cache(0);
         ready(uncached.verify(&primer)).unwrap();
         let mut cached = JwtAuth::new(ISS, AUD).jwks(set.clone());
+        // As long as the pool's tokens, so that an evicted entry's memory fits a new one.
+        let fillers: Vec<String> = (0..CAPACITY)
+            .map(|i| sized_token(&filler, &format!("filler-{i}"), pool[i % POOL].len()))
+            .collect();
+        let mut full = JwtAuth::new(ISS, AUD).jwks(set.clone());
 
-        // ns per token: decode, floor, cache off, first sight.
-        let mut times: [Vec<f64>; 4] = Default::default();
+        // ns per token: decode, floor, cache off, first sight growing, first sight full.
+        let mut times: [Vec<f64>; VARIANTS] = Default::default();
         let mut sink = 0u64;
         for round in 0..rounds {
             let start = round * ROUND % POOL;
             if start == 0 {
                 cached = JwtAuth::new(ISS, AUD).jwks(set.clone());
                 ready(cached.verify(&primer)).unwrap();
+                drop(std::mem::replace(
+                    &mut full,
+                    JwtAuth::new(ISS, AUD).jwks(set.clone()),
+                ));
+                for t in &fillers {
+                    ready(full.verify(t)).unwrap();
+                }
             }
             let tokens = &pool[start..start + ROUND];
             let pairs = &split[start..start + ROUND];
-            for step in 0..4 {
-                let variant = (round + step) % 4;
+            for step in 0..VARIANTS {
+                let variant = (round + step) % VARIANTS;
                 sink = sink.wrapping_add(touch(tokens));
                 let began = Instant::now();
                 match variant {
@@ -126,9 +148,14 @@ fn main() {
                             ready(uncached.verify(black_box(t))).unwrap();
                         }
                     }
-                    _ => {
+                    3 => {
                         for t in tokens {
                             ready(cached.verify(black_box(t))).unwrap();
+                        }
+                    }
+                    _ => {
+                        for t in tokens {
+                            ready(full.verify(black_box(t))).unwrap();
                         }
                     }
                 }
@@ -148,14 +175,17 @@ fn main() {
         let us = |v: usize| quartiles(times[v].clone()).1 / 1000.0;
         let cell = |(low, mid, high): (f64, f64, f64)| format!("{mid:.3}× [{low:.3}–{high:.3}]");
         println!(
-            "| {} | {:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {} | {} | {} |",
+            "| {} | {:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {} | {} | {} | {} | {} |",
             alg.as_str(),
             us(0),
             us(1),
             us(2),
             us(3),
+            us(4),
             cell(ratio(3, 0)),
             cell(ratio(3, 1)),
+            cell(ratio(4, 0)),
+            cell(ratio(4, 1)),
             cell(ratio(2, 0)),
         );
     }
