@@ -20,9 +20,7 @@
 
 mod common;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use common::{floor_key, jsonwebtoken_alg, jwks, ready, sized_token, token, ALGS, AUD, ISS};
+use common::{baseline, floor_inputs, floor_key, jwks, ready, sized_token, token, ALGS, AUD, ISS};
 use std::hint::black_box;
 use std::time::Instant;
 use tower_jwt_auth::testing::SigningKey;
@@ -74,22 +72,12 @@ fn main() {
         }
         let key = SigningKey::generate_with_kid(alg, "k1");
         let set = jwks(&[&key, &filler]);
-        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
-        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken_alg(alg));
-        validation.set_audience(&[AUD]);
-        validation.set_issuer(&[ISS]);
+        let (decoding, validation) = baseline(&key);
         let floor = floor_key(&key);
         let pool: Vec<String> = (0..POOL)
             .map(|i| token(&key, &format!("user-{i}")))
             .collect();
-        let split: Vec<(&str, Vec<u8>)> = pool
-            .iter()
-            .map(|t| {
-                let (input, sig) = t.rsplit_once('.').unwrap();
-                (input, URL_SAFE_NO_PAD.decode(sig).unwrap())
-            })
-            .collect();
+        let split = floor_inputs(&pool);
         // Keys are parsed on a layer's first verification: a token outside the pool does it.
         let primer = token(&key, "primer");
         let uncached = JwtAuth::new(ISS, AUD)

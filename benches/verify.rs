@@ -5,9 +5,7 @@
 
 mod common;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use common::{floor_key, jsonwebtoken_alg, jwks, ready, token, ALGS, AUD, ISS};
+use common::{baseline, floor_inputs, floor_key, jwks, ready, token, ALGS, AUD, ISS};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -23,15 +21,10 @@ fn bench(c: &mut Criterion) {
         let token = token(&key, "user-1042");
         let set = jwks(&[&key]);
 
-        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
-        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken_alg(alg));
-        validation.set_audience(&[AUD]);
-        validation.set_issuer(&[ISS]);
+        let (decoding, validation) = baseline(&key);
 
         let floor = floor_key(&key);
-        let (input, sig) = token.rsplit_once('.').unwrap();
-        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        let (input, sig) = floor_inputs(std::slice::from_ref(&token)).remove(0);
 
         let uncached = JwtAuth::new(ISS, AUD)
             .jwks(set.clone())
@@ -73,13 +66,7 @@ fn bench(c: &mut Criterion) {
         });
         // The floor over the same distinct tokens: their signing inputs and signatures split
         // and decoded beforehand, as `aws_lc_floor` has them.
-        let floor_pool: Vec<(&str, Vec<u8>)> = fresh_pool
-            .iter()
-            .map(|t| {
-                let (input, sig) = t.rsplit_once('.').unwrap();
-                (input, URL_SAFE_NO_PAD.decode(sig).unwrap())
-            })
-            .collect();
+        let floor_pool = floor_inputs(&fresh_pool);
         let mut at = 0usize;
         group.bench_function("aws_lc_floor_distinct", |b| {
             b.iter(|| {

@@ -76,14 +76,22 @@ pub fn rs256_sized(key: &SigningKey, i: usize) -> String {
     sized_token(key, &format!("user-{i:07}"), 702)
 }
 
-/// The jsonwebtoken name of an algorithm.
-pub fn jsonwebtoken_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
-    match alg {
+/// The baseline: `jsonwebtoken::decode`'s prebuilt key and validation for `key`'s tokens.
+pub fn baseline(key: &SigningKey) -> (jsonwebtoken::DecodingKey, jsonwebtoken::Validation) {
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
+    let alg = match key.alg() {
         Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
         Algorithm::PS256 => jsonwebtoken::Algorithm::PS256,
         Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
         _ => jsonwebtoken::Algorithm::EdDSA,
-    }
+    };
+    let mut validation = jsonwebtoken::Validation::new(alg);
+    validation.set_audience(&[AUD]);
+    validation.set_issuer(&[ISS]);
+    (
+        jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+        validation,
+    )
 }
 
 /// The floor: `key` parsed once into an aws-lc-rs public key, as a verifier that knew its
@@ -115,4 +123,15 @@ pub fn floor_key(key: &SigningKey) -> aws_lc_rs::signature::ParsedPublicKey {
         }
         _ => ParsedPublicKey::new(&signature::ED25519, field("x")).unwrap(),
     }
+}
+
+/// What the floor verifies: each token's signing input, and its signature decoded beforehand.
+pub fn floor_inputs(tokens: &[String]) -> Vec<(&str, Vec<u8>)> {
+    tokens
+        .iter()
+        .map(|t| {
+            let (input, sig) = t.rsplit_once('.').unwrap();
+            (input, URL_SAFE_NO_PAD.decode(sig).unwrap())
+        })
+        .collect()
 }
