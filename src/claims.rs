@@ -172,18 +172,20 @@ struct GrantText {
 
 impl GrantText {
     fn new(sub: &str, scopes: &str, sub_type: Option<&str>, client_id: Option<&str>) -> Self {
-        let parts = [sub, scopes, sub_type.unwrap_or(""), client_id.unwrap_or("")];
-        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-        let mut ends = [0; 3];
-        for (i, part) in parts.iter().enumerate() {
-            text.push_str(part);
-            if let Some(end) = ends.get_mut(i) {
-                *end = text.len();
-            }
-        }
+        let (sub_type_text, client_id_text) = (sub_type.unwrap_or(""), client_id.unwrap_or(""));
+        let mut text = String::with_capacity(
+            sub.len() + scopes.len() + sub_type_text.len() + client_id_text.len(),
+        );
+        text.push_str(sub);
+        let sub_end = text.len();
+        text.push_str(scopes);
+        let scopes_end = text.len();
+        text.push_str(sub_type_text);
+        let sub_type_end = text.len();
+        text.push_str(client_id_text);
         Self {
             text: text.into_boxed_str(),
-            ends,
+            ends: [sub_end, scopes_end, sub_type_end],
             sub_type: sub_type.is_some(),
             client_id: client_id.is_some(),
         }
