@@ -48,6 +48,17 @@ struct TokenKey {
     token: Box<[u8]>,
 }
 
+impl TokenKey {
+    /// `token` as a key of a table spread by `hasher`.
+    fn new(hasher: &TailHash, token: &[u8]) -> Self {
+        use std::hash::BuildHasher;
+        Self {
+            hash: hasher.hash_one(token),
+            token: token.into(),
+        }
+    }
+}
+
 impl std::hash::Hash for TokenKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         // Only ever hashed by a `TailHasher`, which takes this as its result.
@@ -182,13 +193,8 @@ impl<C: Send + Sync + 'static> TokenCache<C> {
         issuer: &Arc<Trusted>,
         epoch: u64,
     ) {
-        use std::hash::BuildHasher;
-        let key = TokenKey {
-            hash: self.hasher.hash_one(token.as_bytes()),
-            token: token.as_bytes().into(),
-        };
         self.entries.insert(
-            key,
+            TokenKey::new(&self.hasher, token.as_bytes()),
             Entry {
                 claims: Stored::of(claims),
                 issuer: Arc::clone(issuer),
@@ -207,10 +213,7 @@ mod tests {
         use std::hash::BuildHasher;
         let h = TailHash::default();
         let token = format!("{}.{}", "a".repeat(600), "sig".repeat(20));
-        let key = TokenKey {
-            hash: h.hash_one(token.as_bytes()),
-            token: token.as_bytes().into(),
-        };
+        let key = TokenKey::new(&h, token.as_bytes());
         // A key hashes to the hash it carries, which is its bytes' hash by the same builder.
         assert_eq!(h.hash_one(token.as_bytes()), h.hash_one(&key));
         assert_eq!(h.clone().hash_one(token.as_bytes()), h.hash_one(&key));
@@ -229,5 +232,36 @@ mod tests {
             h.hash_one(token.as_bytes()),
             h.hash_one(other_len.as_bytes())
         );
+    }
+
+    #[test]
+    fn keys_stay_found_as_the_table_grows_and_evicts() {
+        // Growing re-hashes every key and evicting hashes the victim: both by the hash the key
+        // carries, which must be the one a look-up by bytes computes.
+        let hasher = TailHash::default();
+        let table: quick_cache::sync::Cache<TokenKey, usize, quick_cache::UnitWeighter, TailHash> =
+            quick_cache::sync::Cache::with(
+                1_000,
+                1_000,
+                quick_cache::UnitWeighter,
+                hasher.clone(),
+                quick_cache::sync::DefaultLifecycle::default(),
+            );
+        let token = |i: usize| format!("{}.{i:08}", "h".repeat(600));
+        for i in 0..5_000 {
+            table.insert(TokenKey::new(&hasher, token(i).as_bytes()), i);
+        }
+        assert!(table.len() <= 1_000);
+        let found: Vec<usize> = (0..5_000)
+            .filter_map(|i| table.get(token(i).as_bytes()))
+            .collect();
+        assert_eq!(found.len(), table.len());
+        assert!(found.len() > 500, "{} of 1,000 found", found.len());
+        // Every hit is the entry of the very token looked up.
+        for i in 0..5_000 {
+            if let Some(v) = table.get(token(i).as_bytes()) {
+                assert_eq!(v, i);
+            }
+        }
     }
 }
