@@ -86,7 +86,7 @@ impl<C> Stored<C> {
     }
 
     pub(crate) fn not_before(&self) -> Option<u64> {
-        (self.grant.nbf != 0).then_some(self.grant.nbf)
+        self.grant.not_before()
     }
 }
 
@@ -157,6 +157,12 @@ struct GrantInner {
     /// The tenant and the confirmation, which most tokens lack: boxed together, as a grant
     /// lives in every cached verdict (16 bytes less per entry).
     rare: Option<Box<Rare>>,
+}
+
+impl GrantInner {
+    fn not_before(&self) -> Option<u64> {
+        (self.nbf != 0).then_some(self.nbf)
+    }
 }
 
 /// A grant's strings end to end in one allocation (`sub`, the space-delimited scopes as issued,
@@ -398,7 +404,7 @@ impl Grant {
 
     /// The `nbf` claim, if any, seconds since the Unix epoch.
     pub fn not_before(&self) -> Option<u64> {
-        (self.inner.nbf != 0).then_some(self.inner.nbf)
+        self.inner.not_before()
     }
 }
 
