@@ -509,3 +509,38 @@ async fn the_realm_is_configurable_and_refusals_are_never_cached() {
     assert_eq!(res.status(), 200);
     assert!(res.headers().get("cache-control").is_none());
 }
+
+#[tokio::test]
+async fn a_per_route_refusal_answers_in_the_admitting_layers_realm_first_time_and_cached() {
+    // The realm reaches `RequireScopes` and `RequireRoles` with the request's grant, whether
+    // the token was just verified or came from the verified-token cache.
+    let issuer = TestIssuer::start().await;
+    let app = Router::new()
+        .route(
+            "/write",
+            get(|| async { "ok" }).layer(RequireScopes::new(["insights.write"])),
+        )
+        .route(
+            "/admin",
+            get(|| async { "ok" }).layer(RequireRoles::new(["insights-admin"])),
+        )
+        .layer(JwtAuth::new(issuer.url(), AUD).realm("Eliq insights"));
+    let served = serve(app).await;
+    let token = issuer.token().scopes(["insights.read"]).sign();
+    for attempt in ["first", "cached"] {
+        let res = call(&format!("{}/write", served.base), Some(&token)).await;
+        assert_eq!(res.status(), 403, "{attempt}");
+        let challenge = www_authenticate(&res);
+        assert!(
+            challenge.starts_with(r#"Bearer realm="Eliq insights", error="insufficient_scope""#),
+            "{attempt}: {challenge}"
+        );
+        let res = call(&format!("{}/admin", served.base), Some(&token)).await;
+        assert_eq!(res.status(), 403, "{attempt}");
+        let challenge = www_authenticate(&res);
+        assert!(
+            challenge.starts_with(r#"Bearer realm="Eliq insights""#),
+            "{attempt}: {challenge}"
+        );
+    }
+}
