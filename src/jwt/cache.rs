@@ -175,7 +175,7 @@ impl<C: Send + Sync + 'static> TokenCache<C> {
             && stored
                 .not_before()
                 .is_none_or(|nbf| nbf <= now.saturating_add(leeway))
-            && keys.usable(now).is_some()
+            && keys.stands(now)
             && entry.epoch == keys.removal_epoch();
         if fresh {
             Some(entry.claims.into_claims())

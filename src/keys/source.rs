@@ -97,6 +97,11 @@ impl Why {
 
 type Outcome = Result<Arc<KeySet>, KeySourceError>;
 
+/// Until when a set needs no look (neither a refresh nor a lifetime check), and its fetch time.
+fn quiet(set: &KeySet) -> (u64, u64) {
+    (set.refresh_at.min(set.usable_until), set.fetched_at_ms())
+}
+
 /// The key set of one issuer.
 pub(crate) struct KeySource {
     origin: Origin,
@@ -110,6 +115,10 @@ pub(crate) struct KeySource {
     allowed: AlgorithmSet,
     file: Option<CacheFile>,
     current: ArcSwapOption<KeySet>,
+    /// The current set's `min(refresh_at, usable_until)` and `fetched_at_ms`, published after
+    /// it: before that time a cache hit needs nothing of the set but to know it still stands.
+    quiet_until: AtomicU64,
+    fetched_at_ms: AtomicU64,
     /// Whether a refresh is out (for the hot path, which must not lock).
     refreshing: AtomicBool,
     /// When the newest attempt went out (milliseconds), for hedging from the hot path.
@@ -170,6 +179,7 @@ impl KeySource {
             file.as_ref()
                 .and_then(|f| f.read(allowed, policy.max_stale, clock.now()))
         });
+        let (quiet_until, fetched_at_ms) = restored.as_ref().map_or((0, 0), quiet);
         Self {
             origin,
             age: metrics::AgeGauge::new(&issuer),
@@ -181,6 +191,8 @@ impl KeySource {
             allowed,
             file,
             current: ArcSwapOption::new(restored.map(Arc::new)),
+            quiet_until: AtomicU64::new(quiet_until),
+            fetched_at_ms: AtomicU64::new(fetched_at_ms),
             refreshing: AtomicBool::new(false),
             last_attempt_ms: AtomicU64::new(0),
             next_routine_ms: AtomicU64::new(0),
@@ -206,6 +218,18 @@ impl KeySource {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a verdict reached with this source's keys may still stand at `now`: the same
+    /// answer as [`usable`](Self::usable), and the same refreshes started, but before the
+    /// current set is due for a refresh it reads two atomics instead of the set.
+    pub(crate) fn stands(self: &Arc<Self>, now: u64) -> bool {
+        if now < self.quiet_until.load(Ordering::Acquire) {
+            self.age
+                .set((now * 1000).saturating_sub(self.fetched_at_ms.load(Ordering::Relaxed)));
+            return true;
+        }
+        self.usable(now).is_some()
     }
 
     /// The current set, if it may still be used at `now`. Lock-free; starts a background
@@ -466,6 +490,9 @@ impl KeySource {
                 }
                 state.absent.clear();
                 self.current.store(Some(Arc::clone(&set)));
+                let (quiet_until, fetched_at_ms) = quiet(&set);
+                self.fetched_at_ms.store(fetched_at_ms, Ordering::Relaxed);
+                self.quiet_until.store(quiet_until, Ordering::Release);
                 self.refreshing.store(false, Ordering::Relaxed);
                 drop(state);
                 if let Some(file) = self.file.clone() {
