@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The published benchmark procedure: the criterion suite (this crate's benches and the peers'
 # workspace) three times, pinned to one core, each run's estimates kept apart; the memory and
-# churn measurements; first sight in interleaved rounds; then the ratio tables (each ratio
-# from one run, median of three).
+# churn measurements; first sight and the router call in interleaved rounds; then the ratio
+# tables (each ratio from one run, median of three).
 #
 #   bash benches/run.sh            # then: bash benches/load.sh
 set -euo pipefail
@@ -20,4 +20,5 @@ done
 cargo bench --quiet --bench memory
 taskset -c 1 cargo bench --quiet --bench churn
 taskset -c 1 cargo bench --quiet --bench first_sight
+taskset -c 1 cargo bench --quiet --bench router_rounds
 python3 benches/report.py target/criterion-runs/*

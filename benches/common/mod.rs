@@ -135,3 +135,16 @@ pub fn floor_inputs(tokens: &[String]) -> Vec<(&str, Vec<u8>)> {
         })
         .collect()
 }
+
+/// The lower quartile, median and upper quartile of `values`.
+pub fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+/// Per-round ratios of two variants' times, as quartiles: `median× [low–high]`.
+pub fn ratio_cell(num: &[f64], den: &[f64]) -> String {
+    let (low, mid, high) = quartiles(num.iter().zip(den).map(|(n, d)| n / d).collect());
+    format!("{mid:.3}× [{low:.3}–{high:.3}]")
+}
