@@ -66,20 +66,9 @@ impl Policy {
         S: Into<String>,
     {
         let mut all: Vec<Box<str>> = self.scopes.to_vec();
-        for scope in scopes {
-            let scope = scope.into();
-            if scope.is_empty()
-                || !scope
-                    .bytes()
-                    .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-            {
-                return Err(ConfigError::new(
-                    field,
-                    format!("{scope:?} is not a scope token (no spaces, quotes, backslashes or control characters)"),
-                ));
-            }
-            if !all.iter().any(|s| **s == *scope) {
-                all.push(scope.into());
+        for scope in tokens(field, "scope token", scopes)? {
+            if !all.contains(&scope) {
+                all.push(scope);
             }
         }
         self.scope_attr = (!all.is_empty()).then(|| Arc::from(all.join(" ")));
@@ -166,7 +155,7 @@ impl Policy {
 
     /// All required scopes granted, and the right `sub_type`.
     pub(crate) fn check(&self, grant: &Grant) -> Result<(), AuthError> {
-        if let Some(missing) = missing(&self.scopes, |s| grant.has_scope(s)) {
+        if let Some(missing) = missing(&self.scopes, |s| grant.has_scope_word(s)) {
             let mut err = AuthError::new(AuthErrorKind::InsufficientScope)
                 .with_context(format!("missing scopes: {missing}"));
             if let Some(attr) = &self.scope_attr {
@@ -175,7 +164,7 @@ impl Policy {
             return Err(err);
         }
         for (group, attr) in &self.any_scopes {
-            if !group.iter().any(|s| grant.has_scope(s)) {
+            if !group.iter().any(|s| grant.has_scope_word(s)) {
                 return Err(AuthError::new(AuthErrorKind::InsufficientScope)
                     .with_detail("the token lacks every accepted scope")
                     .with_context(format!("none of the scopes: {attr}"))
