@@ -386,15 +386,28 @@ impl Grant {
 
     /// Whether `scope` was granted (exact, case-sensitive comparison).
     pub fn has_scope(&self, scope: &str) -> bool {
-        // A byte loop over a short string: cheaper than `scopes()`'s searcher on every request.
-        !scope.is_empty()
-            && self
-                .inner
-                .text
-                .scopes()
-                .as_bytes()
-                .split(|&b| b == b' ')
-                .any(|s| s == scope.as_bytes())
+        // A scope is one word: nothing empty or with a space in it is granted.
+        !scope.is_empty() && !scope.contains(' ') && self.has_scope_word(scope)
+    }
+
+    /// [`has_scope`](Self::has_scope) for a scope known to be one non-empty word (a policy's,
+    /// checked when it was configured): compared at each granted word's start, without
+    /// splitting, as this runs on every request.
+    pub(crate) fn has_scope_word(&self, word: &str) -> bool {
+        debug_assert!(!word.is_empty() && !word.contains(' '));
+        let word = word.as_bytes();
+        let mut rest = self.inner.text.scopes().as_bytes();
+        loop {
+            if let Some(after) = rest.strip_prefix(word) {
+                if after.first().is_none_or(|&b| b == b' ') {
+                    return true;
+                }
+            }
+            match rest.iter().position(|&b| b == b' ') {
+                Some(space) => rest = &rest[space + 1..],
+                None => return false,
+            }
+        }
     }
 
     /// The `exp` claim, seconds since the Unix epoch.
@@ -641,6 +654,48 @@ mod tests {
             (text.sub(), text.scopes(), text.sub_type(), text.client_id()),
             ("", "s", None, Some("ç"))
         );
+    }
+
+    #[test]
+    fn a_scope_is_granted_only_as_a_whole_word() {
+        let grant =
+            |scopes: &str| Grant::new(("u", None, None), scopes, (1, None), ("i".into(), None));
+        // Each case against the definition: one of the space-separated words, exactly.
+        let granted = [
+            "",
+            " ",
+            "a",
+            "ab",
+            "a b",
+            "b a",
+            "ab a",
+            "a  b",
+            " a",
+            "a ",
+            "aa ab",
+            "b.a a.b",
+            "insights.read insights.write",
+            "insights.readx insights",
+        ];
+        let wanted = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "aa",
+            "a b",
+            " ",
+            "insights",
+            "insights.read",
+            "A",
+        ];
+        for scopes in granted {
+            let g = grant(scopes);
+            for scope in wanted {
+                let expected = !scope.is_empty() && scopes.split(' ').any(|w| w == scope);
+                assert_eq!(g.has_scope(scope), expected, "{scope:?} in {scopes:?}");
+            }
+        }
     }
 
     #[test]
