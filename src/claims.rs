@@ -47,12 +47,6 @@ impl<C> Claims<C> {
     pub fn into_inner(self) -> Arc<C> {
         self.claims
     }
-
-    /// These claims as admitted by a layer that answers refusals with `responder`.
-    pub(crate) fn admitted_by(mut self, responder: &Responder) -> Self {
-        self.grant.responder = Some(responder.clone());
-        self
-    }
 }
 
 /// A verdict as the verified-token cache keeps it: the shared parts of [`Claims`], without
@@ -278,6 +272,15 @@ impl Grant {
                 roles: Box::default(),
             }),
             responder: None,
+        }
+    }
+
+    /// This grant as admitted by a layer that answers refusals with `responder`: the copy
+    /// put into the request's extensions, where per-route layers and the extractor find it.
+    pub(crate) fn admitted_by(&self, responder: &Responder) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            responder: Some(responder.clone()),
         }
     }
 

@@ -50,12 +50,11 @@ impl<S: fmt::Debug, C> fmt::Debug for JwtAuthService<S, C> {
     }
 }
 
-/// Puts the verdict where handlers and per-route layers find it: the claims and the
-/// type-erased grant, both carrying how this layer answers refusals (for
+/// Puts the verdict where handlers and per-route layers find it: the claims, and the
+/// type-erased grant carrying how this layer answers refusals (for
 /// [`RequireScopes`](crate::RequireScopes) and the extractor).
 fn admit<C: Send + Sync + 'static>(extensions: &mut Extensions, gate: &Gate<C>, claims: Claims<C>) {
-    let claims = claims.admitted_by(&gate.responder);
-    extensions.insert(claims.grant().clone());
+    extensions.insert(claims.grant().admitted_by(&gate.responder));
     extensions.insert(claims);
 }
 
