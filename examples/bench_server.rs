@@ -1,11 +1,12 @@
-//! The server of the loopback load test (`benches/load.sh`): one route, with or without the
-//! layer, on 127.0.0.1 and a random port, on one thread. Prints `PORT TOKEN` and serves until
+//! The server of the loopback load test (`benches/load.sh`): one route, without a layer,
+//! behind this layer, or behind a layer that passes every request through untouched (what
+//! `Router::layer` costs by itself), on 127.0.0.1 and a random port, on one thread. Prints `PORT TOKEN` and serves until
 //! killed. With a second argument, also writes there the tokens of the mixed run: for each of
 //! 1,000 clients a token that expires 5 s into the run and the one that renews it, one
 //! `FIRST RENEWED` pair a line.
 //!
 //! ```text
-//! cargo run --release --example bench_server -- auth [tokens-file]   # or: plain
+//! cargo run --release --example bench_server -- auth [tokens-file]   # or: plain, passthrough
 //! ```
 
 use axum::routing::get;
@@ -18,11 +19,10 @@ const ISS: &str = "https://auth-api.eliq.com";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let with_auth = match std::env::args().nth(1).as_deref() {
-        Some("auth") => true,
-        Some("plain") => false,
-        _ => return Err("usage: bench_server auth|plain".into()),
-    };
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    if !["auth", "plain", "passthrough"].contains(&mode.as_str()) {
+        return Err("usage: bench_server auth|plain|passthrough [tokens-file]".into());
+    }
     let key = SigningKey::generate_with_kid(Algorithm::RS256, "k1");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -53,7 +53,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(path, lines)?;
     }
     let mut app = Router::new().route("/usage", get(|| async { "ok" }));
-    if with_auth {
+    if mode == "passthrough" {
+        app = app.layer(tower::util::MapRequestLayer::new(
+            |r: axum::extract::Request| r,
+        ));
+    }
+    if mode == "auth" {
         let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
         app = app.layer(
             JwtAuth::new(ISS, "insights-api")
