@@ -4,13 +4,11 @@
 
 mod common;
 
-use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use common::{jwks, token, AUD, ISS};
+use common::{get_usage, jwks, token, AUD, ISS};
 use criterion::{criterion_group, criterion_main, Criterion};
-use http::{header::AUTHORIZATION, HeaderValue, Request};
-use tower::ServiceExt;
+use http::HeaderValue;
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::{Algorithm, JwtAuth};
 
@@ -39,15 +37,7 @@ fn bench(c: &mut Criterion) {
         let plain = app().with_state(());
         let cached = app().layer(layer(10_000)).with_state(());
         let uncached = app().layer(layer(0)).with_state(());
-        let call = |router: &Router| {
-            let req = Request::builder()
-                .uri("/usage")
-                .header(AUTHORIZATION, bearer.clone())
-                .body(Body::empty())
-                .unwrap();
-            let res = rt.block_on(router.clone().oneshot(req)).unwrap();
-            assert_eq!(res.status(), 200);
-        };
+        let call = |router: &Router| get_usage(&rt, router, &bearer);
         let mut group = c.benchmark_group(format!("router/{alg}"));
         group.bench_function("no_auth", |b| b.iter(|| call(&plain)));
         group.bench_function("auth_repeated_token", |b| b.iter(|| call(&cached)));

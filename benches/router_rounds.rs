@@ -15,10 +15,9 @@ mod common;
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use common::{jwks, quartiles, ratio_cell, token, AUD, ISS};
-use http::{header::AUTHORIZATION, HeaderValue, Request};
+use common::{get_usage, jwks, quartiles, ratio_cell, token, AUD, ISS};
+use http::{HeaderValue, Request};
 use std::time::Instant;
-use tower::ServiceExt;
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::{Algorithm, JwtAuth};
 
@@ -63,15 +62,7 @@ fn main() {
                 )
                 .with_state(()),
         ];
-        let call = |router: &Router| {
-            let req = Request::builder()
-                .uri("/usage")
-                .header(AUTHORIZATION, bearer.clone())
-                .body(Body::empty())
-                .unwrap();
-            let res = rt.block_on(router.clone().oneshot(req)).unwrap();
-            assert_eq!(res.status(), 200);
-        };
+        let call = |router: &Router| get_usage(&rt, router, &bearer);
         // Warm-up: the layer verifies (and caches) the token on its first call.
         for router in &routers {
             for _ in 0..CALLS {

@@ -148,3 +148,15 @@ pub fn ratio_cell(num: &[f64], den: &[f64]) -> String {
     let (low, mid, high) = quartiles(num.iter().zip(den).map(|(n, d)| n / d).collect());
     format!("{mid:.3}× [{low:.3}–{high:.3}]")
 }
+
+/// One `GET /usage` with `bearer` through `router`, in memory, on `rt`; asserts a 200.
+pub fn get_usage(rt: &tokio::runtime::Runtime, router: &axum::Router, bearer: &http::HeaderValue) {
+    use tower::ServiceExt;
+    let req = http::Request::builder()
+        .uri("/usage")
+        .header(http::header::AUTHORIZATION, bearer.clone())
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = rt.block_on(router.clone().oneshot(req)).unwrap();
+    assert_eq!(res.status(), 200);
+}
