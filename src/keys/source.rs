@@ -225,8 +225,10 @@ impl KeySource {
     /// current set is due for a refresh it reads two atomics instead of the set.
     pub(crate) fn stands(self: &Arc<Self>, now: u64) -> bool {
         if now < self.quiet_until.load(Ordering::Acquire) {
-            self.age
-                .set((now * 1000).saturating_sub(self.fetched_at_ms.load(Ordering::Relaxed)));
+            self.age.set(
+                now.saturating_mul(1000)
+                    .saturating_sub(self.fetched_at_ms.load(Ordering::Relaxed)),
+            );
             return true;
         }
         self.usable(now).is_some()
@@ -241,7 +243,7 @@ impl KeySource {
             return None;
         }
         self.age
-            .set((now * 1000).saturating_sub(set.fetched_at_ms()));
+            .set(now.saturating_mul(1000).saturating_sub(set.fetched_at_ms()));
         if now >= set.refresh_at {
             let expired = now >= set.expires_at;
             let now_ms = self.clock.now_millis();
