@@ -54,6 +54,32 @@ where
     Ok(all)
 }
 
+/// `existing` followed by the `added` names it lacks.
+fn joined(existing: &[Box<str>], added: Vec<Box<str>>) -> Box<[Box<str>]> {
+    let mut all = existing.to_vec();
+    for name in added {
+        if !all.contains(&name) {
+            all.push(name);
+        }
+    }
+    all.into()
+}
+
+/// An "at least one of" group: refused when empty, as nothing could satisfy it.
+fn one_of(
+    field: &'static str,
+    group: Vec<Box<str>>,
+    what: &str,
+) -> Result<Vec<Box<str>>, ConfigError> {
+    if group.is_empty() {
+        return Err(ConfigError::new(
+            field,
+            format!("at least one {what} is needed"),
+        ));
+    }
+    Ok(group)
+}
+
 impl Policy {
     /// Adds required scopes; each must be a valid RFC 6749 scope token.
     pub(crate) fn add_scopes<I, S>(
@@ -65,14 +91,8 @@ impl Policy {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut all: Vec<Box<str>> = self.scopes.to_vec();
-        for scope in tokens(field, "scope token", scopes)? {
-            if !all.contains(&scope) {
-                all.push(scope);
-            }
-        }
-        self.scope_attr = (!all.is_empty()).then(|| Arc::from(all.join(" ")));
-        self.scopes = all.into();
+        self.scopes = joined(&self.scopes, tokens(field, "scope token", scopes)?);
+        self.scope_attr = (!self.scopes.is_empty()).then(|| Arc::from(self.scopes.join(" ")));
         Ok(())
     }
 
@@ -101,10 +121,7 @@ impl Policy {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let group = tokens(field, "scope token", scopes)?;
-        if group.is_empty() {
-            return Err(ConfigError::new(field, "at least one scope is needed"));
-        }
+        let group = one_of(field, tokens(field, "scope token", scopes)?, "scope")?;
         let attr: Arc<str> = group.join(" ").into();
         self.any_scopes.push((group.into(), attr));
         Ok(())
@@ -120,13 +137,7 @@ impl Policy {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut all: Vec<Box<str>> = self.roles.to_vec();
-        for role in tokens(field, "role name", roles)? {
-            if !all.contains(&role) {
-                all.push(role);
-            }
-        }
-        self.roles = all.into();
+        self.roles = joined(&self.roles, tokens(field, "role name", roles)?);
         Ok(())
     }
 
@@ -140,10 +151,7 @@ impl Policy {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let group = tokens(field, "role name", roles)?;
-        if group.is_empty() {
-            return Err(ConfigError::new(field, "at least one role is needed"));
-        }
+        let group = one_of(field, tokens(field, "role name", roles)?, "role")?;
         self.any_roles.push(group.into());
         Ok(())
     }
