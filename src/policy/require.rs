@@ -49,12 +49,7 @@ impl RequireScopes {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut policy = Policy::default();
-        let error = policy.add_scopes("RequireScopes::new", scopes).err();
-        Self {
-            policy: Arc::new(policy),
-            error,
-        }
+        Self::built(|policy| policy.add_scopes("RequireScopes::new", scopes))
     }
 
     /// Requires at least one of `scopes` ("any of"); a 403 names them all in `scope`.
@@ -72,8 +67,14 @@ impl RequireScopes {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        Self::built(|policy| policy.add_any_scopes("RequireScopes::any", scopes))
+    }
+
+    /// A requirement made by `add` on an empty policy; its error, if any, is kept for
+    /// [`layer`](Layer::layer) (which panics naming it) and `try_new`.
+    fn built(add: impl FnOnce(&mut Policy) -> Result<(), ConfigError>) -> Self {
         let mut policy = Policy::default();
-        let error = policy.add_any_scopes("RequireScopes::any", scopes).err();
+        let error = add(&mut policy).err();
         Self {
             policy: Arc::new(policy),
             error,
@@ -150,12 +151,9 @@ impl RequireRoles {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut policy = Policy::default();
-        let error = policy.add_roles("RequireRoles::new", roles).err();
-        Self(RequireScopes {
-            policy: Arc::new(policy),
-            error,
-        })
+        Self(RequireScopes::built(|policy| {
+            policy.add_roles("RequireRoles::new", roles)
+        }))
     }
 
     /// Requires at least one of `roles`.
@@ -164,12 +162,9 @@ impl RequireRoles {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut policy = Policy::default();
-        let error = policy.add_any_roles("RequireRoles::any", roles).err();
-        Self(RequireScopes {
-            policy: Arc::new(policy),
-            error,
-        })
+        Self(RequireScopes::built(|policy| {
+            policy.add_any_roles("RequireRoles::any", roles)
+        }))
     }
 }
 
