@@ -456,6 +456,15 @@ fn an_unusable_method_table_is_refused_naming_the_entry() {
         field(MethodScopes::new().service("a.B/C", ["a"])).as_deref(),
         Some("MethodScopes::service")
     );
+    let twice = MethodScopes::new()
+        .service("a.B", ["a"])
+        .service("a.B", ["b"]);
+    let error = twice.config_error().expect("a service named twice");
+    assert_eq!(error.field(), "MethodScopes::service");
+    assert!(
+        error.to_string().contains("\"a.B\" is named twice"),
+        "{error}"
+    );
     assert_eq!(
         field(MethodScopes::new().otherwise(["two words"])).as_deref(),
         Some("MethodScopes::otherwise")

@@ -353,19 +353,7 @@ impl MethodScopes {
             ));
             return self;
         }
-        if let Some(policy) = self.policy("MethodScopes::method", scopes) {
-            if Arc::make_mut(&mut self.table)
-                .methods
-                .insert(path.clone().into(), policy)
-                .is_some()
-            {
-                self.error.get_or_insert(ConfigError::new(
-                    "MethodScopes::method",
-                    format!("{path:?} is named twice"),
-                ));
-            }
-        }
-        self
+        self.entry("MethodScopes::method", path, scopes, |t| &mut t.methods)
     }
 
     /// The scopes every method of the service `name` (`package.Service`) requires, unless the
@@ -383,16 +371,27 @@ impl MethodScopes {
             ));
             return self;
         }
-        if let Some(policy) = self.policy("MethodScopes::service", scopes) {
-            if Arc::make_mut(&mut self.table)
-                .services
-                .insert(name.clone().into(), policy)
-                .is_some()
-            {
-                self.error.get_or_insert(ConfigError::new(
-                    "MethodScopes::service",
-                    format!("{name:?} is named twice"),
-                ));
+        self.entry("MethodScopes::service", name, scopes, |t| &mut t.services)
+    }
+
+    /// Adds `name → scopes` to the part of the table `part` picks; a name given twice is a
+    /// configuration error.
+    fn entry<I, S>(
+        mut self,
+        field: &'static str,
+        name: String,
+        scopes: I,
+        part: fn(&mut MethodTable) -> &mut std::collections::HashMap<Box<str>, Policy>,
+    ) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        if let Some(policy) = self.policy(field, scopes) {
+            let table = part(Arc::make_mut(&mut self.table));
+            if table.insert(name.as_str().into(), policy).is_some() {
+                self.error
+                    .get_or_insert(ConfigError::new(field, format!("{name:?} is named twice")));
             }
         }
         self
