@@ -15,13 +15,13 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::authenticator::{check_rules, log_refusal};
+use crate::authenticator::check_rules;
 use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::future::ResponseFuture;
 use crate::layer::{JwtAuth, LayerPolicy};
-use crate::response::{is_grpc, responder_in, Responder};
+use crate::response::{responder_in, Responder};
 use crate::roles::RoleClaims;
 
 /// An application rule on the claims.
@@ -320,14 +320,7 @@ where
                 Err((err, Responder::fallback()))
             }
         };
-        match verdict {
-            Ok(()) => ResponseFuture::inner(self.inner.call(req)),
-            Err((err, responder)) => {
-                log_refusal(&err);
-                crate::metrics::route_refused(&err);
-                ResponseFuture::rejected(responder.respond(&err, is_grpc(req.headers())))
-            }
-        }
+        ResponseFuture::route(&mut self.inner, req, verdict)
     }
 }
 

@@ -10,7 +10,10 @@ use http::{Extensions, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use crate::authenticator::log_refusal;
 use crate::body::ResponseBody;
+use crate::error::AuthError;
+use crate::response::{is_grpc, Responder};
 
 /// The DPoP nonce a successful response hands the client for its next proof (RFC 9449 §8.2).
 #[derive(Clone)]
@@ -80,6 +83,25 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
             state: State::Verifying {
                 waiting: Some(Box::new(Waiting { verdict, svc, req })),
             },
+        }
+    }
+}
+
+impl<S: Service<Request<ReqBody>>, ReqBody> ResponseFuture<S, Request<ReqBody>> {
+    /// A per-route layer's decision: the request goes on to `inner`, or is refused as the
+    /// layer around it answers (the refusal logged and counted).
+    pub(crate) fn route(
+        inner: &mut S,
+        req: Request<ReqBody>,
+        verdict: Result<(), (AuthError, Responder)>,
+    ) -> Self {
+        match verdict {
+            Ok(()) => Self::inner(inner.call(req)),
+            Err((err, responder)) => {
+                log_refusal(&err);
+                crate::metrics::route_refused(&err);
+                Self::rejected(responder.respond(&err, is_grpc(req.headers())))
+            }
         }
     }
 }

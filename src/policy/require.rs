@@ -8,12 +8,11 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::Policy;
-use crate::authenticator::log_refusal;
 use crate::body::ResponseBody;
 use crate::claims::Grant;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::future::ResponseFuture;
-use crate::response::{is_grpc, responder_in, Responder};
+use crate::response::{responder_in, Responder};
 
 /// A per-route (or per-service) layer requiring scopes (and optionally a `sub_type`) beyond the
 /// ones [`JwtAuth`](crate::JwtAuth) requires everywhere. Answers 403 `insufficient_scope` like
@@ -255,14 +254,7 @@ where
                 Err((err, Responder::fallback()))
             }
         };
-        match verdict {
-            Ok(()) => ResponseFuture::inner(self.inner.call(req)),
-            Err((err, responder)) => {
-                log_refusal(&err);
-                crate::metrics::route_refused(&err);
-                ResponseFuture::rejected(responder.respond(&err, is_grpc(req.headers())))
-            }
-        }
+        ResponseFuture::route(&mut self.inner, req, verdict)
     }
 }
 
