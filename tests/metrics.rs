@@ -196,8 +196,20 @@ async fn outcomes_caches_fetches_and_introspection_are_counted() {
     clock.advance(Duration::from_secs(120));
     let other = issuer.token().scopes(["insights.read"]).sub("age").sign();
     assert_eq!(call(&at("/usage"), Some(&other)).await.status(), 200);
-    let age = read(&snapshotter)[&format!("tower_jwt_auth_key_set_age_seconds{{issuer={url}}}")];
+    let age_key = format!("tower_jwt_auth_key_set_age_seconds{{issuer={url}}}");
+    let age = read(&snapshotter)[&age_key];
     assert!((120.0..130.0).contains(&age), "{age}");
+    // On a cache hit too: the same token again, a minute later.
+    let hits = read(&snapshotter)["tower_jwt_auth_token_cache_total{result=hit}"];
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(call(&at("/usage"), Some(&other)).await.status(), 200);
+    let now = read(&snapshotter);
+    assert_eq!(
+        now["tower_jwt_auth_token_cache_total{result=hit}"],
+        hits + 1.0
+    );
+    let age = now[&age_key];
+    assert!((180.0..190.0).contains(&age), "{age}");
 
     // A provider that is down: the failure's kind is the result.
     let down = closed_port_url().await;
