@@ -225,13 +225,16 @@ impl KeySource {
     /// current set is due for a refresh it reads two atomics instead of the set.
     pub(crate) fn stands(self: &Arc<Self>, now: u64) -> bool {
         if now < self.quiet_until.load(Ordering::Acquire) {
-            self.age.set(
-                now.saturating_mul(1000)
-                    .saturating_sub(self.fetched_at_ms.load(Ordering::Relaxed)),
-            );
+            self.record_age(now, self.fetched_at_ms.load(Ordering::Relaxed));
             return true;
         }
         self.usable(now).is_some()
+    }
+
+    /// Sets the key-set age gauge: `now` (seconds) against a fetch time in milliseconds.
+    fn record_age(&self, now: u64, fetched_at_ms: u64) {
+        self.age
+            .set(now.saturating_mul(1000).saturating_sub(fetched_at_ms));
     }
 
     /// The current set, if it may still be used at `now`. Lock-free; starts a background
@@ -242,8 +245,7 @@ impl KeySource {
         if now >= set.usable_until {
             return None;
         }
-        self.age
-            .set(now.saturating_mul(1000).saturating_sub(set.fetched_at_ms()));
+        self.record_age(now, set.fetched_at_ms());
         if now >= set.refresh_at {
             let expired = now >= set.expires_at;
             let now_ms = self.clock.now_millis();
