@@ -94,7 +94,7 @@ pub fn app(issuer: &str, resource: &str) -> Router {
     Router::new()
         .nest_service("/mcp", mcp)
         .layer(auth.clone())
-        .route_service(&auth.metadata_path(), auth.metadata_service())
+        .route_service(auth.metadata_path(), auth.metadata_service())
 }
 
 #[allow(dead_code)] // also compiled into the MCP interoperability test, which has its own main

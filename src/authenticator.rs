@@ -32,6 +32,8 @@ use crate::token::Sources;
 pub(crate) struct Core<C> {
     pub(crate) config: Config,
     built: OnceLock<Result<Arc<Authenticator<C>>, ConfigError>>,
+    /// Where the RFC 9728 document is served, derived from the configuration on first ask.
+    metadata_path: OnceLock<String>,
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Core<C> {
@@ -39,6 +41,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Core<C> {
         Self {
             config,
             built: OnceLock::new(),
+            metadata_path: OnceLock::new(),
         }
     }
 
@@ -502,13 +505,15 @@ where
     ///     .resource_metadata(ResourceMetadata::new("https://api.example.com/v1/"));
     /// assert_eq!(auth.metadata_path(), "/.well-known/oauth-protected-resource/v1");
     /// ```
-    pub fn metadata_path(&self) -> String {
-        let config = &self.core.config;
-        let resource = config
-            .resource_metadata
-            .as_ref()
-            .map_or(config.audience.as_str(), |m| m.resource());
-        crate::metadata::well_known_path(resource)
+    pub fn metadata_path(&self) -> &str {
+        self.core.metadata_path.get_or_init(|| {
+            let config = &self.core.config;
+            let resource = config
+                .resource_metadata
+                .as_ref()
+                .map_or(config.audience.as_str(), |m| m.resource());
+            crate::metadata::well_known_path(resource)
+        })
     }
 
     /// The RFC 9728 document as a `Clone` tower service, to mount at
@@ -524,7 +529,7 @@ where
     /// let app: Router = Router::new()
     ///     .route("/mcp", get(|| async { "tools" }))
     ///     .layer(auth.clone())
-    ///     .route_service(&auth.metadata_path(), auth.metadata_service());
+    ///     .route_service(auth.metadata_path(), auth.metadata_service());
     /// ```
     ///
     /// # Panics

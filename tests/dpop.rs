@@ -366,7 +366,7 @@ async fn the_metadata_document_announces_dpop_and_certificate_binding() {
     let app = Router::new()
         .route("/usage", get(|| async { "ok" }))
         .layer(auth.clone())
-        .route_service(&auth.metadata_path(), auth.metadata_service());
+        .route_service(auth.metadata_path(), auth.metadata_service());
     let _task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let doc: Value = reqwest::get(format!("{base}{}", auth.metadata_path()))
         .await

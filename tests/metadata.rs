@@ -57,7 +57,7 @@ async fn the_document_is_served_and_every_challenge_points_at_it() {
             get(|| async { "admin" }).layer(RequireScopes::new(["mcp.admin"])),
         )
         .layer(auth.clone())
-        .route_service(&auth.metadata_path(), auth.metadata_service());
+        .route_service(auth.metadata_path(), auth.metadata_service());
     let _server = spawn(listener, app);
     let client = reqwest::Client::new();
 
@@ -188,7 +188,7 @@ async fn without_metadata_nothing_changes_and_the_service_answers_404() {
     let app = Router::new()
         .route("/usage", get(|| async { "ok" }))
         .layer(auth.clone())
-        .route_service(&auth.metadata_path(), auth.metadata_service());
+        .route_service(auth.metadata_path(), auth.metadata_service());
     let served = common::serve(app).await;
     let res = common::get(&format!("{}/usage", served.base), None).await;
     assert_eq!(
