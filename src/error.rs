@@ -55,7 +55,8 @@ pub enum AuthErrorKind {
     NotYetValid,
     /// `iat` is in the future (beyond the leeway).
     IssuedInFuture,
-    /// The lifetime `exp - iat` is longer than the configured maximum.
+    /// The lifetime `exp - iat` is longer than the configured maximum (without `iat`: what
+    /// is left of it, `exp - now`).
     LifetimeTooLong,
     /// `iss` is missing or is not the configured issuer.
     InvalidIssuer,
@@ -63,6 +64,12 @@ pub enum AuthErrorKind {
     InvalidAudience,
     /// A required claim is missing (`exp`, `sub`, or one required by strict RFC 9068 mode).
     MissingClaim,
+    /// A signed JWT that is not an access token: it carries a claim only an OpenID Connect ID
+    /// token carries (`nonce`, `at_hash`, `c_hash`, `s_hash`) or a security-event token's
+    /// `events` (RFC 8417): 401 `invalid_token`, in every mode, for every issuer. (A `typ`
+    /// naming another kind of JWT, such as `logout+jwt`, `secevent+jwt` or `dpop+jwt`, is
+    /// [`UnsupportedHeader`](AuthErrorKind::UnsupportedHeader).)
+    NotAnAccessToken,
     /// A claim has the wrong JSON type or an impossible value, or the claims do not fit the
     /// application's claims type.
     InvalidClaim,
@@ -142,6 +149,7 @@ impl AuthErrorKind {
             K::InvalidAudience => "the token is not intended for this audience",
             K::MissingClaim => "the token lacks a required claim",
             K::InvalidClaim => "the token has an invalid claim",
+            K::NotAnAccessToken => "the token is not an access token",
             K::BoundToken => "the token is bound to a key and needs its proof of possession",
             K::NotDpopBound => "the token is not bound to a DPoP key",
             K::InvalidDpopProof => "the DPoP proof is invalid",
@@ -599,6 +607,7 @@ mod tests {
             K::InvalidAudience,
             K::MissingClaim,
             K::InvalidClaim,
+            K::NotAnAccessToken,
             K::BoundToken,
             K::InsufficientScope,
             K::SubTypeMismatch,

@@ -58,6 +58,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
         | K::InvalidAudience
         | K::MissingClaim
         | K::InvalidClaim
+        | K::NotAnAccessToken
         | K::BoundToken
         | K::NotDpopBound
         | K::DpopRequired

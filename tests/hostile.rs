@@ -62,6 +62,18 @@ impl Kit {
         self.es.sign_json(&self.header(), &Value::Object(c))
     }
 
+    fn sign_edited(
+        &self,
+        header: impl FnOnce(&mut Map<String, Value>),
+        claims: impl FnOnce(&mut Map<String, Value>),
+    ) -> String {
+        let mut h = self.header().as_object().unwrap().clone();
+        header(&mut h);
+        let mut c = self.claims.clone();
+        claims(&mut c);
+        self.es.sign_json(&Value::Object(h), &Value::Object(c))
+    }
+
     fn valid(&self) -> String {
         self.with_claims(|_| {})
     }
@@ -248,6 +260,243 @@ fn rows(k: &Kit) -> Vec<Row> {
             }),
             401,
             K::UnsupportedHeader,
+        ),
+        // Other kinds of signed JWT: never access tokens, whatever their `typ`.
+        row(
+            "typ logout+jwt (a back-channel logout token)",
+            k.with_header(|h| {
+                h.insert("typ".into(), json!("logout+jwt"));
+            }),
+            401,
+            K::UnsupportedHeader,
+        ),
+        row(
+            "typ secevent+jwt (a security-event token)",
+            k.with_header(|h| {
+                h.insert("typ".into(), json!("secevent+jwt"));
+            }),
+            401,
+            K::UnsupportedHeader,
+        ),
+        row(
+            "typ dpop+jwt (a DPoP proof)",
+            k.with_header(|h| {
+                h.insert("typ".into(), json!("dpop+jwt"));
+            }),
+            401,
+            K::UnsupportedHeader,
+        ),
+        row(
+            "ID token: nonce, typ JWT",
+            k.sign_edited(
+                |h| {
+                    h.insert("typ".into(), json!("JWT"));
+                },
+                |c| {
+                    c.insert("nonce".into(), json!("n-0S6_WzA2Mj"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: nonce, no typ",
+            k.sign_edited(
+                |h| {
+                    h.remove("typ");
+                },
+                |c| {
+                    c.insert("nonce".into(), json!("n-0S6_WzA2Mj"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: nonce, typ at+jwt",
+            k.sign_edited(
+                |h| {
+                    h.insert("typ".into(), json!("at+jwt"));
+                },
+                |c| {
+                    c.insert("nonce".into(), json!("n-0S6_WzA2Mj"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: at_hash, typ JWT",
+            k.sign_edited(
+                |h| {
+                    h.insert("typ".into(), json!("JWT"));
+                },
+                |c| {
+                    c.insert("at_hash".into(), json!("77QmUPtjPfzWtF2AnpK9RQ"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: at_hash, no typ",
+            k.sign_edited(
+                |h| {
+                    h.remove("typ");
+                },
+                |c| {
+                    c.insert("at_hash".into(), json!("77QmUPtjPfzWtF2AnpK9RQ"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: at_hash, typ at+jwt",
+            k.sign_edited(
+                |h| {
+                    h.insert("typ".into(), json!("at+jwt"));
+                },
+                |c| {
+                    c.insert("at_hash".into(), json!("77QmUPtjPfzWtF2AnpK9RQ"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: c_hash, typ JWT",
+            k.sign_edited(
+                |h| {
+                    h.insert("typ".into(), json!("JWT"));
+                },
+                |c| {
+                    c.insert("c_hash".into(), json!("LDktKdoQak3Pk0cnXxCltA"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: c_hash, no typ",
+            k.sign_edited(
+                |h| {
+                    h.remove("typ");
+                },
+                |c| {
+                    c.insert("c_hash".into(), json!("LDktKdoQak3Pk0cnXxCltA"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: c_hash, typ at+jwt",
+            k.sign_edited(
+                |h| {
+                    h.insert("typ".into(), json!("at+jwt"));
+                },
+                |c| {
+                    c.insert("c_hash".into(), json!("LDktKdoQak3Pk0cnXxCltA"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: s_hash, typ JWT",
+            k.sign_edited(
+                |h| {
+                    h.insert("typ".into(), json!("JWT"));
+                },
+                |c| {
+                    c.insert("s_hash".into(), json!("xvGuXbX8vBc5nPpNZFZGIg"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: s_hash, no typ",
+            k.sign_edited(
+                |h| {
+                    h.remove("typ");
+                },
+                |c| {
+                    c.insert("s_hash".into(), json!("xvGuXbX8vBc5nPpNZFZGIg"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token: s_hash, typ at+jwt",
+            k.sign_edited(
+                |h| {
+                    h.insert("typ".into(), json!("at+jwt"));
+                },
+                |c| {
+                    c.insert("s_hash".into(), json!("xvGuXbX8vBc5nPpNZFZGIg"));
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "security-event token: events, typ JWT",
+            k.sign_edited(
+                |h| {
+                    h.insert("typ".into(), json!("JWT"));
+                },
+                |c| {
+                    c.insert(
+                        "events".into(),
+                        json!({"http://schemas.openid.net/event/backchannel-logout": {}}),
+                    );
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "security-event token: events, no typ",
+            k.sign_edited(
+                |h| {
+                    h.remove("typ");
+                },
+                |c| {
+                    c.insert(
+                        "events".into(),
+                        json!({"http://schemas.openid.net/event/backchannel-logout": {}}),
+                    );
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "security-event token: events, typ at+jwt",
+            k.sign_edited(
+                |h| {
+                    h.insert("typ".into(), json!("at+jwt"));
+                },
+                |c| {
+                    c.insert(
+                        "events".into(),
+                        json!({"http://schemas.openid.net/event/backchannel-logout": {}}),
+                    );
+                },
+            ),
+            401,
+            K::NotAnAccessToken,
+        ),
+        row(
+            "ID token claims with a null value",
+            k.with_claims(|c| {
+                c.insert("nonce".into(), Value::Null);
+            }),
+            401,
+            K::NotAnAccessToken,
         ),
         // Keys the token points at or carries: never used.
         row(
@@ -596,6 +845,24 @@ fn rows(k: &Kit) -> Vec<Row> {
             K::LifetimeTooLong,
         ),
         row(
+            "no iat and exp ten years away",
+            k.with_claims(|c| {
+                c.remove("iat");
+                c.insert("exp".into(), json!(now + 10 * 365 * 24 * 3600));
+            }),
+            401,
+            K::LifetimeTooLong,
+        ),
+        row(
+            "no iat and 25 h left",
+            k.with_claims(|c| {
+                c.remove("iat");
+                c.insert("exp".into(), json!(now + 25 * 3600));
+            }),
+            401,
+            K::LifetimeTooLong,
+        ),
+        row(
             "sub empty",
             k.with_claims(|c| {
                 c.insert("sub".into(), json!(""));
@@ -646,6 +913,27 @@ fn rows(k: &Kit) -> Vec<Row> {
         ),
     ];
     rows.push(row("the valid token", valid, 200, K::Internal));
+    // What RFC 9068 §2.2 lets an access token carry besides: accepted.
+    rows.push(row(
+        "auth_time, acr, amr and azp (RFC 9068 §2.2)",
+        k.with_claims(|c| {
+            c.insert("auth_time".into(), json!(now - 30));
+            c.insert("acr".into(), json!("urn:mace:incommon:iap:silver"));
+            c.insert("amr".into(), json!(["pwd", "otp"]));
+            c.insert("azp".into(), json!("portal"));
+        }),
+        200,
+        K::Internal,
+    ));
+    rows.push(row(
+        "no iat, 23 h left",
+        k.with_claims(|c| {
+            c.remove("iat");
+            c.insert("exp".into(), json!(now + 23 * 3600));
+        }),
+        200,
+        K::Internal,
+    ));
     rows
 }
 

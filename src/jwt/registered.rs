@@ -12,6 +12,12 @@ use crate::jose::json::{NumericDate, Seen, Str, StrList};
 use crate::roles::KEPT;
 use serde_json::value::RawValue;
 
+/// Claims that only another kind of signed JWT carries (OpenID Connect Core §2 and §3.3.2.11
+/// for ID tokens, RFC 8417 §2.2 for security-event tokens): a token with one is not an access
+/// token, whatever its `typ` says. `auth_time`, `acr`, `amr` and `azp` are not among them: RFC
+/// 9068 §2.2 lets access tokens carry those.
+pub(crate) const NOT_ACCESS_TOKEN: [&str; 5] = ["nonce", "at_hash", "c_hash", "s_hash", "events"];
+
 /// The registered claims every token is validated against, whatever the application's claims
 /// type. Borrows from the decoded payload. A claim of the wrong JSON type (`null` included) is an
 /// error, and so is any member name that appears twice.
@@ -34,6 +40,9 @@ pub(crate) struct Registered<'a> {
     pub(crate) cnf: Confirmation,
     /// The claims roles are commonly read from, unparsed.
     pub(crate) kept: Vec<(&'static str, &'a RawValue)>,
+    /// The first claim found that only another kind of JWT carries: an OpenID Connect ID
+    /// token's `nonce`, `at_hash`, `c_hash` or `s_hash`, or a security-event token's `events`.
+    pub(crate) foreign: Option<&'static str>,
 }
 
 impl<'a> Registered<'a> {
@@ -74,6 +83,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                         "sub_type" => r.sub_type = Some(map.next_value()?),
                         "tid" => r.tid = Some(map.next_value()?),
                         "cnf" => r.cnf = map.next_value::<Cnf>()?.0,
+                        name if NOT_ACCESS_TOKEN.contains(&name) => {
+                            map.next_value::<de::IgnoredAny>()?;
+                            r.foreign = r.foreign.or_else(|| {
+                                NOT_ACCESS_TOKEN.iter().find(|n| **n == name).copied()
+                            });
+                        }
                         name if KEPT.contains(&name) => {
                             let kept = KEPT.iter().find(|k| **k == name).copied().unwrap_or("");
                             r.kept.push((kept, map.next_value()?));

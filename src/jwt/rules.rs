@@ -30,6 +30,9 @@ impl Rules {
         reg: &'r Registered<'_>,
         now: u64,
     ) -> Result<(&'r str, u64), AuthError> {
+        if let Some(claim) = reg.foreign {
+            return Err(not_an_access_token(claim));
+        }
         self.check_audience(reg)?;
         let exp = reg
             .exp
@@ -62,14 +65,8 @@ impl Rules {
                     )),
                 );
             }
-            if let Some(max) = self.max_lifetime {
-                let lifetime = exp.saturating_sub(iat.0);
-                if lifetime > max {
-                    return Err(AuthError::new(AuthErrorKind::LifetimeTooLong)
-                        .with_context(format!("lifetime {lifetime} s, at most {max} s")));
-                }
-            }
         }
+        self.check_lifetime(exp, reg.iat.map(|iat| iat.0), now)?;
         let sub = match &reg.sub {
             None => return Err(missing("the token has no `sub` claim")),
             Some(s) if s.0.is_empty() => {
@@ -92,6 +89,28 @@ impl Rules {
         Ok((sub, exp))
     }
 
+    /// The lifetime cap: `exp - iat` when the token says when it was issued; without `iat`,
+    /// what is left of it, `exp - now`, which must fit the cap just the same (plus the leeway
+    /// for a clock behind the issuer's).
+    fn check_lifetime(&self, exp: u64, iat: Option<u64>, now: u64) -> Result<(), AuthError> {
+        let Some(max) = self.max_lifetime else {
+            return Ok(());
+        };
+        let (lifetime, limit, what) = match iat {
+            Some(iat) => (exp.saturating_sub(iat), max, "lifetime"),
+            None => (
+                exp.saturating_sub(now),
+                max.saturating_add(self.leeway),
+                "without `iat`, the remaining lifetime",
+            ),
+        };
+        if lifetime > limit {
+            return Err(AuthError::new(AuthErrorKind::LifetimeTooLong)
+                .with_context(format!("{what} {lifetime} s, at most {limit} s")));
+        }
+        Ok(())
+    }
+
     fn check_audience(&self, reg: &Registered<'_>) -> Result<(), AuthError> {
         let found = reg.aud.as_ref().map(|aud| &aud.0[..]);
         if found.is_some_and(|aud| aud.iter().any(|a| *a == self.audience)) {
@@ -112,6 +131,17 @@ impl Rules {
             )),
         )
     }
+}
+
+/// A signed JWT of another kind: an ID token or a security-event token.
+pub(crate) fn not_an_access_token(claim: &str) -> AuthError {
+    let kind = if claim == "events" {
+        "a security-event token (RFC 8417)"
+    } else {
+        "an OpenID Connect ID token"
+    };
+    AuthError::new(AuthErrorKind::NotAnAccessToken)
+        .with_context(format!("the token carries `{claim}`: it is {kind}, not an access token"))
 }
 
 fn missing(detail: &'static str) -> AuthError {
