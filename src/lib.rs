@@ -185,6 +185,7 @@
 //! | `tower_jwt_auth_introspection_calls_total` | counter | `issuer`, `result` (`active`, `inactive`, `error`) |
 //! | `tower_jwt_auth_introspection_duration_seconds` | histogram | `issuer` |
 //! | `tower_jwt_auth_introspection_cache_total` | counter | `result` (`hit`, `miss`) |
+//! | `tower_jwt_auth_calls_in_flight` | gauge | `call` (`introspection`, `jwks`, `client_token`) |
 //!
 //! # gRPC (tonic)
 //!
@@ -281,6 +282,7 @@ pub mod client;
 mod clock;
 mod config;
 mod error;
+mod flight;
 mod future;
 mod http;
 mod introspection;

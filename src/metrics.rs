@@ -36,6 +36,10 @@ pub(crate) const INTROSPECTION_SECONDS: &str = "tower_jwt_auth_introspection_dur
 /// Introspection cache look-ups: `result` = `hit` | `miss`.
 pub(crate) const INTROSPECTION_CACHE: &str = "tower_jwt_auth_introspection_cache_total";
 
+/// Outbound calls in flight, each shared by the requests waiting for it (gauge): `call` =
+/// `introspection` | `jwks` | `client_token`.
+pub(crate) const CALLS_IN_FLIGHT: &str = "tower_jwt_auth_calls_in_flight";
+
 /// The `outcome` label of a refusal of this kind.
 pub(crate) fn outcome(kind: AuthErrorKind) -> &'static str {
     use AuthErrorKind as K;
@@ -130,6 +134,10 @@ mod on {
             describe_counter!(
                 INTROSPECTION_CACHE,
                 "Introspection cache look-ups, by result"
+            );
+            describe_gauge!(
+                CALLS_IN_FLIGHT,
+                "Outbound calls in flight (each shared by its waiters), by call"
             );
         });
     }
@@ -254,6 +262,10 @@ mod on {
             .record(took.as_secs_f64());
     }
 
+    pub(crate) fn calls_in_flight(call: &'static str, n: usize) {
+        metrics::gauge!(CALLS_IN_FLIGHT, "call" => call).set(n as f64);
+    }
+
     pub(crate) fn introspection_cache(hit: bool) {
         count(if hit {
             static_key!(INTROSPECTION_CACHE, "result" => "hit")
@@ -298,6 +310,8 @@ mod on {
     pub(crate) fn introspection(_: &Arc<str>, _: &'static str, _: Duration) {}
     #[inline(always)]
     pub(crate) fn introspection_cache(_: bool) {}
+
+    pub(crate) fn calls_in_flight(_: &'static str, _: usize) {}
 }
 
 pub(crate) use on::*;

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::{AccessToken, ClientSecret, TokenError, TokenErrorKind, TokenSource};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{shown, KeySourceErrorKind};
+use crate::flight::SingleFlight;
 use crate::http::{
     basic_authorization, form_encode, parse_url, Answer, FetchLimits, Fetcher, Form,
 };
@@ -93,8 +94,8 @@ struct State {
     held: Mutex<Option<Held>>,
     refresh_token: Mutex<Option<(ClientSecret, Option<u64>)>>,
     failed: Mutex<Option<Failed>>,
-    /// One token request at a time: callers that need a token wait here, then find it.
-    flight: tokio::sync::Mutex<()>,
+    /// One token request at a time, shared by every caller that needs a token meanwhile.
+    flight: SingleFlight<(), Result<AccessToken, TokenError>>,
     renewing: AtomicBool,
     discovered: OnceLock<Url>,
 }
@@ -106,7 +107,7 @@ impl State {
             held: Mutex::new(None),
             refresh_token: Mutex::new(None),
             failed: Mutex::new(None),
-            flight: tokio::sync::Mutex::new(()),
+            flight: SingleFlight::new("client_token"),
             renewing: AtomicBool::new(false),
             discovered: OnceLock::new(),
         }
@@ -362,7 +363,14 @@ impl ClientCredentials {
     /// A token from the server, one request at a time. `renewing`: a token that is merely
     /// due for renewal does not count as fresh.
     async fn obtain(&self, renewing: bool) -> Result<AccessToken, TokenError> {
-        let _flight = self.state.flight.lock().await;
+        self.state
+            .flight
+            .run((), || self.obtain_now(renewing))
+            .await
+    }
+
+    /// [`obtain`](Self::obtain)'s call: the held token if it is still fresh, else a request.
+    async fn obtain_now(&self, renewing: bool) -> Result<AccessToken, TokenError> {
         let now = self.now_ms();
         if let Some(held) = &*lock(&self.state.held) {
             let fresh_until = if renewing {

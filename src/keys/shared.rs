@@ -13,6 +13,7 @@ use reqwest::Url;
 use super::jwk::{self, Key};
 use crate::algorithm::AlgorithmSet;
 use crate::error::{KeySourceError, KeySourceErrorKind};
+use crate::flight::SingleFlight;
 use crate::http::Fetcher;
 
 /// One fetched document, parsed for one algorithm allow-list.
@@ -25,24 +26,32 @@ pub(crate) struct Fetched {
     pub(crate) body: Arc<[u8]>,
 }
 
-/// The newest copy of one document, and the right to fetch it.
+/// The newest copy of one document.
 #[derive(Default)]
 struct Slot {
     copy: Mutex<Option<Fetched>>,
-    /// Held while fetching, so that issuers due together share one fetch.
-    flight: tokio::sync::Mutex<()>,
 }
 
-/// The store: one slot per (URL, allow-list).
-#[derive(Default)]
+/// The store: one slot per (URL, allow-list), and the fetches in flight, so that issuers due
+/// together share one.
 pub(crate) struct JwksStore {
     slots: Mutex<HashMap<(Url, AlgorithmSet), Arc<Slot>>>,
+    flights: SingleFlight<(Url, AlgorithmSet), Result<Fetched, KeySourceError>>,
+}
+
+impl Default for JwksStore {
+    fn default() -> Self {
+        Self {
+            slots: Mutex::default(),
+            flights: SingleFlight::new("jwks"),
+        }
+    }
 }
 
 impl JwksStore {
     /// The document at `url`: the stored copy when it is newer than `have_ms` (the caller's own
     /// copy, if any), else a fresh fetch. A `hedge` (a second attempt beside one that hangs)
-    /// does not wait for the fetch in flight.
+    /// does not join the fetch in flight.
     pub(crate) async fn get(
         &self,
         fetcher: &Fetcher,
@@ -64,17 +73,24 @@ impl JwksStore {
         if let Some(copy) = newer() {
             return Ok(copy);
         }
-        let _flight = if hedge {
-            None
-        } else {
-            let flight = slot.flight.lock().await;
-            // Another issuer may have fetched it while this one waited.
-            if let Some(copy) = newer() {
-                return Ok(copy);
-            }
-            Some(flight)
-        };
-        let fetched_at_ms = now_ms();
+        if hedge {
+            return Self::fetch(&slot, fetcher, url, allowed, now_ms()).await;
+        }
+        self.flights
+            .run((url.clone(), allowed), || {
+                Self::fetch(&slot, fetcher, url, allowed, now_ms())
+            })
+            .await
+    }
+
+    /// One fetch of the document, parsed; kept as the slot's copy.
+    async fn fetch(
+        slot: &Slot,
+        fetcher: &Fetcher,
+        url: &Url,
+        allowed: AlgorithmSet,
+        fetched_at_ms: u64,
+    ) -> Result<Fetched, KeySourceError> {
         let doc = fetcher.get(url).await?;
         let invalid = |why: String| KeySourceError::new(KeySourceErrorKind::InvalidDocument, why);
         let (keys, skipped) =
