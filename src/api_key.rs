@@ -546,6 +546,29 @@ impl<T: ApiKeyValidator> DynValidator for T {
     }
 }
 
+/// What is wrong with `prefix` as a route for opaque credentials (API keys, introspection):
+/// it must be able to match a bearer token and must not capture JWTs (whose first segment
+/// always begins `eyJ`).
+pub(crate) fn prefix_problem(prefix: &str) -> Option<String> {
+    if prefix.is_empty() {
+        Some("the prefix is empty: it would capture every token".to_owned())
+    } else if !prefix.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+    }) {
+        Some(format!(
+            "the prefix {} has characters a bearer token cannot have",
+            crate::error::shown(prefix)
+        ))
+    } else if "eyJ".starts_with(prefix) || prefix.starts_with("eyJ") {
+        Some(format!(
+            "the prefix {} would capture JWTs, which begin with eyJ",
+            crate::error::shown(prefix)
+        ))
+    } else {
+        None
+    }
+}
+
 /// The configured prefixes, longest first.
 #[derive(Clone, Default)]
 pub(crate) struct Prefixes {
@@ -563,33 +586,24 @@ impl Prefixes {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let mut seen = std::collections::HashSet::new();
         for (prefix, _) in &self.routes {
-            let problem = if prefix.is_empty() {
-                Some("the prefix is empty: it would capture every token".to_owned())
-            } else if !prefix.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-            }) {
-                Some(format!(
-                    "the prefix {} has characters a bearer token cannot have",
-                    crate::error::shown(prefix)
-                ))
-            } else if "eyJ".starts_with(&**prefix) || prefix.starts_with("eyJ") {
-                Some(format!(
-                    "the prefix {} would capture JWTs, which begin with eyJ",
-                    crate::error::shown(prefix)
-                ))
-            } else if !seen.insert(prefix) {
-                Some(format!(
-                    "the prefix {} is configured twice",
-                    crate::error::shown(prefix)
-                ))
-            } else {
-                None
-            };
+            let problem = prefix_problem(prefix).or_else(|| {
+                (!seen.insert(prefix)).then(|| {
+                    format!(
+                        "the prefix {} is configured twice",
+                        crate::error::shown(prefix)
+                    )
+                })
+            });
             if let Some(problem) = problem {
                 return Err(ConfigError::new("api_keys", problem));
             }
         }
         Ok(())
+    }
+
+    /// The configured prefixes, longest first.
+    pub(crate) fn prefixes(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(|(p, _)| &**p)
     }
 
     /// The index of the longest prefix `token` begins with.

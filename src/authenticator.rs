@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{shown, AuthError, AuthErrorKind, ConfigError};
 use crate::http::{parse_url, Fetcher};
-use crate::introspection::{Endpoint, Expect, Introspector};
+use crate::introspection::{Endpoint, Expect, Introspector, Routing};
 use crate::issuer::Registry;
 use crate::jwt::{Attempt, Need, Verifier};
 use crate::keys::KeySetInfo;
@@ -169,7 +169,12 @@ fn introspectors<C: DeserializeOwned + Send + Sync + 'static>(
             Arc::clone(&fetcher),
         )?);
     }
-    Ok(Introspector::new(endpoints, Arc::clone(&config.clock)))
+    let routing = Routing {
+        in_turn: config.introspection_in_turn,
+        primary_first: config.primary.introspection.is_some(),
+        api_key_prefixes: config.api_keys.prefixes().map(str::to_owned).collect(),
+    };
+    Introspector::new(endpoints, &routing, Arc::clone(&config.clock))
 }
 
 /// `header.payload.signature`, each segment non-empty base64url: the shape of a compact JWS.
@@ -243,10 +248,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     pub(crate) fn route(&self, token: &str) -> Route {
         if let Some(index) = self.api_keys.route(token) {
             Route::ApiKey(index)
-        } else if self.introspector.is_none() || is_compact_jws(token) {
-            Route::Jwt
-        } else {
+        } else if self
+            .introspector
+            .as_ref()
+            .is_some_and(|i| !is_compact_jws(token) && i.takes(token))
+        {
             Route::Opaque
+        } else {
+            // A JWT, or an opaque token no introspection endpoint takes: verification refuses
+            // the latter as malformed, without showing it to anyone.
+            Route::Jwt
         }
     }
 

@@ -59,6 +59,9 @@ pub(crate) struct Config {
     pub(crate) dpop: Option<Dpop>,
     /// Whether tokens bound to a client certificate (RFC 8705) are accepted with it.
     pub(crate) certificate_bound: bool,
+    /// Opaque tokens no prefix routes are shown to every unprefixed introspection endpoint in
+    /// turn, instead of to the one default.
+    pub(crate) introspection_in_turn: bool,
 }
 
 /// A fixed key given in PEM.
@@ -92,6 +95,7 @@ impl Config {
             role_claims: RoleClaims::default(),
             dpop: None,
             certificate_bound: false,
+            introspection_in_turn: false,
         }
     }
 
@@ -164,6 +168,7 @@ impl fmt::Debug for Config {
             .field("resource_metadata", &self.resource_metadata)
             .field("dpop", &self.dpop)
             .field("certificate_bound_tokens", &self.certificate_bound)
+            .field("introspection_in_turn", &self.introspection_in_turn)
             .finish_non_exhaustive()
     }
 }

@@ -17,22 +17,27 @@
 //!   every request a round trip. Requests with one token share one call. Bounded in entries.
 //!   Failures (endpoint down, 5xx, an unusable answer) are 503 with `Retry-After` and are
 //!   never cached.
-//! - **Several issuers**: each may have its own endpoint
-//!   ([`Issuer::introspection`](crate::Issuer::introspection)). An opaque token names no
-//!   issuer, so the endpoints are asked in turn, the primary issuer's first, until one reports
-//!   the token active; one cache serves them all (the first endpoint's capacity, the shortest
-//!   inactive bound, the deciding endpoint's active bound).
+//! - **Routing**: an opaque token names no issuer, and whoever receives it can replay it, so it
+//!   goes to exactly one endpoint the configuration names: the endpoint whose
+//!   [`Introspection::token_prefix`] it begins with (the longest), or else the default
+//!   endpoint — the one endpoint configured without a prefix. A token no endpoint takes is
+//!   refused (401 `invalid_token`) without any call. Asking several endpoints in turn is an
+//!   explicit opt-in, [`JwtAuth::introspection_in_turn`](crate::JwtAuth::introspection_in_turn),
+//!   which discloses each token to every endpoint asked before the one that knows it. One cache
+//!   serves all endpoints (the first endpoint's capacity, the shortest inactive bound, the
+//!   deciding endpoint's active bound).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
+
+use crate::flight::SingleFlight;
 
 use crate::api_key::NO_EXPIRY;
 use crate::claims::{Claims, Credential, Grant};
@@ -89,6 +94,7 @@ pub struct Introspection {
     cache_ttl: Duration,
     inactive_ttl: Duration,
     capacity: u64,
+    prefixes: Vec<String>,
 }
 
 impl Introspection {
@@ -124,7 +130,34 @@ impl Introspection {
             cache_ttl: DEFAULT_CACHE_TTL,
             inactive_ttl: DEFAULT_INACTIVE_TTL,
             capacity: DEFAULT_CAPACITY,
+            prefixes: Vec::new(),
         }
+    }
+
+    /// Opaque tokens that begin with `prefix` go to this endpoint, and to no other (the
+    /// longest matching prefix of all endpoints wins). Call again for more prefixes.
+    ///
+    /// The tokens no prefix routes go to the default endpoint: the primary issuer's
+    /// ([`JwtAuth::introspection`](crate::JwtAuth::introspection)) when it has no prefix, else
+    /// the only endpoint without one; several without one, none of them the primary's, is a
+    /// startup error, unless
+    /// [`JwtAuth::introspection_in_turn`](crate::JwtAuth::introspection_in_turn) is chosen.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Introspection, Issuer, JwtAuth};
+    /// // Production tokens begin `at_`, sandbox tokens `sbx_`: each goes to its own server.
+    /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
+    ///     .introspection(Introspection::from_metadata("rs-client", "s3cr3t").token_prefix("at_"))
+    ///     .add_issuer(
+    ///         Issuer::new("https://sandbox.oauth.flip.energy").introspection(
+    ///             Introspection::from_metadata("rs-client", "s4ndb0x").token_prefix("sbx_"),
+    ///         ),
+    ///     );
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn token_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefixes.push(prefix.into());
+        self
     }
 
     /// Sends the client credentials in the form body (`client_secret_post`) instead of HTTP
@@ -161,6 +194,13 @@ impl Introspection {
         if self.client_id.is_empty() {
             return Err(error("the client_id is empty".into()));
         }
+        if let Some(problem) = self
+            .prefixes
+            .iter()
+            .find_map(|p| crate::api_key::prefix_problem(p))
+        {
+            return Err(error(problem));
+        }
         if self.client_id.contains(':') && self.auth == ClientAuth::Basic {
             // Form-encoding makes it safe, but servers differ on decoding it: say so early.
             tracing::debug!("the introspection client_id contains ':' and is form-encoded");
@@ -184,6 +224,7 @@ impl fmt::Debug for Introspection {
             .field("cache_ttl", &self.cache_ttl)
             .field("inactive_cache_ttl", &self.inactive_ttl)
             .field("cache_capacity", &self.capacity)
+            .field("token_prefixes", &self.prefixes)
             .finish()
     }
 }
@@ -223,8 +264,6 @@ type Verdicts<C> = quick_cache::sync::Cache<
     quick_cache::sync::DefaultLifecycle<Box<str>, Entry<C>>,
 >;
 
-type Flight<C> = Arc<OnceCell<Result<Claims<C>, AuthError>>>;
-
 /// One issuer's introspection endpoint: where it is, how to authenticate to it, and what its
 /// answers must say.
 pub(crate) struct Endpoint {
@@ -236,16 +275,33 @@ pub(crate) struct Endpoint {
     authorization: Option<String>,
 }
 
-/// The introspection endpoints of one configuration, in the order they are asked, with the
+/// The introspection endpoints of one configuration, how tokens are routed to them, and the
 /// cache and the calls in flight they share.
 pub(crate) struct Introspector<C> {
     endpoints: Vec<Endpoint>,
+    /// `(prefix, endpoint index)`, longest prefix first.
+    prefixes: Vec<(Box<str>, usize)>,
+    /// The endpoints a token no prefix routes goes to, in the order they are asked: the
+    /// default alone, or every unprefixed endpoint when asking in turn was chosen.
+    unprefixed: Vec<usize>,
     clock: Arc<dyn Clock>,
     cache: Option<Verdicts<C>>,
     /// How long a refused token is remembered: the shortest of the endpoints' settings.
     inactive_ttl: Duration,
-    flights: Mutex<HashMap<Box<str>, Flight<C>>>,
+    flights: SingleFlight<Box<str>, Result<Claims<C>, AuthError>>,
     _claims: PhantomData<fn() -> C>,
+}
+
+/// How opaque tokens reach the configured endpoints.
+pub(crate) struct Routing {
+    /// Every unprefixed endpoint is asked in turn (an opt-in that discloses each token to
+    /// all of them) instead of the one default.
+    pub(crate) in_turn: bool,
+    /// The first endpoint is the primary issuer's (the default when it has no prefix).
+    pub(crate) primary_first: bool,
+    /// The API-key prefixes, which route before introspection: an introspection prefix must
+    /// not overlap one.
+    pub(crate) api_key_prefixes: Vec<String>,
 }
 
 impl<C> fmt::Debug for Introspector<C> {
@@ -426,10 +482,75 @@ impl Endpoint {
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
-    /// `None` without endpoints. The cache takes the first endpoint's capacity.
-    pub(crate) fn new(endpoints: Vec<Endpoint>, clock: Arc<dyn Clock>) -> Option<Self> {
-        let first = &endpoints.first()?.settings;
-        let capacity = first.capacity;
+    /// `None` without endpoints. The cache takes the first endpoint's capacity. Refuses a
+    /// configuration that would send a token to an endpoint it did not choose: prefixes that
+    /// overlap each other or an API-key prefix, and several endpoints that could each be the
+    /// default.
+    pub(crate) fn new(
+        endpoints: Vec<Endpoint>,
+        routing: &Routing,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let Some(first) = endpoints.first() else {
+            return Ok(None);
+        };
+        let capacity = first.settings.capacity;
+        let error = |reason: String| ConfigError::new("introspection", reason);
+        let mut prefixes: Vec<(Box<str>, usize)> = Vec::new();
+        for (index, endpoint) in endpoints.iter().enumerate() {
+            for prefix in &endpoint.settings.prefixes {
+                let overlaps = |other: &str| other.starts_with(&**prefix) || prefix.starts_with(other);
+                if let Some((other, _)) = prefixes.iter().find(|(p, _)| overlaps(p)) {
+                    return Err(error(format!(
+                        "the token prefixes {} and {} overlap: a token could go to either endpoint",
+                        shown(other),
+                        shown(prefix)
+                    )));
+                }
+                if let Some(other) = routing.api_key_prefixes.iter().find(|p| overlaps(p)) {
+                    return Err(error(format!(
+                        "the token prefix {} overlaps the API-key prefix {}",
+                        shown(prefix),
+                        shown(other)
+                    )));
+                }
+                prefixes.push((prefix.as_str().into(), index));
+            }
+        }
+        prefixes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        let unprefixed: Vec<usize> = endpoints
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.settings.prefixes.is_empty())
+            .map(|(index, _)| index)
+            .collect();
+        let unprefixed = if routing.in_turn || unprefixed.len() <= 1 {
+            unprefixed
+        } else if routing.primary_first && unprefixed.first() == Some(&0) {
+            // The primary issuer's endpoint is the default; the others take only their
+            // prefixes' tokens, and those without one none at all.
+            for &i in &unprefixed[1..] {
+                tracing::warn!(
+                    issuer = %endpoints[i].expect.issuer,
+                    "this introspection endpoint has no token_prefix and the primary issuer's \
+                     is the default: no opaque token goes to it"
+                );
+            }
+            vec![0]
+        } else {
+            let issuers: Vec<String> = unprefixed
+                .iter()
+                .map(|&i| shown(&endpoints[i].expect.issuer))
+                .collect();
+            return Err(error(format!(
+                "the introspection endpoints of {} could each take opaque tokens, and none is \
+                 the default: a token must go only to the server that issued it. Give all but \
+                 one of them a token_prefix (Introspection::token_prefix), configure the \
+                 primary issuer's (JwtAuth::introspection), or opt into asking them in turn \
+                 (JwtAuth::introspection_in_turn), which shows every token to each of them",
+                issuers.join(" and ")
+            )));
+        };
         let cache = (capacity > 0).then(|| {
             quick_cache::sync::Cache::with(
                 usize::try_from(capacity).unwrap_or(usize::MAX),
@@ -444,14 +565,29 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
             .map(|e| e.settings.inactive_ttl)
             .min()
             .unwrap_or(DEFAULT_INACTIVE_TTL);
-        Some(Self {
+        Ok(Some(Self {
             endpoints,
+            prefixes,
+            unprefixed,
             clock,
             cache,
             inactive_ttl,
-            flights: Mutex::new(HashMap::new()),
+            flights: SingleFlight::new("introspection"),
             _claims: PhantomData,
-        })
+        }))
+    }
+
+    /// Whether some endpoint takes `token` (a prefix routes it, or there is a default).
+    pub(crate) fn takes(&self, token: &str) -> bool {
+        !self.route(token).is_empty()
+    }
+
+    /// The endpoints `token` may be shown to, in the order they are asked.
+    fn route(&self, token: &str) -> &[usize] {
+        match self.prefixes.iter().find(|(p, _)| token.starts_with(&**p)) {
+            Some((_, index)) => std::slice::from_ref(index),
+            None => &self.unprefixed,
+        }
     }
 
     /// The remembered verdict on `token`, if it still holds.
@@ -472,12 +608,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
         if let Some(verdict) = self.cached(token) {
             return verdict;
         }
-        let flight = {
-            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(flights.entry(token.into()).or_default())
-        };
-        let verdict = flight
-            .get_or_init(|| async {
+        self.flights
+            .run(token.into(), || async {
                 // A call that ended just before this one joined has remembered its verdict.
                 if let Some(verdict) = self.cached(token) {
                     return verdict;
@@ -487,22 +619,17 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
                 verdict
             })
             .await
-            .clone();
-        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
-        if flights.get(token).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            flights.remove(token);
-        }
-        verdict
     }
 
-    /// Asks each endpoint in turn until one knows the token: an active answer (accepted or
-    /// refused on its claims) decides; "inactive" passes to the next endpoint. Among answers
-    /// that decide nothing, a failure outranks "inactive": the token may belong to the issuer
-    /// that could not answer. Also returns the deciding endpoint's bound on remembering.
+    /// Asks the endpoints the token is routed to (one, unless asking in turn was chosen)
+    /// until one knows it: an active answer (accepted or refused on its claims) decides;
+    /// "inactive" passes to the next endpoint. Among answers that decide nothing, a failure
+    /// outranks "inactive": the token may belong to the issuer that could not answer. Also
+    /// returns the deciding endpoint's bound on remembering.
     async fn ask(&self, token: &str) -> (Result<Claims<C>, AuthError>, Duration) {
         let now = self.clock.now();
         let mut undecided: Option<AuthError> = None;
-        for endpoint in &self.endpoints {
+        for endpoint in self.route(token).iter().map(|&i| &self.endpoints[i]) {
             let timer = std::time::Instant::now();
             let verdict = endpoint.call(token, now).await;
             let issuer = &endpoint.expect.issuer;

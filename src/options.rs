@@ -76,6 +76,28 @@ where
         self.configure(|c| c.primary.introspection = Some(introspection))
     }
 
+    /// Shows an opaque token that no [`Introspection::token_prefix`] routes to every
+    /// introspection endpoint without a prefix, in turn (the primary issuer's first), until one
+    /// reports it active — instead of to the one default endpoint.
+    ///
+    /// **This discloses every caller's token to every one of those servers**: each sees the
+    /// tokens the others issued and could replay them against this service or elsewhere, and
+    /// tenants see each other's callers. Choose it only when every endpoint is run by one
+    /// party you trust with all of them; otherwise give each endpoint a token prefix.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Introspection, Issuer, JwtAuth};
+    /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
+    ///     .introspection(Introspection::from_metadata("rs-client", "s3cr3t"))
+    ///     .add_issuer(Issuer::new("https://oauth2.flip.energy")
+    ///         .introspection(Introspection::from_metadata("rs-client", "s3cr3t")))
+    ///     .introspection_in_turn();
+    /// assert!(auth.config_error().is_none());
+    /// ```
+    pub fn introspection_in_turn(self) -> Self {
+        self.configure(|c| c.introspection_in_turn = true)
+    }
+
     /// Accepts API keys that begin with `prefix` (`fl_`) in the same `Authorization: Bearer`
     /// header, judged by `validator` ([`ApiKeyStore`](crate::ApiKeyStore), your own
     /// [`ApiKeyValidator`], or an [`ApiKeyFn`](crate::ApiKeyFn)). Routing is by prefix, before

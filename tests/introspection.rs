@@ -634,7 +634,7 @@ fn opaque_tokens_without_introspection_are_invalid_and_the_secret_never_shows() 
 }
 
 #[tokio::test]
-async fn each_issuer_may_have_its_own_introspection_endpoint() {
+async fn each_issuer_may_have_its_own_introspection_endpoint_asked_in_turn() {
     use tower_jwt_auth::Issuer;
     let production = StandIn::start().await;
     let legacy = StandIn::start().await;
@@ -644,11 +644,13 @@ async fn each_issuer_may_have_its_own_introspection_endpoint() {
     legacy_answer["iss"] = json!(legacy.issuer());
     legacy_answer["aud"] = json!("legacy-api");
     legacy.set("legacy-token", legacy_answer);
-    let auth = auth_for(&production, &clock).add_issuer(
-        Issuer::new(legacy.issuer())
-            .audience("legacy-api")
-            .introspection(Introspection::from_metadata("legacy-rs", "legacy-secret")),
-    );
+    let auth = auth_for(&production, &clock)
+        .add_issuer(
+            Issuer::new(legacy.issuer())
+                .audience("legacy-api")
+                .introspection(Introspection::from_metadata("legacy-rs", "legacy-secret")),
+        )
+        .introspection_in_turn();
     let claims = auth.verify("prod-token").await.unwrap();
     assert_eq!(claims.grant().issuer(), production.issuer());
     assert_eq!(
