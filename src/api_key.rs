@@ -150,7 +150,8 @@ impl fmt::Debug for KeyDigest {
 /// What an API key grants: the subject and scopes (and optionally `sub_type`, `client_id`,
 /// an expiry and claims of your own) that become the request's [`Claims`](crate::Claims).
 ///
-/// The claims object handed to the claims type has `iss` (the layer's issuer), `sub`, `aud`
+/// The claims object handed to the claims type has `iss` (`api-key:` and the prefix, as
+/// [`Grant::issuer`](crate::Grant::issuer) says: no OAuth issuer vouches for a key), `sub`, `aud`
 /// (the layer's audience), `exp` ([`ApiKeyGrant::expires_at`], or 253402300799, the last
 /// second of year 9999, for a key that does not expire), `scope` (space-delimited), and
 /// `client_id`, `sub_type` and your own claims when set.

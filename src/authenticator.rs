@@ -354,7 +354,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             return Ok((*claims).clone());
         }
         let primary = &self.issuers().primary().rules;
-        let object = grant.claims_object(&primary.issuer, &primary.audience);
+        // An API key is vouched for by its validator, not by an OAuth issuer.
+        let vouched_by: Arc<str> = format!("api-key:{prefix}").into();
+        let object = grant.claims_object(&vouched_by, &primary.audience);
         let claims: C = serde_json::from_value(object).map_err(|e| {
             AuthError::new(AuthErrorKind::InvalidClaim)
                 .with_detail("the token claims do not fit the expected claims type")
@@ -372,7 +374,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             ),
             &grant.granted_scopes().join(" "),
             (grant.expiry().unwrap_or(NO_EXPIRY), None),
-            (Arc::clone(&primary.issuer), None),
+            (vouched_by, None),
         )
         .with_credential(Credential::ApiKey)
         .with_roles(

@@ -119,6 +119,22 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
 /// request extensions next to [`Claims`]; [`RequireScopes`](crate::RequireScopes) reads it, and
 /// so can middleware that does not know the claims type.
 ///
+/// Where each field comes from, per credential ([`credential`](Self::credential)):
+///
+/// | field | JWT | introspected token (RFC 7662 answer) | API key ([`ApiKeyGrant`](crate::ApiKeyGrant)) |
+/// |---|---|---|---|
+/// | [`issuer`](Self::issuer) | `iss` (a trusted issuer, matched exactly) | the issuer whose endpoint answered (its `iss`, when present, must equal it) | `api-key:` + the routing prefix |
+/// | [`sub`](Self::sub) | `sub` (required, non-empty) | `sub`, or empty when absent ([`is_client_only`](Self::is_client_only)) | the grant's subject |
+/// | [`sub_type`](Self::sub_type) | `sub_type` | `sub_type` | [`ApiKeyGrant::sub_type`](crate::ApiKeyGrant::sub_type) |
+/// | [`client_id`](Self::client_id) | `client_id` | `client_id` | [`ApiKeyGrant::client_id`](crate::ApiKeyGrant::client_id) |
+/// | [`scopes`](Self::scopes) | `scope` and `scp` | `scope` and `scp` | [`ApiKeyGrant::scopes`](crate::ApiKeyGrant::scopes) |
+/// | [`roles`](Self::roles) | the configured role claims | the configured role claims | [`ApiKeyGrant::roles`](crate::ApiKeyGrant::roles) |
+/// | [`expires_at`](Self::expires_at) | `exp` | `exp`, else 253402300799 | [`ApiKeyGrant::expires_at`](crate::ApiKeyGrant::expires_at), else 253402300799 |
+/// | [`tenant`](Self::tenant) | the tenant a template issuer matched | — | — |
+///
+/// No field is ever filled from another claim: a client is never shown as a subject, and an
+/// API key never as a token of an OAuth issuer.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -349,7 +365,10 @@ impl Grant {
         self.inner.credential
     }
 
-    /// The trusted issuer that accepted the token (its `iss`).
+    /// Who vouches for the credential: the trusted issuer that accepted the token (its `iss`,
+    /// for JWTs and introspected tokens), or, for an API key, `api-key:` followed by the
+    /// prefix that routed it (`api-key:fl_`) — never an OAuth issuer's URL, so that
+    /// `(issuer(), sub())` names one subject at one issuer whatever the credential.
     pub fn issuer(&self) -> &str {
         &self.inner.iss
     }
@@ -368,9 +387,20 @@ impl Grant {
             .and_then(|rare| rare.tenant.as_deref())
     }
 
-    /// The `sub` claim.
+    /// The subject the credential names: a JWT's `sub`, an introspection answer's `sub`, an
+    /// API key's [`ApiKeyGrant::new`](crate::ApiKeyGrant::new) subject. Empty when it names
+    /// none (see [`is_client_only`](Self::is_client_only)): another identifier, such as the
+    /// `client_id`, is never put in its place.
     pub fn sub(&self) -> &str {
         self.inner.text.sub()
+    }
+
+    /// Whether the credential names no subject, only the client it was issued to
+    /// ([`client_id`](Self::client_id), when known): an introspected token whose answer has
+    /// no `sub`. A rule for users ([`require_sub_type`](crate::JwtAuth::require_sub_type))
+    /// refuses it.
+    pub fn is_client_only(&self) -> bool {
+        self.inner.text.sub().is_empty()
     }
 
     /// The `sub_type` claim, e.g. `"user"` for delegated tokens.
@@ -459,7 +489,10 @@ impl fmt::Debug for Grant {
 pub struct AccessClaims {
     /// Issuer.
     pub iss: String,
-    /// Subject: the end user for delegated tokens, the client for app tokens.
+    /// Subject: the end user for delegated tokens, the client for app tokens. Empty when the
+    /// credential names no subject (an introspected token whose answer has no `sub`): the
+    /// client is then in `client_id`, and never presented here as a subject.
+    #[serde(default)]
     pub sub: String,
     /// Audience(s).
     pub aud: Audience,

@@ -7,9 +7,11 @@
 //! - **The verdict**: `active: false` is 401 `invalid_token`; `active: true` is refused as well
 //!   when `exp` has passed, `nbf` is ahead, `aud` (when present) does not name the audience,
 //!   `iss` (when present) is not the issuer, or `token_type` (when present) is not `Bearer`
-//!   or `DPoP`. A `cnf` confirmation is kept for the binding step. `scope` becomes the scopes. Absent `iss`, `aud`,
-//!   `sub` and `exp` are filled in for the claims type: the issuer, the audience, the
-//!   `client_id`, and 253402300799 (no expiry known).
+//!   or `DPoP`. A `cnf` confirmation is kept for the binding step. `scope` becomes the scopes.
+//!   Absent `iss`, `aud` and `exp` are filled in for the claims type: the issuer, the
+//!   audience, and 253402300799 (no expiry known). An absent `sub` is not: the grant then
+//!   names no subject ([`Grant::is_client_only`](crate::Grant::is_client_only)), and the
+//!   `client_id` is never presented as one.
 //! - **The cache** (quick_cache): keyed by the whole token (equality, full-token hash with a per-process
 //!   key). An accepted token is remembered until the earlier of its `exp` and
 //!   [`Introspection::cache_ttl`] (5 minutes by default); a refused one for
@@ -445,7 +447,9 @@ impl Endpoint {
             }
         }
         let client_id = reg.client_id.as_ref().map(|c| &*c.0);
-        let sub = reg.sub.as_ref().map(|s| &*s.0).or(client_id).unwrap_or("");
+        // No `sub`: the caller is the client alone, and the grant says so (an empty subject),
+        // rather than presenting the client_id as a user's identifier.
+        let sub = reg.sub.as_ref().map_or("", |s| &*s.0);
         let exp = reg.exp.map_or(NO_EXPIRY, |e| e.0);
         let grant = Grant::new(
             (sub, reg.sub_type.as_ref().map(|s| &*s.0), client_id),
@@ -461,12 +465,10 @@ impl Endpoint {
         )
         // A bound token (RFC 7662 §2.2 carries `cnf` too) is judged by the binding step.
         .with_confirmation(reg.cnf.clone());
-        let sub = sub.to_owned();
         drop(reg);
         let defaults = [
             ("iss", Value::from(&*expect.issuer)),
             ("aud", Value::from(expect.audience.as_str())),
-            ("sub", Value::from(sub)),
             ("exp", Value::from(exp)),
         ];
         for (name, value) in defaults {
@@ -718,7 +720,9 @@ mod tests {
             r#"{"active":true,"scope":"a b","client_id":"c-1","exp":1800000600,"token_type":"Bearer"}"#,
         )
         .unwrap();
-        assert_eq!(ok.grant().sub(), "c-1");
+        assert_eq!(ok.grant().sub(), "", "a client_id is never shown as the subject");
+        assert!(ok.grant().is_client_only());
+        assert_eq!(ok.sub, "");
         assert_eq!(ok.grant().client_id(), Some("c-1"));
         assert_eq!(ok.grant().credential(), Credential::Introspected);
         assert!(ok.grant().has_scope("b"));

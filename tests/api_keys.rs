@@ -245,7 +245,9 @@ async fn keys_expire_on_the_injected_clock_and_closures_validate() {
     assert_eq!(svc.grant().client_id(), Some("svc-client"));
     assert_eq!(svc.client_id.as_deref(), Some("svc-client"));
     assert_eq!(svc.aud.0, ["utility-api"]);
-    assert_eq!(svc.iss, "https://oauth.flip.energy");
+    // No OAuth issuer vouches for an API key: the grant says which validator did.
+    assert_eq!(svc.iss, "api-key:sk-");
+    assert_eq!(svc.grant().issuer(), "api-key:sk-");
     assert_eq!(
         auth.verify("sk-other").await.unwrap_err().kind(),
         AuthErrorKind::UnknownApiKey

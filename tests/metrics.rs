@@ -141,7 +141,7 @@ async fn outcomes_caches_fetches_and_introspection_are_counted() {
         (requests("invalid_issuer", "none", "jwt"), 1.0),
         (requests("unknown_key", &url, "jwt"), 2.0),
         // The route's refusal follows the layer's acceptance.
-        (requests("accepted", &url, "api_key"), 1.0),
+        (requests("accepted", "api-key:fl_", "api_key"), 1.0),
         (requests("accepted", &url, "introspected"), 2.0),
         (requests("inactive_token", &url, "introspected"), 1.0),
         (

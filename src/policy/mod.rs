@@ -192,6 +192,15 @@ impl Policy {
             }
         }
         if let Some(required) = &self.sub_type {
+            if grant.is_client_only() {
+                return Err(
+                    AuthError::new(AuthErrorKind::SubTypeMismatch).with_context(format!(
+                        "expected sub_type {}, found a credential that names no subject (client {})",
+                        shown(required),
+                        grant.client_id().map_or_else(|| "unknown".to_owned(), shown)
+                    )),
+                );
+            }
             if grant.sub_type() != Some(&**required) {
                 return Err(
                     AuthError::new(AuthErrorKind::SubTypeMismatch).with_context(format!(
