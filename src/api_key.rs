@@ -553,9 +553,10 @@ impl<T: ApiKeyValidator> DynValidator for T {
 pub(crate) fn prefix_problem(prefix: &str) -> Option<String> {
     if prefix.is_empty() {
         Some("the prefix is empty: it would capture every token".to_owned())
-    } else if !prefix.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-    }) {
+    } else if !prefix
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+    {
         Some(format!(
             "the prefix {} has characters a bearer token cannot have",
             crate::error::shown(prefix)

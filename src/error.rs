@@ -91,6 +91,10 @@ pub enum AuthErrorKind {
     /// DPoP is required ([`Dpop::required`](crate::Dpop::required)) and the credential was a
     /// bearer token: 401 `invalid_token` with a `DPoP` challenge.
     DpopRequired,
+    /// One DPoP key sent more proofs within the replay window than its share of the replay
+    /// store ([`Dpop::proofs_per_key`](crate::Dpop::proofs_per_key)): 429 Too Many Requests
+    /// with `Retry-After`, for that key alone.
+    TooManyProofs,
     /// The token is valid but lacks a scope the route requires: 403 `insufficient_scope`.
     InsufficientScope,
     /// The token is valid but its `sub_type` is not the one the route requires: 403
@@ -155,6 +159,7 @@ impl AuthErrorKind {
             K::InvalidDpopProof => "the DPoP proof is invalid",
             K::UseDpopNonce => "the DPoP proof must carry the server's current nonce",
             K::DpopRequired => "a DPoP-bound token and its proof are required",
+            K::TooManyProofs => "too many DPoP proofs from one key; retry later",
             K::InsufficientScope => "the token lacks a required scope",
             K::SubTypeMismatch => "the token's subject type is not accepted here",
             K::MissingRole => "the token lacks a required role",
@@ -609,6 +614,7 @@ mod tests {
             K::InvalidClaim,
             K::NotAnAccessToken,
             K::BoundToken,
+            K::TooManyProofs,
             K::InsufficientScope,
             K::SubTypeMismatch,
             K::MissingRole,

@@ -501,7 +501,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Introspector<C> {
         let mut prefixes: Vec<(Box<str>, usize)> = Vec::new();
         for (index, endpoint) in endpoints.iter().enumerate() {
             for prefix in &endpoint.settings.prefixes {
-                let overlaps = |other: &str| other.starts_with(&**prefix) || prefix.starts_with(other);
+                let overlaps =
+                    |other: &str| other.starts_with(&**prefix) || prefix.starts_with(other);
                 if let Some((other, _)) = prefixes.iter().find(|(p, _)| overlaps(p)) {
                     return Err(error(format!(
                         "the token prefixes {} and {} overlap: a token could go to either endpoint",
@@ -720,7 +721,11 @@ mod tests {
             r#"{"active":true,"scope":"a b","client_id":"c-1","exp":1800000600,"token_type":"Bearer"}"#,
         )
         .unwrap();
-        assert_eq!(ok.grant().sub(), "", "a client_id is never shown as the subject");
+        assert_eq!(
+            ok.grant().sub(),
+            "",
+            "a client_id is never shown as the subject"
+        );
         assert!(ok.grant().is_client_only());
         assert_eq!(ok.sub, "");
         assert_eq!(ok.grant().client_id(), Some("c-1"));

@@ -68,6 +68,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> &'static str {
         K::InvalidDpopProof => "invalid_dpop_proof",
         K::UseDpopNonce => "use_dpop_nonce",
         K::DpopRequired => "dpop_required",
+        K::TooManyProofs => "too_many_proofs",
         K::InsufficientScope => "insufficient_scope",
         K::SubTypeMismatch => "sub_type_mismatch",
         K::MissingRole => "missing_role",

@@ -27,6 +27,7 @@ const fn out(status: StatusCode, code: Option<&'static str>, grpc: u16) -> Outco
 // gRPC status codes (grpc/doc/statuscodes.md).
 const GRPC_INVALID_ARGUMENT: u16 = 3;
 const GRPC_PERMISSION_DENIED: u16 = 7;
+const GRPC_RESOURCE_EXHAUSTED: u16 = 8;
 const GRPC_INTERNAL: u16 = 13;
 const GRPC_UNAVAILABLE: u16 = 14;
 const GRPC_UNAUTHENTICATED: u16 = 16;
@@ -84,6 +85,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
             Some("insufficient_scope"),
             GRPC_PERMISSION_DENIED,
         ),
+        K::TooManyProofs => out(StatusCode::TOO_MANY_REQUESTS, None, GRPC_RESOURCE_EXHAUSTED),
         K::KeysUnavailable | K::ValidationUnavailable => out(
             StatusCode::SERVICE_UNAVAILABLE,
             Some("temporarily_unavailable"),

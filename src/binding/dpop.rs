@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::nonce::{Nonces, Standing};
+use super::quota::{KeyQuota, Over};
 use super::replay::{MemoryReplayStore, ReplayStore};
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::claims::{Confirmation, Grant};
@@ -64,7 +65,11 @@ pub struct Dpop {
     nonce_secret: Option<Arc<[u8]>>,
     nonce_step: Duration,
     store: Option<Arc<dyn ReplayStore>>,
+    proofs_per_key: u32,
 }
+
+/// Proofs one key may have remembered per replay window, by default.
+const DEFAULT_PROOFS_PER_KEY: u32 = 10_000;
 
 impl Dpop {
     /// DPoP for a service that clients reach at `public_base_url` (https, or http on a loopback
@@ -78,6 +83,7 @@ impl Dpop {
             nonce_secret: None,
             nonce_step: DEFAULT_NONCE_STEP,
             store: None,
+            proofs_per_key: DEFAULT_PROOFS_PER_KEY,
         }
     }
 
@@ -127,6 +133,21 @@ impl Dpop {
         self
     }
 
+    /// How many proofs of one key (one `cnf.jkt`) are remembered per replay window (twice
+    /// [`iat_window`](Dpop::iat_window)): each key's share of the replay store. Defaults to
+    /// 10,000 (about 80 requests a second, sustained, with the default window).
+    ///
+    /// A client that mints proofs faster is answered **429 Too Many Requests** with
+    /// `Retry-After` (the end of its window) until its window ends, and only that client:
+    /// every other key keeps its own share, so one client cannot fill the store (whose
+    /// capacity, for [`MemoryReplayStore`], is 1,000,000 entries) and lock the others out.
+    /// The count is per instance: with a store shared by a fleet, one key holds at most
+    /// `instances × proofs_per_key` entries of it.
+    pub fn proofs_per_key(mut self, proofs: u32) -> Self {
+        self.proofs_per_key = proofs;
+        self
+    }
+
     pub(crate) fn is_required(&self) -> bool {
         self.required
     }
@@ -157,6 +178,11 @@ impl Dpop {
         if self.nonce_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err(refuse("the nonce secret is shorter than 32 bytes".into()));
         }
+        if self.proofs_per_key == 0 {
+            return Err(refuse(
+                "proofs_per_key is 0: no proof could ever be accepted".into(),
+            ));
+        }
         if self.nonce_step < Duration::from_secs(1) {
             return Err(refuse("nonce_lifetime is shorter than 1 s".into()));
         }
@@ -176,6 +202,7 @@ impl fmt::Debug for Dpop {
                 "replay_store",
                 &self.store.as_ref().map_or("memory", |_| "(custom)"),
             )
+            .field("proofs_per_key", &self.proofs_per_key)
             .finish()
     }
 }
@@ -187,6 +214,12 @@ pub(crate) struct ProofRequest {
     pub(crate) path: String,
 }
 
+/// How long a proof identifier is remembered: twice the `iat` window, so that a proof is
+/// remembered for as long as it could be accepted.
+fn replay_ttl(window_s: u64) -> Duration {
+    Duration::from_secs(window_s * 2)
+}
+
 /// [`Dpop`], ready: the base URL parsed, the nonce key, the store.
 pub(crate) struct DpopVerifier {
     base: Url,
@@ -195,6 +228,8 @@ pub(crate) struct DpopVerifier {
     window_s: u64,
     nonces: Option<Nonces>,
     store: Arc<dyn ReplayStore>,
+    /// Each key's share of the store.
+    quota: KeyQuota,
     clock: Arc<dyn Clock>,
     challenge: DpopChallenge,
 }
@@ -207,11 +242,13 @@ impl DpopVerifier {
     pub(crate) fn new(config: &Dpop, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
         let base = config.validate()?;
         let step_ms = u64::try_from(config.nonce_step.as_millis()).unwrap_or(u64::MAX);
+        let window_s = config.iat_window.as_secs().max(1);
         Ok(Self {
             base,
             required: config.required,
             algorithms: config.algorithms,
-            window_s: config.iat_window.as_secs().max(1),
+            window_s,
+            quota: KeyQuota::new(config.proofs_per_key, replay_ttl(window_s)),
             nonces: config
                 .nonce_secret
                 .as_ref()
@@ -341,8 +378,28 @@ impl DpopVerifier {
         key_input.push(0);
         key_input.extend_from_slice(jti.as_bytes());
         let key = b64::encode(digest::digest(&digest::SHA256, &key_input).as_ref());
-        let ttl = Duration::from_secs(self.window_s * 2);
-        match self.store.first_use(&key, now_ms, ttl).await {
+        match self.quota.admit(jkt, now_ms) {
+            Ok(()) => {}
+            Err(Over::Key(ends_in)) => {
+                return Err(AuthError::new(AuthErrorKind::TooManyProofs)
+                    .with_context(format!(
+                        "the DPoP key {} has used its share of the replay store ({} s window)",
+                        shown(jkt),
+                        replay_ttl(self.window_s).as_secs()
+                    ))
+                    .with_retry_after(ends_in.max(Duration::from_secs(1))))
+            }
+            Err(Over::Keys) => {
+                return Err(AuthError::new(AuthErrorKind::ValidationUnavailable)
+                    .with_context("more DPoP keys sent proofs within one window than are tracked")
+                    .with_retry_after(STORE_RETRY))
+            }
+        }
+        match self
+            .store
+            .first_use(&key, now_ms, replay_ttl(self.window_s))
+            .await
+        {
             Ok(true) => Ok(next_nonce),
             Ok(false) => Err(invalid(format!(
                 "the proof's jti {} was already used",

@@ -5,6 +5,7 @@
 mod certificate;
 mod dpop;
 mod nonce;
+mod quota;
 #[cfg(feature = "redis")]
 mod redis;
 mod replay;

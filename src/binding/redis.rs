@@ -18,6 +18,16 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// reached (or answers later than [`timeout`](RedisReplayStore::timeout)), DPoP requests are
 /// refused with 503, never accepted.
 ///
+/// **One client flooding the store.** Every entry expires with its proof's window (`SET … PX`),
+/// so Redis holds at most the proofs of one window. Within it, each instance counts each DPoP
+/// key's proofs ([`Dpop::proofs_per_key`](crate::Dpop::proofs_per_key), 10,000 per window by
+/// default) and answers 429 to a key past its share, so one key can hold at most `instances ×
+/// proofs_per_key` entries (about 100 bytes each) however fast it mints proofs, and the other
+/// clients keep being served. Size Redis for the keys you serve at that bound, and keep
+/// `maxmemory-policy` at `noeviction` (or a `volatile-*` policy only with room to spare): an
+/// evicted entry is a proof that can be replayed, while a full Redis refuses new writes, which
+/// this store answers with 503 (fail closed).
+///
 /// ```
 /// use tower_jwt_auth::{Dpop, JwtAuth, RedisReplayStore};
 /// let store = RedisReplayStore::new("redis://127.0.0.1:6379").unwrap();

@@ -89,7 +89,10 @@ impl std::error::Error for ReplayStoreError {
 /// neighbour.
 ///
 /// Bounded: at most `capacity` live entries (default 1,000,000, about 100 MB at worst); when
-/// full, new proofs are refused with 503 rather than forgotten early.
+/// full, new proofs are refused with 503 rather than forgotten early. One client cannot get
+/// there alone: each DPoP key may hold only its share
+/// ([`Dpop::proofs_per_key`](crate::Dpop::proofs_per_key)), past which that key alone is
+/// answered 429.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

@@ -85,9 +85,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                         "cnf" => r.cnf = map.next_value::<Cnf>()?.0,
                         name if NOT_ACCESS_TOKEN.contains(&name) => {
                             map.next_value::<de::IgnoredAny>()?;
-                            r.foreign = r.foreign.or_else(|| {
-                                NOT_ACCESS_TOKEN.iter().find(|n| **n == name).copied()
-                            });
+                            r.foreign = r
+                                .foreign
+                                .or_else(|| NOT_ACCESS_TOKEN.iter().find(|n| **n == name).copied());
                         }
                         name if KEPT.contains(&name) => {
                             let kept = KEPT.iter().find(|k| **k == name).copied().unwrap_or("");

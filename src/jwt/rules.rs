@@ -140,8 +140,9 @@ pub(crate) fn not_an_access_token(claim: &str) -> AuthError {
     } else {
         "an OpenID Connect ID token"
     };
-    AuthError::new(AuthErrorKind::NotAnAccessToken)
-        .with_context(format!("the token carries `{claim}`: it is {kind}, not an access token"))
+    AuthError::new(AuthErrorKind::NotAnAccessToken).with_context(format!(
+        "the token carries `{claim}`: it is {kind}, not an access token"
+    ))
 }
 
 fn missing(detail: &'static str) -> AuthError {
