@@ -73,7 +73,7 @@ impl Algorithm {
     }
 
     /// The position in [`Algorithm::ALL`]: the index of a per-algorithm table.
-    pub(crate) fn index(self) -> usize {
+    pub(crate) const fn index(self) -> usize {
         self as usize
     }
 }
@@ -95,6 +95,22 @@ impl AlgorithmSet {
     /// No algorithm.
     #[cfg(test)]
     pub(crate) const EMPTY: Self = Self(0);
+
+    /// Exactly these.
+    pub(crate) const fn of(algorithms: &[Algorithm]) -> Self {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < algorithms.len() {
+            bits |= 1 << algorithms[i].index();
+            i += 1;
+        }
+        Self(bits)
+    }
+
+    /// The algorithms in both sets.
+    pub(crate) fn and(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
 
     /// Just `alg`.
     pub(crate) fn only(alg: Algorithm) -> Self {

@@ -114,10 +114,13 @@ fn published(config: &Config) -> Result<Option<Arc<Published>>, ConfigError> {
     };
     let resource = meta.validate(&config.audience)?;
     let binding = crate::metadata::Binding {
-        dpop: config
-            .dpop
-            .as_ref()
-            .map(|d| (d.algorithm_names(), d.is_required())),
+        dpop: config.dpop.as_ref().map(|d| {
+            let algorithms = d.algorithms_within(config.proof_algorithms());
+            (
+                algorithms.iter().map(|a| a.as_str()).collect(),
+                d.is_required(),
+            )
+        }),
         certificates: config.certificate_bound,
     };
     let mut servers = vec![config.primary.url.clone()];

@@ -62,7 +62,13 @@ pub(crate) struct Config {
     /// Opaque tokens no prefix routes are shown to every unprefixed introspection endpoint in
     /// turn, instead of to the one default.
     pub(crate) introspection_in_turn: bool,
+    /// The FAPI 2.0 resource-server rules: FAPI algorithms, sender-constrained tokens only.
+    pub(crate) fapi2: bool,
 }
+
+/// The signature algorithms FAPI 2.0 allows.
+pub(crate) const FAPI2_ALGORITHMS: AlgorithmSet =
+    AlgorithmSet::of(&[Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA]);
 
 /// A fixed key given in PEM.
 #[derive(Clone)]
@@ -96,6 +102,7 @@ impl Config {
             dpop: None,
             certificate_bound: false,
             introspection_in_turn: false,
+            fapi2: false,
         }
     }
 
@@ -136,6 +143,9 @@ impl Config {
         for introspection in issuers.filter_map(|i| i.introspection.as_ref()) {
             introspection.validate()?;
         }
+        if self.fapi2 {
+            self.validate_fapi2()?;
+        }
         let c = &self.cache;
         if c.ttl_floor > c.ttl_ceiling {
             return Err(ConfigError::new(
@@ -147,6 +157,54 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// FAPI 2.0: a way to bind tokens, and no algorithm outside the profile's.
+    fn validate_fapi2(&self) -> Result<(), ConfigError> {
+        let refuse = |why: String| Err(ConfigError::new("fapi2", why));
+        if self.dpop.is_none() && !self.certificate_bound {
+            return refuse(
+                "FAPI 2.0 accepts only sender-constrained tokens: configure dpop(..) and/or \
+                 certificate_bound_tokens()"
+                    .into(),
+            );
+        }
+        if !self.strict_rfc9068 {
+            return refuse("FAPI 2.0 needs strict RFC 9068".into());
+        }
+        let outside = |set: AlgorithmSet| set.iter().find(|a| !FAPI2_ALGORITHMS.contains(*a));
+        let issuers = std::iter::once(&self.primary).chain(&self.issuers);
+        let sets = std::iter::once(self.algorithms).chain(issuers.filter_map(|i| i.algorithms));
+        for set in sets {
+            if let Some(alg) = outside(set) {
+                return refuse(format!(
+                    "{alg} is not allowed by FAPI 2.0 (PS256, ES256 and EdDSA are)"
+                ));
+            }
+        }
+        if self
+            .dpop
+            .as_ref()
+            .is_some_and(|d| d.algorithms_within(FAPI2_ALGORITHMS).is_empty())
+        {
+            return refuse(
+                "no DPoP proof algorithm is allowed by FAPI 2.0 (PS256, ES256 and EdDSA are)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The DPoP proof algorithms accepted: the configured ones, narrowed to FAPI 2.0's under
+    /// that profile.
+    pub(crate) fn proof_algorithms(&self) -> AlgorithmSet {
+        if self.fapi2 {
+            FAPI2_ALGORITHMS
+        } else {
+            AlgorithmSet::ALL
+        }
     }
 }
 
@@ -169,6 +227,7 @@ impl fmt::Debug for Config {
             .field("dpop", &self.dpop)
             .field("certificate_bound_tokens", &self.certificate_bound)
             .field("introspection_in_turn", &self.introspection_in_turn)
+            .field("fapi2", &self.fapi2)
             .finish_non_exhaustive()
     }
 }

@@ -91,6 +91,9 @@ pub enum AuthErrorKind {
     /// DPoP is required ([`Dpop::required`](crate::Dpop::required)) and the credential was a
     /// bearer token: 401 `invalid_token` with a `DPoP` challenge.
     DpopRequired,
+    /// Under [`JwtAuth::fapi2`](crate::JwtAuth::fapi2): the credential is not bound to a DPoP
+    /// key or a client certificate (a plain bearer token, an API key): 401 `invalid_token`.
+    NotSenderConstrained,
     /// One DPoP key sent more proofs within the replay window than its share of the replay
     /// store ([`Dpop::proofs_per_key`](crate::Dpop::proofs_per_key)): 429 Too Many Requests
     /// with `Retry-After`, for that key alone.
@@ -160,6 +163,7 @@ impl AuthErrorKind {
             K::UseDpopNonce => "the DPoP proof must carry the server's current nonce",
             K::DpopRequired => "a DPoP-bound token and its proof are required",
             K::TooManyProofs => "too many DPoP proofs from one key; retry later",
+            K::NotSenderConstrained => "a sender-constrained token is required",
             K::InsufficientScope => "the token lacks a required scope",
             K::SubTypeMismatch => "the token's subject type is not accepted here",
             K::MissingRole => "the token lacks a required role",
@@ -615,6 +619,7 @@ mod tests {
             K::NotAnAccessToken,
             K::BoundToken,
             K::TooManyProofs,
+            K::NotSenderConstrained,
             K::InsufficientScope,
             K::SubTypeMismatch,
             K::MissingRole,

@@ -69,6 +69,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> &'static str {
         K::UseDpopNonce => "use_dpop_nonce",
         K::DpopRequired => "dpop_required",
         K::TooManyProofs => "too_many_proofs",
+        K::NotSenderConstrained => "not_sender_constrained",
         K::InsufficientScope => "insufficient_scope",
         K::SubTypeMismatch => "sub_type_mismatch",
         K::MissingRole => "missing_role",

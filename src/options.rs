@@ -241,6 +241,45 @@ where
         self.configure(|c| c.strict_rfc9068 = true)
     }
 
+    /// The FAPI 2.0 Security Profile's rules for a resource server, in one call:
+    ///
+    /// - signatures by PS256, ES256 or EdDSA only (tokens and DPoP proofs); RSA keys of at
+    ///   least 2,048 bits (as always);
+    /// - sender-constrained tokens only: a token must be bound to a DPoP key (`cnf.jkt`, with
+    ///   its proof) or to the client certificate of the request (`cnf["x5t#S256"]`); a plain
+    ///   bearer token, an API key or an unbound introspected token is refused (401
+    ///   `invalid_token`, [`NotSenderConstrained`](crate::AuthErrorKind::NotSenderConstrained));
+    /// - strict RFC 9068 ([`strict_rfc9068`](JwtAuth::strict_rfc9068)).
+    ///
+    /// At least one way of binding must be configured: [`dpop`](JwtAuth::dpop),
+    /// [`certificate_bound_tokens`](JwtAuth::certificate_bound_tokens), or both (either binding
+    /// is then accepted). Without one, or with an algorithm outside the profile's set (for the
+    /// layer or an issuer), the configuration is refused, naming `fapi2`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, Dpop, JwtAuth};
+    /// let auth = JwtAuth::new("https://auth.aelix.example", "payments-api")
+    ///     .fapi2()
+    ///     .dpop(Dpop::new("https://api.aelix.example"))
+    ///     .certificate_bound_tokens();
+    /// assert!(auth.config_error().is_none());
+    ///
+    /// let unbound = JwtAuth::new("https://auth.aelix.example", "payments-api").fapi2();
+    /// assert_eq!(unbound.config_error().unwrap().field(), "fapi2");
+    /// let rs256 = JwtAuth::new("https://auth.aelix.example", "payments-api")
+    ///     .fapi2()
+    ///     .certificate_bound_tokens()
+    ///     .algorithms([Algorithm::RS256]);
+    /// assert_eq!(rs256.config_error().unwrap().field(), "fapi2");
+    /// ```
+    pub fn fapi2(self) -> Self {
+        self.configure(|c| {
+            c.fapi2 = true;
+            c.strict_rfc9068 = true;
+            c.algorithms = crate::config::FAPI2_ALGORITHMS;
+        })
+    }
+
     /// Fetches keys from this JWK set URL instead of discovering it. Defaults to discovery.
     ///
     /// ```

@@ -62,6 +62,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
         | K::NotAnAccessToken
         | K::BoundToken
         | K::NotDpopBound
+        | K::NotSenderConstrained
         | K::DpopRequired
         | K::InactiveToken
         | K::UnknownApiKey

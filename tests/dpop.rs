@@ -174,6 +174,72 @@ async fn each_proof_rule_broken_alone_is_refused() {
             key.proof("GET", &api.usage).access_token("x.y.z").sign(),
         ),
         ("no htu", proof().without("htu").sign()),
+        (
+            "kid instead of jwk",
+            proof()
+                .without("jwk")
+                .header("kid", key.thumbprint())
+                .sign(),
+        ),
+        (
+            "jku instead of jwk",
+            proof()
+                .without("jwk")
+                .header("jku", format!("{}/jwks", api.base))
+                .sign(),
+        ),
+        (
+            "x5c instead of jwk",
+            proof().without("jwk").header("x5c", json!(["MIIB"])).sign(),
+        ),
+        (
+            "x5c beside jwk",
+            proof().header("x5c", json!(["MIIB"])).sign(),
+        ),
+        (
+            "jku beside jwk",
+            proof().header("jku", api.base.clone()).sign(),
+        ),
+        (
+            "jti over 256 bytes",
+            proof().claim("jti", "j".repeat(257)).sign(),
+        ),
+        (
+            "proof over the size cap",
+            proof().claim("pad", "p".repeat(9 * 1024)).sign(),
+        ),
+        ("RSA proof key over 8,192 bits", {
+            // A modulus of 8,200 bits: refused when the key is read, before any signature
+            // work (the signature here is the ES256 key's, never looked at).
+            let mut n = vec![0xc5u8; 1025];
+            n[0] = 0xff;
+            let jwk = json!({"kty": "RSA", "n": b64url(&n), "e": "AQAB"});
+            proof().header("alg", "RS256").header("jwk", jwk).sign()
+        }),
+        (
+            "htu with user information",
+            key.proof("GET", &api.usage.replace("http://", "http://user@"))
+                .access_token(&token)
+                .sign(),
+        ),
+        (
+            "htu with a trailing slash",
+            key.proof("GET", &format!("{}/", api.usage))
+                .access_token(&token)
+                .sign(),
+        ),
+        (
+            "htu of another scheme",
+            key.proof("GET", &api.usage.replace("http://", "https://"))
+                .access_token(&token)
+                .sign(),
+        ),
+        (
+            "htu with an encoded slash",
+            key.proof("GET", &format!("{}%2F", api.usage))
+                .access_token(&token)
+                .sign(),
+        ),
         ("not a JWS", "a.b".to_owned()),
         ("garbage", "!!".to_owned()),
     ];
@@ -200,6 +266,64 @@ async fn each_proof_rule_broken_alone_is_refused() {
     )
     .await;
     assert_eq!(res.status(), 200, "{:?}", challenges(&res));
+    // RFC 3986 §6 normalization: the scheme and host in any case, dot segments, percent-
+    // encoded unreserved characters in any case: the same target, each once.
+    let port = api.base.rsplit(':').next().unwrap();
+    for htu in [
+        format!("HTTP://127.0.0.1:{port}/usage"),
+        format!("http://127.0.0.1:{port}/a/../usage"),
+        format!("http://127.0.0.1:{port}/./usage"),
+        format!("http://127.0.0.1:{port}/%75sage"),
+        format!("http://127.0.0.1:{port}/us%61ge"),
+        format!("http://127.0.0.1:{port}/usag%65?x#y"),
+    ] {
+        let p = key.proof("GET", &htu).access_token(&token).sign();
+        let res = send(&api.usage, Some(format!("DPoP {token}")), &[&p]).await;
+        assert_eq!(res.status(), 200, "{htu}: {:?}", challenges(&res));
+    }
+}
+
+/// Unpadded base64url.
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[tokio::test]
+async fn htu_names_the_default_port_either_way() {
+    let issuer = TestIssuer::start().await;
+    // The public URL has no port (80); the proof may name it or not.
+    let (listener, _) = listener().await;
+    let api = serve(
+        listener,
+        JwtAuth::new(issuer.url(), "insights-api").dpop(Dpop::new("http://localhost")),
+    );
+    let key = DpopKey::generate(Algorithm::ES256);
+    let token = issuer.token().dpop_bound(&key).sign();
+    for (htu, status) in [
+        ("http://localhost/usage", 200),
+        ("http://LocalHost:80/usage", 200),
+        ("http://localhost:8080/usage", 401),
+    ] {
+        let p = key.proof("GET", htu).access_token(&token).sign();
+        let res = send(&api.usage, Some(format!("DPoP {token}")), &[&p]).await;
+        assert_eq!(res.status(), status, "{htu}: {:?}", challenges(&res));
+    }
+}
+
+#[tokio::test]
+async fn a_dpop_proof_is_never_an_access_token() {
+    let issuer = TestIssuer::start().await;
+    let api = start(|base| JwtAuth::new(issuer.url(), "insights-api").dpop(Dpop::new(base))).await;
+    let key = DpopKey::generate(Algorithm::ES256);
+    let token = issuer.token().dpop_bound(&key).sign();
+    let proof = key.proof("GET", &api.usage).access_token(&token).sign();
+    for authorization in [format!("Bearer {proof}"), format!("DPoP {proof}")] {
+        let res = send(&api.usage, Some(authorization.clone()), &[&proof]).await;
+        assert_eq!(res.status(), 401, "{authorization}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_token", "{authorization}");
+    }
 }
 
 #[tokio::test]

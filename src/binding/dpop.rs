@@ -156,6 +156,12 @@ impl Dpop {
         self.algorithms.iter().map(Algorithm::as_str).collect()
     }
 
+    /// The proof algorithms accepted where the layer allows only `allowed` (FAPI 2.0 narrows
+    /// the default set to its own).
+    pub(crate) fn algorithms_within(&self, allowed: AlgorithmSet) -> AlgorithmSet {
+        self.algorithms.and(allowed)
+    }
+
     /// The first unusable setting.
     pub(crate) fn validate(&self) -> Result<Url, ConfigError> {
         let refuse = |why: String| ConfigError::new("dpop", why);
@@ -214,6 +220,57 @@ pub(crate) struct ProofRequest {
     pub(crate) path: String,
 }
 
+/// Whether a proof's `htu` names the request's target URI, as RFC 9449 §4.3 compares them:
+/// without query and fragment, after RFC 3986 §6.2.2 and §6.2.3 normalization — scheme and
+/// host case, the default port, dot segments (all done by the URL parser), and
+/// percent-encoding (here: unreserved characters decoded, hex digits in upper case). A `htu`
+/// with user information never matches: a target URI has none.
+fn same_target(htu: &Url, expected: &Url) -> bool {
+    htu.username().is_empty()
+        && htu.password().is_none()
+        && htu.scheme() == expected.scheme()
+        && htu.host_str() == expected.host_str()
+        && htu.port_or_known_default() == expected.port_or_known_default()
+        && normalized_path(htu.path()) == normalized_path(expected.path())
+}
+
+/// A path with RFC 3986 §6.2.2.1–2 percent-encoding normalization: `%XX` of an unreserved
+/// character decoded, other escapes' hex digits in upper case.
+fn normalized_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains('%') {
+        return path.into();
+    }
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                // Two hex digits make one byte; both are below 16.
+                let byte = u8::try_from(hi * 16 + lo).unwrap_or(0);
+                if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                    out.push(char::from(byte));
+                } else {
+                    out.push('%');
+                    out.push_str(&path[i + 1..i + 3].to_ascii_uppercase());
+                }
+                i += 3;
+            }
+            _ => {
+                // `path` is ASCII after URL parsing, so one byte is one character.
+                out.push(char::from(bytes[i]));
+                i += 1;
+            }
+        }
+    }
+    out.into()
+}
+
 /// How long a proof identifier is remembered: twice the `iat` window, so that a proof is
 /// remembered for as long as it could be accepted.
 fn replay_ttl(window_s: u64) -> Duration {
@@ -239,14 +296,20 @@ fn invalid(context: impl Into<Arc<str>>) -> AuthError {
 }
 
 impl DpopVerifier {
-    pub(crate) fn new(config: &Dpop, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+    /// `allowed`: the proof algorithms the layer's profile permits at all.
+    pub(crate) fn new(
+        config: &Dpop,
+        allowed: AlgorithmSet,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
         let base = config.validate()?;
+        let algorithms = config.algorithms_within(allowed);
         let step_ms = u64::try_from(config.nonce_step.as_millis()).unwrap_or(u64::MAX);
         let window_s = config.iat_window.as_secs().max(1);
         Ok(Self {
             base,
             required: config.required,
-            algorithms: config.algorithms,
+            algorithms,
             window_s,
             quota: KeyQuota::new(config.proofs_per_key, replay_ttl(window_s)),
             nonces: config
@@ -259,7 +322,7 @@ impl DpopVerifier {
                 .unwrap_or_else(|| Arc::new(MemoryReplayStore::new())),
             clock,
             challenge: DpopChallenge {
-                algs: config.algorithm_names().join(" ").into(),
+                algs: algorithms.names().into(),
                 required: config.required,
             },
         })
@@ -317,11 +380,9 @@ impl DpopVerifier {
         }
         let htu = text("htu")?;
         let expected = self.htu(&request.path);
-        let matches = Url::parse(htu).ok().is_some_and(|mut u| {
-            u.set_query(None);
-            u.set_fragment(None);
-            u == expected
-        });
+        let matches = Url::parse(htu)
+            .ok()
+            .is_some_and(|u| same_target(&u, &expected));
         if !matches {
             return Err(invalid(format!(
                 "the proof's htu {} is not {}",
@@ -441,6 +502,16 @@ impl DpopVerifier {
         if header.contains_key("crit") {
             return Err(invalid("the proof has critical header extensions"));
         }
+        if let Some(pointer) = ["jku", "x5u", "x5c"]
+            .iter()
+            .find(|m| header.contains_key(**m))
+        {
+            // The key is the one in `jwk` (RFC 9449 §4.2); a key a proof points at or carries
+            // in another form is never fetched nor trusted.
+            return Err(invalid(format!(
+                "the proof's header has `{pointer}`: its key must come from `jwk` alone"
+            )));
+        }
         let alg = match header.get("alg") {
             Some(Value::String(name)) => Algorithm::from_name(name)
                 .filter(|a| self.algorithms.contains(*a))
@@ -491,5 +562,41 @@ impl fmt::Debug for DpopVerifier {
             .field("base", &self.base.as_str())
             .field("required", &self.required)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod htu_tests {
+    use super::*;
+
+    #[test]
+    fn targets_compare_after_rfc_3986_normalization() {
+        let expected = Url::parse("https://api.example.com/v1/usage~x").unwrap();
+        for same in [
+            "https://api.example.com/v1/usage~x",
+            "HTTPS://API.Example.COM/v1/usage~x",
+            "https://api.example.com:443/v1/usage~x",
+            "https://api.example.com/v1/%75sage%7Ex",
+            "https://api.example.com/v1/%75sage%7ex",
+            "https://api.example.com/v1/./a/../usage~x",
+            "https://api.example.com/v1/usage~x?q=1#f",
+        ] {
+            let htu = Url::parse(same).unwrap();
+            assert!(same_target(&htu, &expected), "{same}");
+        }
+        for other in [
+            "http://api.example.com/v1/usage~x",
+            "https://api.example.com:8443/v1/usage~x",
+            "https://user@api.example.com/v1/usage~x",
+            "https://user:pw@api.example.com/v1/usage~x",
+            "https://api.example.com/v1/usage~x/",
+            "https://api.example.com/v1/Usage~x",
+            "https://api.example.com/v1/usage%2Fx",
+            "https://api.example.com.evil/v1/usage~x",
+        ] {
+            let htu = Url::parse(other).unwrap();
+            assert!(!same_target(&htu, &expected), "{other}");
+        }
+        assert_eq!(normalized_path("/a%2fb%zz%4"), "/a%2Fb%zz%4");
     }
 }

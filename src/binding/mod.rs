@@ -40,6 +40,8 @@ pub(crate) enum Scheme {
 pub(crate) struct Bindings {
     dpop: Option<DpopVerifier>,
     certificates: bool,
+    /// Unbound credentials are refused (FAPI 2.0).
+    sender_constrained: bool,
 }
 
 impl Bindings {
@@ -48,9 +50,10 @@ impl Bindings {
             dpop: config
                 .dpop
                 .as_ref()
-                .map(|d| DpopVerifier::new(d, clock))
+                .map(|d| DpopVerifier::new(d, config.proof_algorithms(), clock))
                 .transpose()?,
             certificates: config.certificate_bound,
+            sender_constrained: config.fapi2,
         })
     }
 
@@ -83,6 +86,11 @@ impl Bindings {
             Confirmation::None => match &self.dpop {
                 Some(d) if d.required() => Err(AuthError::new(AuthErrorKind::DpopRequired)
                     .with_context("DPoP is required and a bearer credential was presented")),
+                _ if self.sender_constrained => {
+                    Err(AuthError::new(AuthErrorKind::NotSenderConstrained).with_context(
+                        "FAPI 2.0: the credential is not bound to a DPoP key or a client certificate",
+                    ))
+                }
                 _ => Ok(()),
             },
             Confirmation::Jkt(_) => {

@@ -26,6 +26,7 @@ use crate::Algorithm;
 /// # }
 /// ```
 #[must_use = "a token builder does nothing until `sign` is called"]
+#[derive(Clone)]
 pub struct TokenBuilder {
     issuer: Arc<Inner>,
     header: Map<String, Value>,
@@ -34,6 +35,7 @@ pub struct TokenBuilder {
     kid: KidChoice,
 }
 
+#[derive(Clone)]
 enum KidChoice {
     OfKey,
     None,
