@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests run beside the crate, and does nothing that is already done:
-# - the pinned Node packages of tests/interop (panva's oidc-provider and jose, the MCP SDK);
+# - the pinned Node packages of tests/interop (panva's oidc-provider, jose and oauth4webapi,
+#   the MCP SDK);
 # - Debian's redis-server, for the shared DPoP replay store (started by the tests themselves
 #   on a free loopback port).
 set -euo pipefail

@@ -91,6 +91,8 @@ pub(crate) fn parse<'a>(json: &'a [u8], typ_policy: TypPolicy) -> Result<Header<
     let raw: RawHeader<'a> = serde_json::from_str(json).map_err(|e| {
         if is_duplicate(&e) {
             malformed("the token header has a duplicate member name")
+        } else if e.classify() == serde_json::error::Category::Data {
+            malformed("the token header has a member of the wrong type")
         } else {
             malformed("the token header is not valid JSON")
         }
