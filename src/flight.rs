@@ -161,11 +161,9 @@ mod tests {
     async fn cancelled_waiters_take_their_call_with_them() {
         let flight = SingleFlight::<u32, u32>::new("test");
         for key in 0..10_000 {
-            let waited = tokio::time::timeout(
-                Duration::ZERO,
-                flight.run(key, || std::future::pending::<u32>()),
-            )
-            .await;
+            let waited =
+                tokio::time::timeout(Duration::ZERO, flight.run(key, std::future::pending::<u32>))
+                    .await;
             assert!(waited.is_err());
         }
         assert_eq!(flight.len(), 0, "every abandoned call is gone");
@@ -174,7 +172,7 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_driver_hands_the_call_to_the_next_waiter() {
         let flight = SingleFlight::<u32, u32>::new("test");
-        let mut first = Box::pin(flight.run(1, || std::future::pending::<u32>()));
+        let mut first = Box::pin(flight.run(1, std::future::pending::<u32>));
         assert!(futures_poll_once(first.as_mut()).await.is_none());
         let mut second = Box::pin(flight.run(1, || async { 2 }));
         assert!(futures_poll_once(second.as_mut()).await.is_none());

@@ -53,11 +53,8 @@ async fn abandoned_introspection_calls_leave_nothing_behind() {
     metrics::set_global_recorder(recorder).unwrap();
 
     // An introspection endpoint that never answers.
-    let hanging = serve(Router::new().route(
-        "/introspect",
-        post(|| std::future::pending::<&'static str>()),
-    ))
-    .await;
+    let hanging =
+        serve(Router::new().route("/introspect", post(std::future::pending::<&'static str>))).await;
     let auth = JwtAuth::new(&hanging.base, "insights-api").introspection(Introspection::new(
         format!("{}/introspect", hanging.base),
         "rs",

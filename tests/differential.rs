@@ -167,7 +167,7 @@ fn token(key: &SigningKey, header: &Doc, claims: &Doc) -> String {
 /// Flips one bit of the last character's unused bits (a non-canonical encoding of the same
 /// bytes), when the segment has unused bits.
 fn non_canonical(segment: &str) -> Option<String> {
-    if segment.len() % 4 == 0 {
+    if segment.len().is_multiple_of(4) {
         return None;
     }
     let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

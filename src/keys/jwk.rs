@@ -144,6 +144,37 @@ impl RawJwk {
     }
 }
 
+/// The small primes of the ROCA fingerprint test (Nemec et al., "The Return of Coppersmith's
+/// Attack", CCS 2017).
+const ROCA_PRIMES: [u32; 38] = [
+    3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97,
+    101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
+];
+
+/// Whether an RSA modulus (big-endian, no leading zeros) was made by the Infineon library of
+/// CVE-2017-15361: its primes are `k·M + (65537^a mod M)` for a primorial `M`, so the modulus
+/// is, modulo each small prime `p` dividing `M`, a power of 65537. A random modulus passes all
+/// 38 residue tests with negligible probability. Run once per key, when the key is read.
+fn has_roca_fingerprint(n: &[u8]) -> bool {
+    ROCA_PRIMES.iter().all(|&p| {
+        let residue = n
+            .iter()
+            .fold(0u32, |r, &byte| (r * 256 + u32::from(byte)) % p);
+        // The subgroup 65537 generates modulo p.
+        let generator = 65537 % p;
+        let mut power = 1 % p;
+        loop {
+            if power == residue {
+                return true;
+            }
+            power = power * generator % p;
+            if power == 1 % p {
+                return false;
+            }
+        }
+    })
+}
+
 /// Parses a JWK set document. The document itself must be a JSON object with a `keys` array of
 /// at most [`MAX_KEYS`] entries; each entry is then parsed on its own and an unusable one is
 /// skipped with its reason.
@@ -236,6 +267,12 @@ pub(crate) fn parse_key(jwk: RawJwk, allowed: AlgorithmSet) -> Result<Key, Strin
             }
             if e.is_empty() || e.len() > 8 || e[e.len() - 1] & 1 == 0 || e == [1] {
                 return Err("RSA exponent is not a usable odd number".into());
+            }
+            if has_roca_fingerprint(n) {
+                return Err(
+                    "RSA modulus has the ROCA fingerprint (CVE-2017-15361): its private key can be computed"
+                        .into(),
+                );
             }
             material.extend_from_slice(&(n.len() as u32).to_be_bytes());
             material.extend_from_slice(n);
@@ -427,6 +464,43 @@ mod tests {
     use super::*;
 
     const ALL: AlgorithmSet = AlgorithmSet::ALL;
+
+    /// `65537^k`, big-endian: a number every ROCA residue test passes.
+    fn power_of_65537(k: u32) -> Vec<u8> {
+        let mut limbs: Vec<u32> = vec![1];
+        for _ in 0..k {
+            let mut carry = 0u64;
+            for limb in &mut limbs {
+                let v = u64::from(*limb) * 65537 + carry;
+                *limb = v as u32;
+                carry = v >> 32;
+            }
+            if carry > 0 {
+                limbs.push(carry as u32);
+            }
+        }
+        let mut bytes: Vec<u8> = limbs.iter().rev().flat_map(|l| l.to_be_bytes()).collect();
+        let first = bytes.iter().position(|&b| b != 0).unwrap_or(0);
+        bytes.drain(..first);
+        bytes
+    }
+
+    #[test]
+    fn roca_moduli_are_recognised_and_others_are_not() {
+        let roca = power_of_65537(130);
+        assert!(has_roca_fingerprint(&roca));
+        let mut off_by_two = roca.clone();
+        *off_by_two.last_mut().unwrap() ^= 2;
+        assert!(!has_roca_fingerprint(&off_by_two));
+        for alg in [Algorithm::RS256, Algorithm::PS256] {
+            let key = crate::testing::SigningKey::generate(alg);
+            let n = b64::decode(key.public_jwk()["n"].as_str().unwrap()).unwrap();
+            assert!(!has_roca_fingerprint(strip_leading_zeros(&n)));
+        }
+        // Read as a JWK: refused before any use, naming the reason.
+        let jwk = serde_json::json!({"kty": "RSA", "n": b64::encode(&roca), "e": "AQAB"});
+        assert!(skipped_reason(jwk).contains("ROCA"));
+    }
 
     fn skipped_reason(jwk: serde_json::Value) -> String {
         let set = serde_json::json!({ "keys": [jwk] });

@@ -19,6 +19,8 @@
 //! - **Restarts**: [`persist`] keeps the last good set on disk when configured.
 
 pub(crate) mod discovery;
+#[cfg(test)]
+mod jose_vectors;
 pub(crate) mod jwk;
 pub(crate) mod pem;
 pub(crate) mod persist;
