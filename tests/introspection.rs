@@ -151,11 +151,17 @@ fn chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// Who the caller is: the subject, or `client:` and the client when the credential names no
+/// subject.
 async fn whoami(claims: Claims) -> String {
     let grant = claims.grant();
+    let caller = if grant.is_client_only() {
+        format!("client:{}", grant.client_id().unwrap_or("?"))
+    } else {
+        grant.sub().to_owned()
+    };
     format!(
-        "{} {:?} {}",
-        grant.sub(),
+        "{caller} {:?} {}",
         grant.credential(),
         grant.scopes().collect::<Vec<_>>().join(",")
     )
@@ -209,7 +215,7 @@ async fn one_token_costs_one_call_however_many_requests_carry_it() {
         "1,000 requests, one introspection call"
     );
     let body = call(&served, "opaque-1").await.text().await.unwrap();
-    assert_eq!(body, "flip-integration Introspected insights.read");
+    assert_eq!(body, "client:flip-integration Introspected insights.read");
 
     // The call was an RFC 7662 request with client_secret_basic, credentials form-encoded.
     let (authorization, form) = stand_in.last_call();
