@@ -219,6 +219,7 @@ where
 ///         .layer(RequireClaims::new(|c: &AccessClaims| c.sub == "org-42")))
 ///     .layer(JwtAuth::new("https://auth-api.eliq.com", "insights-api"));
 /// ```
+#[must_use = "a layer does nothing until applied with `.layer(..)`"]
 pub struct RequireClaims<C> {
     rule: Arc<RuleFn<C>>,
 }

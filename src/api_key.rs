@@ -165,6 +165,7 @@ impl fmt::Debug for KeyDigest {
 /// assert_eq!(grant.sub(), "org-42");
 /// ```
 #[derive(Clone)]
+#[must_use = "an `ApiKeyGrant` does nothing until stored or returned by a validator"]
 pub struct ApiKeyGrant {
     inner: Arc<GrantData>,
 }

@@ -88,6 +88,7 @@ enum Location {
 /// assert!(!format!("{auth:?}").contains("s3cr3t"));
 /// ```
 #[derive(Clone)]
+#[must_use = "an `Introspection` does nothing until given to `JwtAuth::introspection` or `Issuer::introspection`"]
 pub struct Introspection {
     endpoint: Location,
     client_id: String,

@@ -44,6 +44,7 @@ const RESOLVED_TTL: Duration = Duration::from_secs(600);
 /// assert!(auth.config_error().is_none());
 /// ```
 #[derive(Clone)]
+#[must_use = "an `Issuer` does nothing until given to `JwtAuth::add_issuer` or `JwtAuth::from`"]
 pub struct Issuer {
     pub(crate) url: String,
     pub(crate) tenants: Option<Vec<String>>,

@@ -49,6 +49,16 @@ use crate::token::Sources;
 /// a space, a bad inline key) makes applying the layer panic with a message naming the field, as
 /// axum does for invalid routes; [`JwtAuth::try_new`] and [`JwtAuth::config_error`] report it as
 /// a value, and [`JwtAuth::verify`] and [`JwtAuth::ready`] fail with it.
+///
+/// Every builder call returns a new value: one whose result is dropped is a compile-time
+/// warning (`unused_must_use`), never a requirement silently missing.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let auth = tower_jwt_auth::JwtAuth::new("https://auth-api.eliq.com", "insights-api");
+/// auth.clone().require_scopes(["insights.write"]); // dropped: nothing is required
+/// ```
+#[must_use = "a `JwtAuth` does nothing until applied with `.layer(..)`: a builder call whose result is dropped changes nothing"]
 pub struct JwtAuth<C = AccessClaims> {
     pub(crate) core: Arc<Core<C>>,
     pub(crate) layer: Arc<LayerPolicy>,

@@ -44,6 +44,7 @@ const MAX_AGE: &str = "public, max-age=3600";
 /// assert_eq!(auth.metadata_path(), "/.well-known/oauth-protected-resource/mcp");
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "a `ResourceMetadata` does nothing until given to `JwtAuth::resource_metadata`"]
 pub struct ResourceMetadata {
     resource: String,
     scopes_supported: Option<Vec<String>>,

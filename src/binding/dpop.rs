@@ -57,6 +57,7 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 /// assert!(auth.config_error().is_none() && strict.config_error().is_none());
 /// ```
 #[derive(Clone)]
+#[must_use = "a `Dpop` does nothing until given to `JwtAuth::dpop`"]
 pub struct Dpop {
     base: String,
     required: bool,

@@ -144,6 +144,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// # }
 /// ```
 #[derive(Clone)]
+#[must_use = "a `ClientCredentials` does nothing until used as a token source"]
 pub struct ClientCredentials {
     settings: Arc<Settings>,
     state: Arc<State>,

@@ -42,6 +42,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// # Ok(())
 /// # }
 /// ```
+#[must_use = "a layer does nothing until applied with `.layer(..)`"]
 pub struct AddAccessToken<T> {
     pub(super) source: Arc<T>,
 }

@@ -36,6 +36,7 @@ use crate::response::{responder_in, Responder};
 /// empty `sub_type` makes applying the layer panic with a message naming it;
 /// [`RequireScopes::try_new`] reports an invalid scope as a value instead.
 #[derive(Debug, Clone, Default)]
+#[must_use = "a layer does nothing until applied with `.layer(..)`"]
 pub struct RequireScopes {
     policy: Arc<Policy>,
     error: Option<ConfigError>,
@@ -118,12 +119,6 @@ impl RequireScopes {
         self.policy = Arc::new(policy);
         self
     }
-
-    /// The former name of [`RequireScopes::require_sub_type`].
-    #[deprecated(since = "0.1.0", note = "use `require_sub_type`, as on `JwtAuth`")]
-    pub fn sub_type(self, sub_type: impl Into<String>) -> Self {
-        self.require_sub_type(sub_type)
-    }
 }
 
 /// A per-route (or per-service) layer requiring roles (read from the role claims the main
@@ -141,6 +136,7 @@ impl RequireScopes {
 ///     .layer(JwtAuth::new("https://auth-api.eliq.com", "insights-api"));
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "a layer does nothing until applied with `.layer(..)`"]
 pub struct RequireRoles(RequireScopes);
 
 impl RequireRoles {
@@ -278,6 +274,7 @@ where
 /// A method named twice, a path that is not `/<service>/<method>`, or an invalid scope makes
 /// applying the layer panic naming it ([`MethodScopes::config_error`] reports it as a value).
 #[derive(Debug, Clone, Default)]
+#[must_use = "a `MethodScopes` does nothing until applied with `.layer(..)`"]
 pub struct MethodScopes {
     table: Arc<MethodTable>,
     error: Option<ConfigError>,
