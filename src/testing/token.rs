@@ -117,9 +117,34 @@ impl TokenBuilder {
         self.claim("scope", joined.join(" "))
     }
 
-    /// `aud`, one audience.
+    /// `aud`, one audience (a JSON string).
     pub fn aud(self, aud: &str) -> Self {
         self.claim("aud", aud)
+    }
+
+    /// `aud`, several audiences (a JSON array), as a token for a migration or for an API with
+    /// a v1 and a v2 identifier carries them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
+    /// let issuer = TestIssuer::start().await;
+    /// let token = issuer.token().audiences(["legacy-api", "insights-api"]).sign();
+    /// let claims = JwtAuth::new(issuer.url(), "insights-api").verify(&token).await.unwrap();
+    /// assert_eq!(claims.aud.0, ["legacy-api", "insights-api"]);
+    /// # }
+    /// ```
+    pub fn audiences<I, S>(self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let list: Vec<String> = audiences
+            .into_iter()
+            .map(|a| a.as_ref().to_owned())
+            .collect();
+        self.claim("aud", list)
     }
 
     /// `iss`.
