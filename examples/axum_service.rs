@@ -20,6 +20,7 @@
 //! - `POST /usage/annotations`: also `insights.write`;
 //! - `GET /me`: delegated (user) tokens only.
 
+use axum::handler::Handler;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -75,7 +76,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/usage", get(usage))
         .route(
             "/usage/annotations",
-            post(annotate).layer(RequireScopes::new(["insights.write"])),
+            // On the handler, so that a GET added beside it later does not inherit it.
+            post(annotate.layer(RequireScopes::new(["insights.write"]))),
         )
         .route(
             "/me",

@@ -8,6 +8,7 @@
 //! tokens from the provider's token endpoint (client credentials, as the seeds describe), and
 //! prints what the service answers to each.
 
+use axum::handler::Handler;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -17,6 +18,11 @@ use tower_jwt_auth::{Claims, JwtAuth, RequireScopes};
 /// Reads the user's usage; needs `insights.read` and a delegated (user) token.
 async fn usage(claims: Claims) -> Json<Value> {
     Json(json!({ "user": claims.sub, "scopes": claims.scopes().collect::<Vec<_>>() }))
+}
+
+/// Adds an annotation to the user's usage; needs `insights.write` as well.
+async fn annotate(claims: Claims) -> Json<Value> {
+    Json(json!({ "annotated_by": claims.sub }))
 }
 
 #[tokio::main]
@@ -33,13 +39,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .require_scopes(["insights.read"])
         .require_sub_type("user");
     auth.ready().await?; // fail fast if the provider's keys cannot be loaded
+                         // One path, one requirement per method: the extra scope goes on the POST handler alone
+                         // (`Handler::layer`). A `.layer(..)` on the whole method router would put it on GET too.
     let app = Router::new()
         .route("/usage", get(usage))
         .route(
             "/usage/annotations",
-            get(usage)
-                .post(usage)
-                .layer(RequireScopes::new(["insights.write"])),
+            get(usage).post(annotate.layer(RequireScopes::new(["insights.write"]))),
         )
         .layer(auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -86,23 +92,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .sign();
 
     // 4. What the service answers.
-    let cases: [(&str, &str, Option<&str>); 5] = [
+    let cases: [(&str, &str, &str, Option<&str>); 6] = [
         (
             "delegated token, insights.read",
+            "GET",
             "/usage",
             Some(&delegated_read),
         ),
-        ("no token", "/usage", None),
-        ("expired token", "/usage", Some(&expired)),
-        ("app token (no user context)", "/usage", Some(&app_token)),
+        ("no token", "GET", "/usage", None),
+        ("expired token", "GET", "/usage", Some(&expired)),
         (
-            "read-only token, write route",
+            "app token (no user context)",
+            "GET",
+            "/usage",
+            Some(&app_token),
+        ),
+        (
+            "read-only token, reading",
+            "GET",
+            "/usage/annotations",
+            Some(&delegated_read),
+        ),
+        (
+            "read-only token, annotating",
+            "POST",
             "/usage/annotations",
             Some(&delegated_read),
         ),
     ];
-    for (what, path, bearer) in cases {
-        let mut req = http.get(format!("{api}{path}"));
+    for (what, method, path, bearer) in cases {
+        let method: reqwest::Method = method.parse()?;
+        let mut req = http.request(method.clone(), format!("{api}{path}"));
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
         }
@@ -114,7 +134,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let body = res.text().await?;
-        println!("{what:<32} GET {path:<20} -> {status}");
+        println!("{what:<32} {:<4} {path:<20} -> {status}", method.as_str());
         match challenge {
             Some(c) => println!("{:<36}WWW-Authenticate: {c}\n", ""),
             None => println!("{:<36}{body}\n", ""),
