@@ -17,7 +17,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::health_server::{Health, HealthServer};
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tower_jwt_auth::testing::TestIssuer;
-use tower_jwt_auth::{Claims, JwtAuth};
+use tower_jwt_auth::{AccessClaims, Claims, JwtAuth};
 
 struct Probe;
 
@@ -27,11 +27,9 @@ impl Health for Probe {
         &self,
         req: Request<HealthCheckRequest>,
     ) -> Result<Response<HealthCheckResponse>, Status> {
-        // The layer put the verified claims here.
-        let claims = req
-            .extensions()
-            .get::<Claims>()
-            .ok_or_else(|| Status::internal("JwtAuth is not installed"))?;
+        // The layer put the verified claims here. Asking for another claims type than the
+        // layer's (`with_claims::<T>()`) is an error that says so, never a silent `None`.
+        let claims = Claims::<AccessClaims>::from_extensions(req.extensions())?;
         println!(
             "    (service sees sub={}, scopes={:?})",
             claims.sub,

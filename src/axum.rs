@@ -1,50 +1,18 @@
 //! `Claims` as an axum extractor (feature `axum`, on by default; depends on `axum-core` only).
 
-use std::any::type_name;
-use std::fmt;
-
 use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
 use crate::authenticator::log_refusal;
-use crate::claims::{Claims, Grant};
+use crate::claims::{Claims, MissingClaims};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::response::{is_grpc, Responder};
 
-/// The extractor's rejection: no [`Claims`] of that type in the request.
-///
-/// Behind an [`optional`](crate::JwtAuth::optional) layer, an anonymous request: answered 401
-/// with the layer's challenge. Otherwise the [`JwtAuth`](crate::JwtAuth) layer is not installed
-/// on the route, or uses another claims type: a server bug, answered 500 with a JSON body; the
-/// error event names the claims type, the body does not.
-#[derive(Debug, Clone)]
-pub struct MissingClaims {
-    type_name: &'static str,
-    /// The layer's way of answering, when the request passed it anonymously.
-    anonymous: Option<Responder>,
-    grpc: bool,
-}
-
-impl fmt::Display for MissingClaims {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.anonymous.is_some() {
-            write!(f, "no bearer token: `{}` is required here", self.type_name)
-        } else {
-            write!(
-                f,
-                "no verified `{}` in the request: is the JwtAuth layer installed on this route, with this claims type?",
-                self.type_name
-            )
-        }
-    }
-}
-
-impl std::error::Error for MissingClaims {}
-
 impl IntoResponse for MissingClaims {
     fn into_response(self) -> Response {
+        let grpc = self.grpc;
         let (error, responder) = match self.anonymous {
             Some(responder) => (AuthError::from(AuthErrorKind::MissingToken), responder),
             None => {
@@ -55,7 +23,7 @@ impl IntoResponse for MissingClaims {
             }
         };
         log_refusal(&error);
-        responder.respond(&error, self.grpc).map(Body::from)
+        responder.respond(&error, grpc).map(Body::from)
     }
 }
 
@@ -70,16 +38,7 @@ where
         if let Some(claims) = parts.extensions.get::<Claims<C>>() {
             return Ok(claims.clone());
         }
-        let anonymous = match parts.extensions.get::<Grant>() {
-            // Verified, but with another claims type: a server bug.
-            Some(_) => None,
-            None => parts.extensions.get::<Responder>().cloned(),
-        };
-        Err(MissingClaims {
-            type_name: type_name::<Claims<C>>(),
-            anonymous,
-            grpc: is_grpc(&parts.headers),
-        })
+        Err(MissingClaims::of::<C>(&parts.extensions).for_grpc(is_grpc(&parts.headers)))
     }
 }
 

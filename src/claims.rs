@@ -16,7 +16,7 @@ use crate::response::Responder;
 /// Verified claims of the request's access token, of the application's type `C`.
 ///
 /// Put into the request extensions by the layer; an axum extractor (feature `axum`); readable
-/// with `request.extensions().get::<Claims>()` anywhere else. Cheap to clone.
+/// with [`Claims::from_extensions`] anywhere else (a tonic service). Cheap to clone.
 ///
 /// ```
 /// # use tower_jwt_auth::Claims;
@@ -27,6 +27,27 @@ use crate::response::Responder;
 pub struct Claims<C = AccessClaims> {
     claims: Arc<C>,
     grant: Grant,
+}
+
+impl<C: Send + Sync + 'static> Claims<C> {
+    /// The verified claims in a request's extensions — a tonic `request.extensions()`, an
+    /// `http::Request`'s, a middleware's — of exactly this claims type. Where there are none,
+    /// the error says why (no token behind an optional layer, no layer, or a layer built with
+    /// another claims type), rather than the silent `None` of `extensions().get::<Claims>()`;
+    /// with feature `tonic` it converts into the right `Status` with `?`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{AccessClaims, Claims};
+    /// let empty = http::Extensions::new();
+    /// let missing = Claims::<AccessClaims>::from_extensions(&empty).unwrap_err();
+    /// assert!(missing.to_string().contains("is the JwtAuth layer installed"));
+    /// ```
+    pub fn from_extensions(extensions: &http::Extensions) -> Result<Self, MissingClaims> {
+        extensions
+            .get::<Claims<C>>()
+            .cloned()
+            .ok_or_else(|| MissingClaims::of::<C>(extensions))
+    }
 }
 
 impl<C> Claims<C> {
@@ -112,6 +133,92 @@ impl<C> Deref for Claims<C> {
 impl<C: fmt::Debug> fmt::Debug for Claims<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.claims, f)
+    }
+}
+
+/// No [`Claims`] of the asked-for type in a request: from [`Claims::from_extensions`], and the
+/// axum extractor's rejection.
+///
+/// Behind an [`optional`](crate::JwtAuth::optional) layer, an anonymous request (the axum
+/// extractor answers 401 with the layer's challenge; with feature `tonic` it converts into
+/// `Status::unauthenticated`). Otherwise the [`JwtAuth`](crate::JwtAuth) layer is not installed
+/// on the route, or verified the token into another claims type
+/// ([`with_claims`](crate::JwtAuth::with_claims)): a server bug, which the message names (the
+/// extractor answers 500 and logs it; `Status::internal` with tonic), never a silent `None`.
+#[derive(Debug, Clone)]
+pub struct MissingClaims {
+    type_name: &'static str,
+    /// The token was verified, into another claims type.
+    other_type: bool,
+    /// The layer's way of answering, when the request passed it anonymously.
+    pub(crate) anonymous: Option<crate::response::Responder>,
+    pub(crate) grpc: bool,
+}
+
+impl MissingClaims {
+    /// Why `extensions` hold no `Claims<C>`.
+    pub(crate) fn of<C: 'static>(extensions: &http::Extensions) -> Self {
+        let verified = extensions.get::<Grant>().is_some();
+        Self {
+            type_name: std::any::type_name::<Claims<C>>(),
+            other_type: verified,
+            anonymous: if verified {
+                None
+            } else {
+                extensions.get::<crate::response::Responder>().cloned()
+            },
+            grpc: false,
+        }
+    }
+
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn for_grpc(mut self, grpc: bool) -> Self {
+        self.grpc = grpc;
+        self
+    }
+
+    /// Whether the request passed an [`optional`](crate::JwtAuth::optional) layer without a
+    /// token (a client's matter), rather than the layer being absent or of another claims type
+    /// (a server bug).
+    pub fn is_anonymous(&self) -> bool {
+        self.anonymous.is_some()
+    }
+}
+
+impl fmt::Display for MissingClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.anonymous.is_some() {
+            write!(f, "no bearer token: `{}` is required here", self.type_name)
+        } else if self.other_type {
+            write!(
+                f,
+                "the token was verified into another claims type than `{}`: ask for the type the JwtAuth layer was built with (`with_claims::<T>()`)",
+                self.type_name
+            )
+        } else {
+            write!(
+                f,
+                "no verified `{}` in the request: is the JwtAuth layer installed on this route?",
+                self.type_name
+            )
+        }
+    }
+}
+
+impl std::error::Error for MissingClaims {}
+
+/// With feature `tonic`: an anonymous request is `UNAUTHENTICATED`; a missing layer or another
+/// claims type is `INTERNAL`, logged as an error that names the type (the status message does
+/// not).
+#[cfg(feature = "tonic")]
+impl From<MissingClaims> for tonic::Status {
+    fn from(missing: MissingClaims) -> Self {
+        if missing.is_anonymous() {
+            tonic::Status::unauthenticated("a bearer token is required")
+        } else {
+            tracing::error!(error = %missing, "verified claims asked for without the JwtAuth layer");
+            tonic::Status::internal("the service's authentication is not configured")
+        }
     }
 }
 

@@ -196,10 +196,11 @@
 //! ```no_run
 //! use tonic::{Request, Response, Status};
 //! use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
-//! use tower_jwt_auth::{Claims, JwtAuth};
+//! use tower_jwt_auth::{AccessClaims, Claims, JwtAuth};
 //!
 //! async fn check(req: Request<HealthCheckRequest>) -> Result<Response<HealthCheckResponse>, Status> {
-//!     let claims = req.extensions().get::<Claims>().ok_or_else(|| Status::internal("no claims"))?;
+//!     // The claims type the layer was built with; a wrong one is a loud error, never `None`.
+//!     let claims = Claims::<AccessClaims>::from_extensions(req.extensions())?;
 //!     tracing::info!(user = %claims.sub, "health checked");
 //!     Ok(Response::new(HealthCheckResponse { status: 1 }))
 //! }
@@ -302,8 +303,6 @@ mod service;
 pub mod testing;
 mod token;
 
-#[cfg(feature = "axum")]
-pub use crate::axum::MissingClaims;
 pub use access::{RequireClaims, RequireClaimsService};
 pub use algorithm::Algorithm;
 pub use api_key::{
@@ -315,7 +314,7 @@ pub use binding::{
     ClientCertificate, Dpop, MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError,
 };
 pub use body::ResponseBody;
-pub use claims::{AccessClaims, Audience, Claims, Credential, Grant};
+pub use claims::{AccessClaims, Audience, Claims, Credential, Grant, MissingClaims};
 #[cfg(feature = "client")]
 pub use client::{AddAccessToken, ClientCredentials, TokenSource};
 pub use clock::{Clock, ManualClock, SystemClock};

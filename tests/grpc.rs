@@ -476,3 +476,103 @@ fn an_unusable_method_table_is_refused_naming_the_entry() {
     let message = message.downcast_ref::<String>().unwrap();
     assert!(message.contains("MethodScopes::method"), "{message}");
 }
+
+/// The application's own claims type.
+#[derive(Debug, serde::Deserialize)]
+struct Portal {
+    sub: String,
+    tenant: String,
+}
+
+/// Health, reading the claims as `Claims<C>` with `?`.
+struct Typed<C>(std::marker::PhantomData<fn() -> C>);
+
+#[tonic::async_trait]
+impl<C: Send + Sync + 'static + std::fmt::Debug> Health for Typed<C> {
+    async fn check(
+        &self,
+        req: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, Status> {
+        let claims = Claims::<C>::from_extensions(req.extensions())?;
+        tracing::debug!(claims = ?*claims, "checked");
+        Ok(Response::new(HealthCheckResponse { status: 1 }))
+    }
+
+    type WatchStream = tokio_stream::Empty<Result<HealthCheckResponse, Status>>;
+
+    async fn watch(
+        &self,
+        _req: Request<HealthCheckRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        Ok(Response::new(tokio_stream::empty()))
+    }
+}
+
+/// A server whose layer verifies into `Portal`, serving Health as `Typed<S>`.
+async fn start_typed<S: Send + Sync + 'static + std::fmt::Debug>(auth: JwtAuth<Portal>) -> Running {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Server::builder()
+        .layer(auth)
+        .add_service(HealthServer::new(Typed::<S>(std::marker::PhantomData)));
+    let task = tokio::spawn(async move {
+        router
+            .serve_with_incoming(TcpIncoming::from(listener))
+            .await
+            .unwrap();
+    });
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Running { channel, task }
+}
+
+#[tokio::test]
+async fn asking_for_another_claims_type_is_loud_not_none() {
+    let issuer = TestIssuer::start().await;
+    let token = issuer.token().sub("u-9").claim("tenant", "acme").sign();
+    let auth = JwtAuth::new(issuer.url(), "insights-api").with_claims::<Portal>();
+
+    // The layer's own type: the claims are there.
+    let right = start_typed::<Portal>(auth.clone()).await;
+    assert_eq!(
+        check(&right, Some(&token)).await.unwrap().get_ref().status,
+        1
+    );
+
+    // The default type under a layer built with another: INTERNAL, and the log names both.
+    let wrong = start_typed::<tower_jwt_auth::AccessClaims>(auth).await;
+    let status = check(&wrong, Some(&token)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(
+        status.message(),
+        "the service's authentication is not configured"
+    );
+    let missing = Claims::<tower_jwt_auth::AccessClaims>::from_extensions(&{
+        // What the layer leaves in a request it verified into another type: the grant.
+        let mut ext = http::Extensions::new();
+        let claims = JwtAuth::new(issuer.url(), "insights-api")
+            .with_claims::<Portal>()
+            .verify(&token)
+            .await
+            .unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.tenant.as_str()),
+            ("u-9", "acme")
+        );
+        ext.insert(claims.grant().clone());
+        ext
+    })
+    .unwrap_err();
+    assert!(!missing.is_anonymous());
+    assert!(
+        missing
+            .to_string()
+            .contains("another claims type than `tower_jwt_auth::claims::Claims`"),
+        "{missing}"
+    );
+}
