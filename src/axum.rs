@@ -7,8 +7,8 @@ use http::request::Parts;
 
 use crate::authenticator::log_refusal;
 use crate::claims::{Claims, MissingClaims};
-use crate::error::{AuthError, AuthErrorKind};
-use crate::response::{is_grpc, Responder};
+use crate::reject::{is_grpc, Responder};
+use crate::reject::{AuthError, AuthErrorKind};
 
 impl IntoResponse for MissingClaims {
     fn into_response(self) -> Response {

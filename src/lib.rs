@@ -268,24 +268,17 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod access;
 mod algorithm;
-mod api_key;
 mod authenticator;
 #[cfg(feature = "axum")]
 mod axum;
 mod binding;
-mod body;
 mod claims;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
 mod clock;
-mod config;
-mod error;
-mod flight;
-mod future;
-mod http;
+mod credential;
 mod introspection;
 mod issuer;
 mod jose;
@@ -294,37 +287,34 @@ mod keys;
 mod layer;
 mod metadata;
 mod metrics;
-mod options;
+mod outbound;
 mod policy;
-mod response;
-mod roles;
-mod service;
+mod reject;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod token;
 
-pub use access::{RequireClaims, RequireClaimsService};
 pub use algorithm::Algorithm;
-pub use api_key::{
-    ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, KeyDigest,
-};
 #[cfg(feature = "redis")]
 pub use binding::RedisReplayStore;
 pub use binding::{
     ClientCertificate, Dpop, MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError,
 };
-pub use body::ResponseBody;
 pub use claims::{AccessClaims, Audience, Claims, Credential, Grant, MissingClaims};
 #[cfg(feature = "client")]
 pub use client::{AddAccessToken, ClientCredentials, TokenSource};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{AuthError, AuthErrorKind, ConfigError, KeySourceError, KeySourceErrorKind};
-pub use future::ResponseFuture;
+pub use credential::{
+    ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, KeyDigest,
+};
 pub use introspection::Introspection;
 pub use issuer::Issuer;
 pub use keys::KeySetInfo;
+pub use layer::access::{RequireClaims, RequireClaimsService};
+pub use layer::body::ResponseBody;
+pub use layer::future::ResponseFuture;
+pub use layer::service::JwtAuthService;
 pub use layer::JwtAuth;
 pub use metadata::{MetadataBody, MetadataService, ResourceMetadata};
 pub use policy::{MethodScopes, RequireRoles, RequireScopes, RequireScopesService};
-pub use response::default_response;
-pub use service::JwtAuthService;
+pub use reject::default_response;
+pub use reject::{AuthError, AuthErrorKind, ConfigError, KeySourceError, KeySourceErrorKind};

@@ -18,8 +18,8 @@ use reqwest::Url;
 use serde_json::{json, Map, Value};
 use tower_service::Service;
 
-use crate::error::{shown, ConfigError};
-use crate::http::parse_url;
+use crate::outbound::parse_url;
+use crate::reject::{shown, ConfigError};
 
 /// The well-known prefix (RFC 9728 §3).
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";

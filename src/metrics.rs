@@ -9,7 +9,7 @@
 #![cfg_attr(not(feature = "metrics"), allow(dead_code))]
 
 use crate::claims::{Credential, Grant};
-use crate::error::{AuthError, AuthErrorKind};
+use crate::reject::{AuthError, AuthErrorKind};
 
 /// Requests the main layer judged: `outcome` (`accepted` or the refusal's kind), `issuer`
 /// (`none` when no trusted issuer was reached), `credential` (`jwt`, `introspected`,

@@ -16,12 +16,12 @@ use super::replay::{MemoryReplayStore, ReplayStore};
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::claims::{Confirmation, Grant};
 use crate::clock::Clock;
-use crate::error::{shown, AuthError, AuthErrorKind, ConfigError};
-use crate::http::parse_url;
 use crate::jose::b64;
 use crate::jose::json::StrictObject;
 use crate::keys::jwk::{parse_key, RawJwk};
-use crate::response::DpopChallenge;
+use crate::outbound::parse_url;
+use crate::reject::DpopChallenge;
+use crate::reject::{shown, AuthError, AuthErrorKind, ConfigError};
 
 /// How far a proof's `iat` may be from now, by default.
 const DEFAULT_IAT_WINDOW: Duration = Duration::from_secs(60);

@@ -21,11 +21,11 @@ pub use replay::{MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError}
 pub(crate) use certificate::of_request as client_certificate;
 pub(crate) use dpop::ProofRequest;
 
+use crate::authenticator::config::Config;
 use crate::claims::{Confirmation, Grant};
 use crate::clock::Clock;
-use crate::config::Config;
-use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::response::DpopChallenge;
+use crate::reject::DpopChallenge;
+use crate::reject::{AuthError, AuthErrorKind, ConfigError};
 use dpop::DpopVerifier;
 
 /// How a credential was presented.

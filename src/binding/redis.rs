@@ -8,7 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
 use super::replay::{ReplayFuture, ReplayStore, ReplayStoreError};
-use crate::error::ConfigError;
+use crate::reject::ConfigError;
 
 /// Each operation's bound, by default.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);

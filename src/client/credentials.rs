@@ -13,13 +13,13 @@ use serde_json::{Map, Value};
 
 use super::{AccessToken, ClientSecret, TokenError, TokenErrorKind, TokenSource};
 use crate::clock::{Clock, SystemClock};
-use crate::error::{shown, KeySourceErrorKind};
-use crate::flight::SingleFlight;
-use crate::http::{
-    basic_authorization, form_encode, parse_url, Answer, FetchLimits, Fetcher, Form,
-};
 use crate::keys::discovery;
 use crate::keys::refresh::jittered;
+use crate::outbound::SingleFlight;
+use crate::outbound::{
+    basic_authorization, form_encode, parse_url, Answer, FetchLimits, Fetcher, Form,
+};
+use crate::reject::{shown, KeySourceErrorKind};
 
 /// The share of `expires_in` after which a token is renewed, by default.
 const DEFAULT_RENEW_SHARE: f64 = 0.8;

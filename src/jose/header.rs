@@ -11,8 +11,8 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::algorithm::{Algorithm, AlgorithmSet};
-use crate::error::{AuthError, AuthErrorKind};
 use crate::jose::json::{is_duplicate, Seen, Str};
+use crate::reject::{AuthError, AuthErrorKind};
 
 /// What the verifier needs from a token's header.
 #[derive(Debug)]
@@ -116,7 +116,7 @@ pub(crate) fn parse<'a>(json: &'a [u8], typ_policy: TypPolicy) -> Result<Header<
     let alg = name.and_then(Algorithm::from_name).ok_or_else(|| {
         AuthError::new(AuthErrorKind::UnsupportedAlgorithm).with_context(format!(
             "token alg {} is not an asymmetric signature algorithm this crate verifies",
-            name.map_or_else(|| "(none)".to_owned(), crate::error::shown),
+            name.map_or_else(|| "(none)".to_owned(), crate::reject::shown),
         ))
     })?;
     Ok(Header {

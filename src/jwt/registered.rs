@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::claims::{AccessClaims, Audience, Confirmation};
 use crate::jose::json::{NumericDate, Seen, Str, StrList};
-use crate::roles::KEPT;
+use crate::policy::roles::KEPT;
 use serde_json::value::RawValue;
 
 /// Claims that only another kind of signed JWT carries (OpenID Connect Core §2 and §3.3.2.11

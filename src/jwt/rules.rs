@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use crate::algorithm::AlgorithmSet;
-use crate::error::{shown, AuthError, AuthErrorKind};
 use crate::jwt::registered::Registered;
-use crate::roles::RoleClaims;
+use crate::policy::roles::RoleClaims;
+use crate::reject::{shown, AuthError, AuthErrorKind};
 
 /// What the verifier checks, fixed when the authenticator is built.
 #[derive(Debug, Clone)]

@@ -16,11 +16,11 @@ use serde::de::DeserializeOwned;
 use super::cache::TokenCache;
 use super::registered::Registered;
 use crate::claims::{Claims, Credential, Grant};
-use crate::error::{shown, AuthError, AuthErrorKind};
 use crate::issuer::{Registry, Trusted};
 use crate::jose::b64;
 use crate::jose::header::{self, Header, TypPolicy};
 use crate::keys::{KeySet, Why};
+use crate::reject::{shown, AuthError, AuthErrorKind};
 
 /// The outcome of a synchronous attempt.
 pub(crate) enum Attempt<C> {

@@ -4,8 +4,8 @@
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::error::{KeySourceError, KeySourceErrorKind};
-use crate::http::{parse_url, Fetcher};
+use crate::outbound::{parse_url, Fetcher};
+use crate::reject::{KeySourceError, KeySourceErrorKind};
 
 /// The members of the metadata document this crate reads.
 #[derive(Deserialize)]
@@ -101,13 +101,13 @@ fn issuer_mismatch(url: &Url, configured: &str, published: &str) -> String {
     let mut message = format!(
         "{url}: the discovery document names issuer {}, but the configured issuer is {}; \
          tokens name the issuer the provider publishes, so the two must be equal byte for byte",
-        crate::error::shown(published),
-        crate::error::shown(configured),
+        crate::reject::shown(published),
+        crate::reject::shown(configured),
     );
     if configured.trim_end_matches('/') == published.trim_end_matches('/') {
         message.push_str(&format!(
             " (they differ only by a trailing slash: configure {})",
-            crate::error::shown(published)
+            crate::reject::shown(published)
         ));
     }
     message

@@ -38,7 +38,7 @@ pub(crate) use shared::JwksStore;
 pub(crate) use source::{CachePolicy, Env, KeySource, Origin, Why};
 
 use crate::algorithm::Algorithm;
-use crate::error::{AuthError, AuthErrorKind, KeySourceError};
+use crate::reject::{AuthError, AuthErrorKind, KeySourceError};
 use jwk::Key;
 
 /// A loaded JWK set and its timetable (seconds on the injected clock).
@@ -202,7 +202,7 @@ impl KeySet {
     fn unknown_kid(&self, kid: &str) -> AuthError {
         AuthError::new(AuthErrorKind::UnknownKey).with_context(format!(
             "token kid {}, known: {}",
-            crate::error::shown(kid),
+            crate::reject::shown(kid),
             self.kids()
         ))
     }
@@ -254,7 +254,7 @@ pub struct KeySetInfo {
 fn key_mismatch(kid: &str, alg: Algorithm) -> AuthError {
     AuthError::new(AuthErrorKind::KeyMismatch).with_context(format!(
         "key {} cannot verify token alg {alg}",
-        crate::error::shown(kid)
+        crate::reject::shown(kid)
     ))
 }
 

@@ -12,9 +12,9 @@ use reqwest::Url;
 
 use super::jwk::{self, Key};
 use crate::algorithm::AlgorithmSet;
-use crate::error::{KeySourceError, KeySourceErrorKind};
-use crate::flight::SingleFlight;
-use crate::http::Fetcher;
+use crate::outbound::Fetcher;
+use crate::outbound::SingleFlight;
+use crate::reject::{KeySourceError, KeySourceErrorKind};
 
 /// One fetched document, parsed for one algorithm allow-list.
 #[derive(Clone)]

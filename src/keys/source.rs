@@ -21,9 +21,9 @@ use super::refresh::{self, ms, Absent, Allowance, HEDGE_AFTER, MAX_ATTEMPTS};
 use super::{discovery, unavailable, JwksStore, KeySet};
 use crate::algorithm::AlgorithmSet;
 use crate::clock::Clock;
-use crate::error::{AuthError, KeySourceError, KeySourceErrorKind};
-use crate::http::Fetcher;
 use crate::metrics;
+use crate::outbound::Fetcher;
+use crate::reject::{AuthError, KeySourceError, KeySourceErrorKind};
 
 /// Where keys come from.
 #[derive(Debug, Clone)]

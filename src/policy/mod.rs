@@ -2,6 +2,8 @@
 //! after verification (cached or not), layer-wide ([`JwtAuth`](crate::JwtAuth)) and per route
 //! ([`RequireScopes`]).
 
+pub(crate) mod roles;
+
 mod require;
 
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use std::sync::Arc;
 pub use require::{MethodScopes, RequireRoles, RequireScopes, RequireScopesService};
 
 use crate::claims::Grant;
-use crate::error::{shown, AuthError, AuthErrorKind, ConfigError};
+use crate::reject::{shown, AuthError, AuthErrorKind, ConfigError};
 
 /// Scopes, roles and `sub_type` a token must have.
 #[derive(Debug, Clone, Default)]

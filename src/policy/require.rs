@@ -8,11 +8,11 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::Policy;
-use crate::body::ResponseBody;
 use crate::claims::Grant;
-use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::future::ResponseFuture;
-use crate::response::{responder_in, Responder};
+use crate::layer::body::ResponseBody;
+use crate::layer::future::ResponseFuture;
+use crate::reject::{responder_in, Responder};
+use crate::reject::{AuthError, AuthErrorKind, ConfigError};
 
 /// A per-route (or per-service) layer requiring scopes (and optionally a `sub_type`) beyond the
 /// ones [`JwtAuth`](crate::JwtAuth) requires everywhere. Answers 403 `insufficient_scope` like

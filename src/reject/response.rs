@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
-use crate::error::{AuthError, AuthErrorKind};
+use crate::reject::{AuthError, AuthErrorKind};
 
 /// What a kind of failure looks like on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::algorithm::Algorithm;
-use crate::api_key::{ApiKeyValidator, DynValidator};
+use crate::authenticator::config::PemKey;
 use crate::clock::Clock;
-use crate::config::PemKey;
+use crate::credential::api_key::{ApiKeyValidator, DynValidator};
 use crate::introspection::Introspection;
 use crate::issuer::Issuer;
 use crate::layer::JwtAuth;
@@ -276,7 +276,7 @@ where
         self.configure(|c| {
             c.fapi2 = true;
             c.strict_rfc9068 = true;
-            c.algorithms = crate::config::FAPI2_ALGORITHMS;
+            c.algorithms = crate::authenticator::config::FAPI2_ALGORITHMS;
         })
     }
 

@@ -11,9 +11,9 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::authenticator::log_refusal;
-use crate::body::ResponseBody;
-use crate::error::AuthError;
-use crate::response::{is_grpc, Responder};
+use crate::layer::body::ResponseBody;
+use crate::reject::AuthError;
+use crate::reject::{is_grpc, Responder};
 
 /// The DPoP nonce a successful response hands the client for its next proof (RFC 9449 §8.2).
 #[derive(Clone)]

@@ -16,13 +16,13 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::authenticator::check_rules;
-use crate::body::ResponseBody;
 use crate::claims::Claims;
-use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::future::ResponseFuture;
+use crate::layer::body::ResponseBody;
+use crate::layer::future::ResponseFuture;
 use crate::layer::{JwtAuth, LayerPolicy};
-use crate::response::{responder_in, Responder};
-use crate::roles::RoleClaims;
+use crate::policy::roles::RoleClaims;
+use crate::reject::{responder_in, Responder};
+use crate::reject::{AuthError, AuthErrorKind, ConfigError};
 
 /// An application rule on the claims.
 pub(crate) type RuleFn<C> = dyn Fn(&C) -> bool + Send + Sync;

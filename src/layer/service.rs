@@ -12,12 +12,12 @@ use tower_service::Service;
 use crate::authenticator::Gate;
 use crate::authenticator::Step;
 use crate::binding::{ProofRequest, Scheme};
-use crate::body::ResponseBody;
 use crate::claims::Claims;
-use crate::error::{AuthError, AuthErrorKind};
-use crate::future::{NextNonce, ResponseFuture, Verdict};
-use crate::response::is_grpc;
-use crate::token::{dpop_proof, repeated_bearer};
+use crate::credential::token::{dpop_proof, repeated_bearer};
+use crate::layer::body::ResponseBody;
+use crate::layer::future::{NextNonce, ResponseFuture, Verdict};
+use crate::reject::is_grpc;
+use crate::reject::{AuthError, AuthErrorKind};
 
 /// The service of [`JwtAuth`](crate::JwtAuth).
 ///

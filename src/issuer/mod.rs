@@ -8,14 +8,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::algorithm::{Algorithm, AlgorithmSet};
-use crate::config::{Config, PemKey};
-use crate::error::{shown, ConfigError};
-use crate::http::{parse_url, Fetcher};
+use crate::authenticator::config::{Config, PemKey};
 use crate::introspection::Introspection;
 use crate::jwt::Rules;
 use crate::keys::jwk::{self, Key};
 use crate::keys::persist::CacheFile;
 use crate::keys::{pem, Env, KeySet, KeySource, Origin};
+use crate::outbound::{parse_url, Fetcher};
+use crate::reject::{shown, ConfigError};
 
 /// The placeholder of a template issuer.
 const TENANT: &str = "{tenant}";

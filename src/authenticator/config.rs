@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::algorithm::{Algorithm, AlgorithmSet};
-use crate::api_key::Prefixes;
 use crate::binding::Dpop;
 use crate::clock::{Clock, SystemClock};
-use crate::error::ConfigError;
-use crate::http::FetchLimits;
+use crate::credential::api_key::Prefixes;
 use crate::issuer::{Issuer, ResolverFn};
 use crate::keys::CachePolicy;
 use crate::metadata::ResourceMetadata;
-use crate::roles::RoleClaims;
+use crate::outbound::FetchLimits;
+use crate::policy::roles::RoleClaims;
+use crate::reject::ConfigError;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub(crate) const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);

@@ -2,6 +2,8 @@
 //! [`Config`] and shared by every service of every layer derived from one
 //! [`JwtAuth`](crate::JwtAuth), and the per-layer [`Gate`] (policy, optional, how to answer).
 
+pub(crate) mod config;
+
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -9,24 +11,24 @@ use std::sync::{Arc, OnceLock};
 use http::HeaderMap;
 use serde::de::DeserializeOwned;
 
-use crate::access::RuleFn;
-use crate::api_key::{ApiKey, Prefixes, NO_EXPIRY};
+use crate::authenticator::config::Config;
 use crate::binding::{Bindings, ClientCertificate, Scheme};
 use crate::claims::{Claims, Credential, Grant};
 use crate::clock::Clock;
-use crate::config::Config;
-use crate::error::{shown, AuthError, AuthErrorKind, ConfigError};
-use crate::http::{parse_url, Fetcher};
+use crate::credential::api_key::{ApiKey, Prefixes, NO_EXPIRY};
+use crate::credential::token::Sources;
 use crate::introspection::{Endpoint, Expect, Introspector, Routing};
 use crate::issuer::Registry;
 use crate::jwt::{Attempt, Need, Verifier};
 use crate::keys::KeySetInfo;
+use crate::layer::access::RuleFn;
 use crate::layer::JwtAuth;
 use crate::metadata::{MetadataService, Published};
 use crate::metrics;
+use crate::outbound::{parse_url, Fetcher};
 use crate::policy::Policy;
-use crate::response::{outcome, Responder};
-use crate::token::Sources;
+use crate::reject::{outcome, Responder};
+use crate::reject::{shown, AuthError, AuthErrorKind, ConfigError};
 
 /// The configuration and the authenticator built from it, once.
 pub(crate) struct Core<C> {
@@ -497,7 +499,7 @@ where
                 verified.and_then(|claims| {
                     auth.bindings().check_bearer(claims.grant(), None)?;
                     self.layer.policy.check(claims.grant())?;
-                    check_rules(&crate::access::rules_for::<C>(&self.layer), &claims)?;
+                    check_rules(&crate::layer::access::rules_for::<C>(&self.layer), &claims)?;
                     Ok(claims)
                 })
             }

@@ -4,6 +4,12 @@
 //! first use (shared by every clone and every layer derived by policy-only calls), and the
 //! layer's own policy. The verification options are in `options.rs`.
 
+pub(crate) mod access;
+pub(crate) mod body;
+pub(crate) mod future;
+mod options;
+pub(crate) mod service;
+
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -12,14 +18,14 @@ use http::Response;
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 
+use crate::authenticator::config::Config;
 use crate::authenticator::{Authenticator, Core, Gate};
 use crate::claims::AccessClaims;
-use crate::config::Config;
-use crate::error::{AuthError, ConfigError};
+use crate::credential::token::Sources;
+use crate::layer::service::JwtAuthService;
 use crate::policy::Policy;
-use crate::response::{RejectFn, Responder};
-use crate::service::JwtAuthService;
-use crate::token::Sources;
+use crate::reject::{AuthError, ConfigError};
+use crate::reject::{RejectFn, Responder};
 
 /// Protects a service with OAuth 2.0 JWT access tokens of one issuer (or several, see
 /// [`JwtAuth::add_issuer`]), for one audience.
@@ -336,7 +342,7 @@ where
             Arc::new(Gate {
                 auth,
                 policy: self.layer.policy.clone(),
-                rules: crate::access::rules_for::<C>(&self.layer),
+                rules: crate::layer::access::rules_for::<C>(&self.layer),
                 sources: self.layer.sources.clone(),
                 optional: self.layer.optional,
                 responder,

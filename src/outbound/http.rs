@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{redirect, Client, Url};
 
-use crate::error::{KeySourceError, KeySourceErrorKind as Kind};
+use crate::reject::{KeySourceError, KeySourceErrorKind as Kind};
 
 /// Limits for one fetch.
 #[derive(Debug, Clone)]

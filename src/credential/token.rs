@@ -6,7 +6,7 @@ use http::header::{HeaderName, AUTHORIZATION, COOKIE};
 use http::HeaderMap;
 
 use crate::binding::Scheme;
-use crate::error::{AuthError, AuthErrorKind};
+use crate::reject::{AuthError, AuthErrorKind};
 
 /// Returns the token of the single `Authorization: Bearer <token>` header, or `None` when the
 /// request carries no bearer credentials: no `Authorization` header, or one of another scheme

@@ -39,15 +39,15 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
-use crate::flight::SingleFlight;
+use crate::outbound::SingleFlight;
 
-use crate::api_key::NO_EXPIRY;
 use crate::claims::{Claims, Credential, Grant};
 use crate::clock::Clock;
-use crate::error::{shown, AuthError, AuthErrorKind, ConfigError, KeySourceError};
-use crate::http::{basic_authorization, form_encode, parse_url, Fetcher, Form};
+use crate::credential::api_key::NO_EXPIRY;
 use crate::jwt::registered::Registered;
 use crate::keys::discovery;
+use crate::outbound::{basic_authorization, form_encode, parse_url, Fetcher, Form};
+use crate::reject::{shown, AuthError, AuthErrorKind, ConfigError, KeySourceError};
 
 /// An accepted token is remembered at most this long by default.
 pub(crate) const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -200,7 +200,7 @@ impl Introspection {
         if let Some(problem) = self
             .prefixes
             .iter()
-            .find_map(|p| crate::api_key::prefix_problem(p))
+            .find_map(|p| crate::credential::api_key::prefix_problem(p))
         {
             return Err(error(problem));
         }
@@ -237,7 +237,7 @@ pub(crate) struct Expect {
     pub(crate) issuer: Arc<str>,
     pub(crate) audience: String,
     pub(crate) leeway: u64,
-    pub(crate) roles: Arc<crate::roles::RoleClaims>,
+    pub(crate) roles: Arc<crate::policy::roles::RoleClaims>,
 }
 
 /// One remembered verdict.
@@ -690,7 +690,7 @@ fn unavailable(what: &'static str, e: KeySourceError) -> AuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::FetchLimits;
+    use crate::outbound::FetchLimits;
     use crate::AccessClaims;
     use base64::Engine as _;
 

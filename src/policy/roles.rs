@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::error::{shown, ConfigError};
+use crate::reject::{shown, ConfigError};
 
 /// The role claims read by default.
 pub(crate) const DEFAULT_PATHS: [&str; 4] = [

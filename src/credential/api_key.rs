@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use serde_json::{Map, Value};
 
-use crate::error::ConfigError;
+use crate::reject::ConfigError;
 
 /// An API key as presented in the request. Its `Debug` shows the routing prefix only.
 ///
@@ -560,12 +560,12 @@ pub(crate) fn prefix_problem(prefix: &str) -> Option<String> {
     {
         Some(format!(
             "the prefix {} has characters a bearer token cannot have",
-            crate::error::shown(prefix)
+            crate::reject::shown(prefix)
         ))
     } else if "eyJ".starts_with(prefix) || prefix.starts_with("eyJ") {
         Some(format!(
             "the prefix {} would capture JWTs, which begin with eyJ",
-            crate::error::shown(prefix)
+            crate::reject::shown(prefix)
         ))
     } else {
         None
@@ -593,7 +593,7 @@ impl Prefixes {
                 (!seen.insert(prefix)).then(|| {
                     format!(
                         "the prefix {} is configured twice",
-                        crate::error::shown(prefix)
+                        crate::reject::shown(prefix)
                     )
                 })
             });

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::jose::json::{NumericDate, StrOrSeq};
-use crate::response::Responder;
+use crate::reject::Responder;
 
 /// Verified claims of the request's access token, of the application's type `C`.
 ///
@@ -151,7 +151,7 @@ pub struct MissingClaims {
     /// The token was verified, into another claims type.
     other_type: bool,
     /// The layer's way of answering, when the request passed it anonymously.
-    pub(crate) anonymous: Option<crate::response::Responder>,
+    pub(crate) anonymous: Option<crate::reject::Responder>,
     pub(crate) grpc: bool,
 }
 
@@ -165,7 +165,7 @@ impl MissingClaims {
             anonymous: if verified {
                 None
             } else {
-                extensions.get::<crate::response::Responder>().cloned()
+                extensions.get::<crate::reject::Responder>().cloned()
             },
             grpc: false,
         }

@@ -1,0 +1,10 @@
+//! Failure anywhere on the request path: the error and its kinds, configuration errors, the
+//! one table from kind to wire outcome, challenges and refusal responses.
+
+mod error;
+mod response;
+
+pub(crate) use error::*;
+pub use error::{AuthError, AuthErrorKind, ConfigError, KeySourceError, KeySourceErrorKind};
+pub(crate) use response::*;
+pub use response::{default_response, RejectFn};
