@@ -5,8 +5,8 @@ use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use crate::authenticator::log_refusal;
 use crate::claims::{Claims, MissingClaims};
+use crate::reject::log_refusal;
 use crate::reject::{is_grpc, Responder};
 use crate::reject::{AuthError, AuthErrorKind};
 

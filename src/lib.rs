@@ -299,12 +299,12 @@ pub use binding::RedisReplayStore;
 pub use binding::{
     ClientCertificate, Dpop, MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError,
 };
-pub use claims::{AccessClaims, Audience, Claims, Credential, Grant, MissingClaims};
+pub use claims::{AccessClaims, Audience, Claims, Grant, MissingClaims};
 #[cfg(feature = "client")]
 pub use client::{AddAccessToken, ClientCredentials, TokenSource};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::{
-    ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, KeyDigest,
+    ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, Credential, KeyDigest,
 };
 pub use introspection::Introspection;
 pub use issuer::Issuer;

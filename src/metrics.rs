@@ -8,7 +8,8 @@
 //! `result` take the fixed values listed in the crate docs.
 #![cfg_attr(not(feature = "metrics"), allow(dead_code))]
 
-use crate::claims::{Credential, Grant};
+use crate::claims::Grant;
+use crate::credential::Credential;
 use crate::reject::{AuthError, AuthErrorKind};
 
 /// Requests the main layer judged: `outcome` (`accepted` or the refusal's kind), `issuer`

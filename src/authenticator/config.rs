@@ -70,15 +70,40 @@ pub(crate) struct Config {
 pub(crate) const FAPI2_ALGORITHMS: AlgorithmSet =
     AlgorithmSet::of(&[Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA]);
 
-/// A fixed key given in PEM.
-#[derive(Clone)]
-pub(crate) struct PemKey {
-    pub(crate) kid: String,
-    pub(crate) alg: Algorithm,
-    pub(crate) pem: String,
-}
-
 impl Config {
+    /// What the binding rules are built from.
+    pub(crate) fn binding_setup(&self) -> crate::binding::Setup<'_> {
+        crate::binding::Setup {
+            dpop: self.dpop.as_ref(),
+            proof_algorithms: self.proof_algorithms(),
+            certificates: self.certificate_bound,
+            sender_constrained: self.fapi2,
+        }
+    }
+
+    /// What the registry of trusted issuers is built from.
+    pub(crate) fn issuer_setup(&self) -> crate::issuer::Setup<'_> {
+        crate::issuer::Setup {
+            primary: &self.primary,
+            added: &self.issuers,
+            resolver: self.resolver.as_ref(),
+            base: crate::jwt::Rules {
+                issuer: std::sync::Arc::from(self.primary.url.as_str()),
+                audience: self.audience.clone(),
+                leeway: self.leeway.as_secs(),
+                max_lifetime: self.max_lifetime.map(|d| d.as_secs()),
+                strict_rfc9068: self.strict_rfc9068,
+                algorithms: self.algorithms,
+                roles: std::sync::Arc::new(self.role_claims.clone()),
+            },
+            fetch: &self.fetch,
+            http_client: self.http_client.as_ref(),
+            clock: &self.clock,
+            cache: &self.cache,
+            cache_file: self.cache_file.as_deref(),
+        }
+    }
+
     pub(crate) fn new(issuer: String, audience: String) -> Self {
         Self {
             primary: Issuer::new(issuer),

@@ -8,26 +8,20 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use http::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use crate::authenticator::config::Config;
-use crate::binding::{Bindings, ClientCertificate, Scheme};
-use crate::claims::{Claims, Credential, Grant};
+use crate::binding::Bindings;
+use crate::claims::{Claims, Grant};
 use crate::clock::Clock;
 use crate::credential::api_key::{ApiKey, Prefixes, NO_EXPIRY};
-use crate::credential::token::Sources;
+use crate::credential::Credential;
 use crate::introspection::{Endpoint, Expect, Introspector, Routing};
 use crate::issuer::Registry;
 use crate::jwt::{Attempt, Need, Verifier};
-use crate::keys::KeySetInfo;
-use crate::layer::access::RuleFn;
-use crate::layer::JwtAuth;
-use crate::metadata::{MetadataService, Published};
+use crate::metadata::Published;
 use crate::metrics;
 use crate::outbound::{parse_url, Fetcher};
-use crate::policy::Policy;
-use crate::reject::{outcome, Responder};
 use crate::reject::{shown, AuthError, AuthErrorKind, ConfigError};
 
 /// The configuration and the authenticator built from it, once.
@@ -35,7 +29,7 @@ pub(crate) struct Core<C> {
     pub(crate) config: Config,
     built: OnceLock<Result<Arc<Authenticator<C>>, ConfigError>>,
     /// Where the RFC 9728 document is served, derived from the configuration on first ask.
-    metadata_path: OnceLock<String>,
+    pub(crate) metadata_path: OnceLock<String>,
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Core<C> {
@@ -218,7 +212,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     pub(crate) fn build(config: &Config) -> Result<Self, ConfigError> {
         config.validate()?;
         metrics::describe();
-        let issuers = Registry::build(config)?;
+        let issuers = Registry::build(config.issuer_setup())?;
         let introspector = introspectors(config, &issuers)?;
         Ok(Self {
             verifier: Verifier::new(
@@ -234,7 +228,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             max_token_size: config.max_token_size,
             realm: config.audience.as_str().into(),
             published: published(config)?,
-            bindings: Bindings::build(config, Arc::clone(&config.clock))?,
+            bindings: Bindings::build(config.binding_setup(), Arc::clone(&config.clock))?,
         })
     }
 
@@ -430,6 +424,11 @@ impl<C> Authenticator<C> {
     pub(crate) fn bindings(&self) -> &Bindings {
         &self.bindings
     }
+
+    /// The longest token (and `DPoP` proof) read.
+    pub(crate) fn max_token_size(&self) -> usize {
+        self.max_token_size
+    }
 }
 
 impl<C> fmt::Debug for Authenticator<C> {
@@ -440,303 +439,12 @@ impl<C> fmt::Debug for Authenticator<C> {
     }
 }
 
-/// The runtime side of [`JwtAuth`]: verification and key loading outside tower.
-impl<C> JwtAuth<C>
-where
-    C: DeserializeOwned + Send + Sync + 'static,
-{
-    /// The key set in use, if one is loaded: its `kid`s and timetable. For health endpoints and
-    /// diagnostics; never key material.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// // Nothing is fetched before the first request or `ready()`.
-    /// assert!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").key_set().is_none());
-    /// ```
-    pub fn key_set(&self) -> Option<KeySetInfo> {
-        self.authenticator().ok()?.issuers().primary().keys.info()
-    }
-
-    /// The key set of one trusted issuer (exact, a template's concrete tenant issuer, or one the
-    /// resolver accepted), if loaded.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
-    ///     .add_issuer("https://auth-api-uat.eliq.com");
-    /// assert!(auth.key_set_of("https://auth-api-uat.eliq.com").is_none()); // not loaded yet
-    /// ```
-    pub fn key_set_of(&self, issuer: &str) -> Option<KeySetInfo> {
-        self.authenticator()
-            .ok()?
-            .issuers()
-            .select(issuer)?
-            .keys
-            .info()
-    }
-
-    /// Verifies a token as the layer would, policy included (scopes, `sub_type`): for code
-    /// outside tower (WebSocket upgrades, jobs).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
-    /// let issuer = TestIssuer::start().await;
-    /// let auth = JwtAuth::new(issuer.url(), "insights-api").require_sub_type("user");
-    /// let token = issuer.token().sub("user-1042").sub_type("user").sign();
-    /// let claims = auth.verify(&token).await.unwrap();
-    /// assert_eq!(claims.sub, "user-1042");
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// The [`AuthError`] the layer would have answered with.
-    pub async fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        let verdict = match (self.authenticator(), &self.layer.error) {
-            (Ok(auth), None) => {
-                let verified = auth.authenticate(token).await;
-                verified.and_then(|claims| {
-                    auth.bindings().check_bearer(claims.grant(), None)?;
-                    self.layer.policy.check(claims.grant())?;
-                    check_rules(&crate::layer::access::rules_for::<C>(&self.layer), &claims)?;
-                    Ok(claims)
-                })
-            }
-            (Err(e), _) | (_, Some(e)) => Err(misconfigured(e)),
-        };
-        if let Err(e) = &verdict {
-            log_refusal(e);
-        }
-        verdict
-    }
-
-    /// The path at which to serve [`metadata_service`](JwtAuth::metadata_service): the RFC 9728
-    /// well-known prefix `/.well-known/oauth-protected-resource` followed by the resource's
-    /// path (`/mcp` for `https://mcp.example.com/mcp`). Without
-    /// [`resource_metadata`](JwtAuth::resource_metadata), the audience stands for the
-    /// resource.
-    ///
-    /// ```
-    /// use tower_jwt_auth::{JwtAuth, ResourceMetadata};
-    /// let auth = JwtAuth::new("https://auth.example.com", "https://api.example.com/v1/")
-    ///     .resource_metadata(ResourceMetadata::new("https://api.example.com/v1/"));
-    /// assert_eq!(auth.metadata_path(), "/.well-known/oauth-protected-resource/v1");
-    /// ```
-    pub fn metadata_path(&self) -> &str {
-        self.core.metadata_path.get_or_init(|| {
-            let config = &self.core.config;
-            let resource = config
-                .resource_metadata
-                .as_ref()
-                .map_or(config.audience.as_str(), |m| m.resource());
-            crate::metadata::well_known_path(resource)
-        })
-    }
-
-    /// The RFC 9728 document as a `Clone` tower service, to mount at
-    /// [`metadata_path`](JwtAuth::metadata_path) outside the layer (it is public): `GET` and
-    /// `HEAD` answer the JSON, other methods 405; without
-    /// [`resource_metadata`](JwtAuth::resource_metadata) it answers 404.
-    ///
-    /// ```
-    /// use axum::{routing::get, Router};
-    /// use tower_jwt_auth::{JwtAuth, ResourceMetadata};
-    /// let auth = JwtAuth::new("https://auth.example.com", "https://mcp.example.com/mcp")
-    ///     .resource_metadata(ResourceMetadata::new("https://mcp.example.com/mcp"));
-    /// let app: Router = Router::new()
-    ///     .route("/mcp", get(|| async { "tools" }))
-    ///     .layer(auth.clone())
-    ///     .route_service(auth.metadata_path(), auth.metadata_service());
-    /// ```
-    ///
-    /// # Panics
-    /// When the configuration is unusable, as [applying the layer](JwtAuth#impl-Layer<S>-for-JwtAuth<C>) does.
-    pub fn metadata_service(&self) -> MetadataService {
-        match (self.authenticator(), &self.layer.error) {
-            (Ok(auth), None) => MetadataService::new(auth.published().cloned()),
-            (Err(e), _) | (_, Some(e)) => panic!("tower-jwt-auth: {e}"),
-        }
-    }
-
-    /// Loads the keys now (discovery and JWK set) of every configured issuer (each allowed
-    /// tenant of a template included; issuers a resolver accepts load on first use) and reports
-    /// the first failure, for services that want to fail fast at startup. Without it, keys are
-    /// loaded on first use.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
-    /// let issuer = TestIssuer::start().await;
-    /// JwtAuth::new(issuer.url(), "insights-api").ready().await.expect("keys load");
-    /// assert_eq!(issuer.jwks_requests(), 1);
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`AuthErrorKind::Misconfigured`] with the [`ConfigError`] (or, when the discovery
-    /// document names another issuer, the [`KeySourceError`](crate::KeySourceError)) as source,
-    /// or [`AuthErrorKind::KeysUnavailable`] with the fetch failure as source.
-    pub async fn ready(&self) -> Result<(), AuthError> {
-        match (self.authenticator(), &self.layer.error) {
-            (Ok(auth), None) => {
-                for issuer in auth.issuers().all_static() {
-                    issuer.keys.load_now().await?;
-                }
-                Ok(())
-            }
-            (Err(e), _) | (_, Some(e)) => Err(misconfigured(e)),
-        }
-    }
-}
-
 /// A refusal remembers how the credential was judged (for metrics); a verdict passes as it is.
 fn judged<C>(
     verdict: Result<Claims<C>, AuthError>,
     credential: Credential,
 ) -> Result<Claims<C>, AuthError> {
     verdict.map_err(|e| e.judged_as(credential))
-}
-
-/// The application's rules, in order; a panicking rule is contained (500, an error event).
-pub(crate) fn check_rules<C>(
-    rules: &[Arc<RuleFn<C>>],
-    claims: &Claims<C>,
-) -> Result<(), AuthError> {
-    for rule in rules {
-        let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rule(claims)));
-        match verdict {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(AuthError::new(AuthErrorKind::RuleRejected)
-                    .with_context("an application rule (require) returned false"))
-            }
-            Err(_) => {
-                return Err(AuthError::new(AuthErrorKind::RulePanicked)
-                    .with_context("an application rule (require) panicked"))
-            }
-        }
-    }
-    Ok(())
-}
-
-fn misconfigured(e: &ConfigError) -> AuthError {
-    AuthError::new(AuthErrorKind::Misconfigured).with_source(e.clone())
-}
-
-/// One layer: the shared authenticator, and what the layer adds to it: its policy, whether
-/// anonymous requests pass, and how it answers.
-pub(crate) struct Gate<C> {
-    pub(crate) auth: Arc<Authenticator<C>>,
-    pub(crate) policy: Policy,
-    pub(crate) rules: Vec<Arc<RuleFn<C>>>,
-    pub(crate) sources: Sources,
-    pub(crate) optional: bool,
-    pub(crate) responder: Responder,
-}
-
-impl<C> fmt::Debug for Gate<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Gate")
-            .field("auth", &self.auth)
-            .field("policy", &self.policy)
-            .field("rules", &self.rules.len())
-            .field("sources", &self.sources)
-            .field("optional", &self.optional)
-            .field("responder", &self.responder)
-            .finish()
-    }
-}
-
-impl<C> Gate<C> {
-    /// The request's token and how it was presented, from the `Authorization` header or the
-    /// layer's other sources.
-    pub(crate) fn credential<'r>(
-        &self,
-        headers: &'r HeaderMap,
-    ) -> Result<Option<(&'r str, Scheme)>, AuthError> {
-        let dpop = self.auth.bindings.dpop_enabled();
-        self.sources
-            .presented(headers, self.auth.max_token_size, dpop)
-    }
-
-    /// The most a `DPoP` proof header may hold.
-    pub(crate) fn max_proof_size(&self) -> usize {
-        self.auth.max_token_size
-    }
-
-    /// The request's client certificate, when certificate-bound tokens are accepted.
-    pub(crate) fn certificate(&self, extensions: &http::Extensions) -> Option<ClientCertificate> {
-        if self.auth.bindings.wants_certificate() {
-            crate::binding::client_certificate(extensions)
-        } else {
-            None
-        }
-    }
-
-    /// The verification result of a credential presented as a bearer token, with its binding,
-    /// the layer's policy and rules applied on top: the one place they are combined.
-    pub(crate) fn admit(
-        &self,
-        verified: Result<Claims<C>, AuthError>,
-        certificate: Option<ClientCertificate>,
-    ) -> Result<Claims<C>, AuthError> {
-        let claims = verified?;
-        self.auth
-            .bindings
-            .check_bearer(claims.grant(), certificate)
-            .map_err(|e| e.of_grant(claims.grant()))?;
-        self.admit_policy(claims)
-    }
-
-    /// The policy and rules, for a credential whose binding holds.
-    pub(crate) fn admit_policy(&self, claims: Claims<C>) -> Result<Claims<C>, AuthError> {
-        let tied = |e: AuthError| e.of_grant(claims.grant());
-        self.policy.check(claims.grant()).map_err(tied)?;
-        check_rules(&self.rules, &claims).map_err(tied)?;
-        metrics::accepted(claims.grant());
-        Ok(claims)
-    }
-
-    /// The response for a refusal, with its log event.
-    pub(crate) fn refuse(&self, error: &AuthError, grpc: bool) -> http::Response<bytes::Bytes> {
-        log_refusal(error);
-        metrics::refused(error);
-        self.responder.respond(error, grpc)
-    }
-}
-
-/// The log event of a refusal: its kind, and what a person needs to fix it (the expected and
-/// found values, the whole chain of a fetch failure). Never the token or a signature.
-pub(crate) fn log_refusal(error: &AuthError) {
-    let kind = error.kind();
-    let context = error.context().map(tracing::field::display);
-    let source = error.source_chain();
-    let source = source.as_deref().map(tracing::field::display);
-    match kind {
-        AuthErrorKind::MissingToken => {
-            tracing::debug!(?kind, "request refused: no bearer token");
-        }
-        AuthErrorKind::KeysUnavailable => {
-            tracing::warn!(?kind, context, source, "request refused: no signing keys");
-        }
-        AuthErrorKind::ValidationUnavailable => {
-            tracing::warn!(
-                ?kind,
-                context,
-                source,
-                "request refused: the credential could not be checked"
-            );
-        }
-        _ if outcome(kind).status.is_server_error() => {
-            tracing::error!(?kind, context, source, "request refused: misconfigured");
-        }
-        _ => {
-            let reason = error.description();
-            tracing::info!(?kind, reason, context, source, "bearer token refused");
-        }
-    }
 }
 
 #[cfg(test)]

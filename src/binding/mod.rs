@@ -21,18 +21,22 @@ pub use replay::{MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError}
 pub(crate) use certificate::of_request as client_certificate;
 pub(crate) use dpop::ProofRequest;
 
-use crate::authenticator::config::Config;
+use crate::algorithm::AlgorithmSet;
 use crate::claims::{Confirmation, Grant};
 use crate::clock::Clock;
 use crate::reject::DpopChallenge;
 use crate::reject::{AuthError, AuthErrorKind, ConfigError};
 use dpop::DpopVerifier;
 
-/// How a credential was presented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scheme {
-    Bearer,
-    Dpop,
+/// What the binding rules are built from.
+pub(crate) struct Setup<'a> {
+    pub(crate) dpop: Option<&'a Dpop>,
+    /// The proof algorithms the layer's profile permits at all.
+    pub(crate) proof_algorithms: AlgorithmSet,
+    /// Certificate-bound tokens are accepted with their certificate.
+    pub(crate) certificates: bool,
+    /// Unbound credentials are refused (FAPI 2.0).
+    pub(crate) sender_constrained: bool,
 }
 
 /// The binding rules of one configuration.
@@ -45,15 +49,14 @@ pub(crate) struct Bindings {
 }
 
 impl Bindings {
-    pub(crate) fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+    pub(crate) fn build(setup: Setup<'_>, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
         Ok(Self {
-            dpop: config
+            dpop: setup
                 .dpop
-                .as_ref()
-                .map(|d| DpopVerifier::new(d, config.proof_algorithms(), clock))
+                .map(|d| DpopVerifier::new(d, setup.proof_algorithms, clock))
                 .transpose()?,
-            certificates: config.certificate_bound,
-            sender_constrained: config.fapi2,
+            certificates: setup.certificates,
+            sender_constrained: setup.sender_constrained,
         })
     }
 

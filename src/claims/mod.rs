@@ -10,8 +10,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::credential::Credential;
 use crate::jose::json::{NumericDate, StrOrSeq};
-use crate::reject::Responder;
+use crate::reject::{AuthError, Responder};
 
 /// Verified claims of the request's access token, of the application's type `C`.
 ///
@@ -222,6 +223,16 @@ impl From<MissingClaims> for tonic::Status {
     }
 }
 
+/// How the layer around a request answers refusals: the one that admitted it (carried by its
+/// grant), or, for an anonymous request an optional layer let through, the one it left in the
+/// extensions.
+pub(crate) fn responder_in(extensions: &http::Extensions) -> Option<&Responder> {
+    match extensions.get::<Grant>() {
+        Some(grant) => grant.responder(),
+        None => extensions.get::<Responder>(),
+    }
+}
+
 /// What a verified token grants, whatever the application's claims type. Inserted into the
 /// request extensions next to [`Claims`]; [`RequireScopes`](crate::RequireScopes) reads it, and
 /// so can middleware that does not know the claims type.
@@ -354,23 +365,6 @@ pub(crate) enum Confirmation {
     Unsupported,
 }
 
-/// How the request's credential was judged.
-///
-/// ```
-/// use tower_jwt_auth::Credential;
-/// assert_ne!(Credential::Jwt, Credential::ApiKey);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Credential {
-    /// A JWT access token, its signature verified with the issuer's keys.
-    Jwt,
-    /// An opaque token the issuer's introspection endpoint (RFC 7662) reported active.
-    Introspected,
-    /// An API key a configured validator accepted.
-    ApiKey,
-}
-
 impl Grant {
     /// `scopes` space-delimited, as issued.
     pub(crate) fn new(
@@ -410,6 +404,13 @@ impl Grant {
     /// How the layer that admitted the request answers refusals.
     pub(crate) fn responder(&self) -> Option<&Responder> {
         self.responder.as_ref()
+    }
+
+    /// Ties a refusal of this accepted credential to its issuer and kind (the metrics labels).
+    pub(crate) fn tie(&self, error: AuthError) -> AuthError {
+        error
+            .at_issuer(&self.inner.iss)
+            .judged_as(self.inner.credential)
     }
 
     /// Sets how the credential was judged; only while the grant is being built (not yet

@@ -4,6 +4,23 @@
 pub(crate) mod api_key;
 pub(crate) mod token;
 
+/// How the request's credential was judged.
+///
+/// ```
+/// use tower_jwt_auth::Credential;
+/// assert_ne!(Credential::Jwt, Credential::ApiKey);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Credential {
+    /// A JWT access token, its signature verified with the issuer's keys.
+    Jwt,
+    /// An opaque token the issuer's introspection endpoint (RFC 7662) reported active.
+    Introspected,
+    /// An API key a configured validator accepted.
+    ApiKey,
+}
+
 pub use api_key::{
     ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, KeyDigest,
 };

@@ -5,8 +5,14 @@
 use http::header::{HeaderName, AUTHORIZATION, COOKIE};
 use http::HeaderMap;
 
-use crate::binding::Scheme;
 use crate::reject::{AuthError, AuthErrorKind};
+
+/// How a credential was presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    Dpop,
+}
 
 /// Returns the token of the single `Authorization: Bearer <token>` header, or `None` when the
 /// request carries no bearer credentials: no `Authorization` header, or one of another scheme

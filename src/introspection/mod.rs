@@ -41,9 +41,10 @@ use tokio::sync::OnceCell;
 
 use crate::outbound::SingleFlight;
 
-use crate::claims::{Claims, Credential, Grant};
+use crate::claims::{Claims, Grant};
 use crate::clock::Clock;
 use crate::credential::api_key::NO_EXPIRY;
+use crate::credential::Credential;
 use crate::jwt::registered::Registered;
 use crate::keys::discovery;
 use crate::outbound::{basic_authorization, form_encode, parse_url, Fetcher, Form};

@@ -8,14 +8,39 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::algorithm::{Algorithm, AlgorithmSet};
-use crate::authenticator::config::{Config, PemKey};
+use crate::clock::Clock;
 use crate::introspection::Introspection;
 use crate::jwt::Rules;
 use crate::keys::jwk::{self, Key};
 use crate::keys::persist::CacheFile;
+use crate::keys::CachePolicy;
 use crate::keys::{pem, Env, KeySet, KeySource, Origin};
+use crate::outbound::FetchLimits;
 use crate::outbound::{parse_url, Fetcher};
 use crate::reject::{shown, ConfigError};
+
+/// A fixed key given in PEM.
+#[derive(Clone)]
+pub(crate) struct PemKey {
+    pub(crate) kid: String,
+    pub(crate) alg: Algorithm,
+    pub(crate) pem: String,
+}
+
+/// What the registry of trusted issuers is built from: the issuers, and what each inherits
+/// unless it sets its own.
+pub(crate) struct Setup<'a> {
+    pub(crate) primary: &'a Issuer,
+    pub(crate) added: &'a [Issuer],
+    pub(crate) resolver: Option<&'a Arc<ResolverFn>>,
+    /// The rules of the primary issuer, which the others start from.
+    pub(crate) base: Rules,
+    pub(crate) fetch: &'a FetchLimits,
+    pub(crate) http_client: Option<&'a reqwest::Client>,
+    pub(crate) clock: &'a Arc<dyn Clock>,
+    pub(crate) cache: &'a CachePolicy,
+    pub(crate) cache_file: Option<&'a std::path::Path>,
+}
 
 /// The placeholder of a template issuer.
 const TENANT: &str = "{tenant}";
@@ -235,30 +260,22 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// Validates every issuer and builds the static ones.
-    pub(crate) fn build(config: &Config) -> Result<Self, ConfigError> {
+    pub(crate) fn build(setup: Setup<'_>) -> Result<Self, ConfigError> {
         let shared = Shared {
             env: Env {
                 fetcher: Arc::new(Fetcher::new(
-                    config.fetch.clone(),
-                    config.http_client.clone(),
+                    setup.fetch.clone(),
+                    setup.http_client.cloned(),
                 )),
                 store: Arc::default(),
-                clock: Arc::clone(&config.clock),
-                policy: config.cache.clone(),
+                clock: Arc::clone(setup.clock),
+                policy: setup.cache.clone(),
             },
-            base: Rules {
-                issuer: Arc::from(config.primary.url.as_str()),
-                audience: config.audience.clone(),
-                leeway: config.leeway.as_secs(),
-                max_lifetime: config.max_lifetime.map(|d| d.as_secs()),
-                strict_rfc9068: config.strict_rfc9068,
-                algorithms: config.algorithms,
-                roles: Arc::new(config.role_claims.clone()),
-            },
+            base: setup.base,
         };
-        let primary = &config.primary;
-        let file = config.cache_file.as_ref().map(|path| CacheFile {
-            path: path.clone(),
+        let primary = setup.primary;
+        let file = setup.cache_file.map(|path| CacheFile {
+            path: path.to_owned(),
             issuer: primary.url.clone(),
             source: primary
                 .jwks_uri
@@ -268,9 +285,9 @@ impl Registry {
         let primary =
             Arc::new(shared.trusted(primary, &primary.url, None, file, Declared::Primary)?);
         let mut exact: HashMap<Box<str>, Arc<Trusted>> = HashMap::new();
-        exact.insert(config.primary.url.as_str().into(), Arc::clone(&primary));
+        exact.insert(setup.primary.url.as_str().into(), Arc::clone(&primary));
         let mut templates = Vec::new();
-        for spec in &config.issuers {
+        for spec in setup.added {
             match &spec.tenants {
                 None => {
                     let trusted = shared.trusted(spec, &spec.url, None, None, Declared::Added)?;
@@ -296,7 +313,7 @@ impl Registry {
                 Some(tenants) => templates.push(shared.template(spec, tenants)?),
             }
         }
-        let resolver = config.resolver.as_ref().map(|f| {
+        let resolver = setup.resolver.map(|f| {
             let cache = moka::sync::Cache::builder()
                 .max_capacity(RESOLVED_CACHE)
                 .time_to_live(RESOLVED_TTL)

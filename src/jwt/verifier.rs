@@ -15,7 +15,8 @@ use serde::de::DeserializeOwned;
 
 use super::cache::TokenCache;
 use super::registered::Registered;
-use crate::claims::{Claims, Credential, Grant};
+use crate::claims::{Claims, Grant};
+use crate::credential::Credential;
 use crate::issuer::{Registry, Trusted};
 use crate::jose::b64;
 use crate::jose::header::{self, Header, TypPolicy};

@@ -15,17 +15,15 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::authenticator::check_rules;
+use crate::claims::responder_in;
 use crate::claims::Claims;
 use crate::layer::body::ResponseBody;
 use crate::layer::future::ResponseFuture;
 use crate::layer::{JwtAuth, LayerPolicy};
 use crate::policy::roles::RoleClaims;
-use crate::reject::{responder_in, Responder};
+use crate::policy::rules::{check_rules, RuleFn};
+use crate::reject::Responder;
 use crate::reject::{AuthError, AuthErrorKind, ConfigError};
-
-/// An application rule on the claims.
-pub(crate) type RuleFn<C> = dyn Fn(&C) -> bool + Send + Sync;
 
 /// The layer's rules for claims type `C` (those given for another type were refused when
 /// `with_claims` changed it).

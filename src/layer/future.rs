@@ -10,8 +10,8 @@ use http::{Extensions, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::authenticator::log_refusal;
 use crate::layer::body::ResponseBody;
+use crate::reject::log_refusal;
 use crate::reject::AuthError;
 use crate::reject::{is_grpc, Responder};
 

@@ -7,7 +7,9 @@
 pub(crate) mod access;
 pub(crate) mod body;
 pub(crate) mod future;
+pub(crate) mod gate;
 mod options;
+mod runtime;
 pub(crate) mod service;
 
 use std::fmt;
@@ -19,13 +21,14 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 
 use crate::authenticator::config::Config;
-use crate::authenticator::{Authenticator, Core, Gate};
+use crate::authenticator::{Authenticator, Core};
 use crate::claims::AccessClaims;
 use crate::credential::token::Sources;
 use crate::layer::service::JwtAuthService;
 use crate::policy::Policy;
 use crate::reject::{AuthError, ConfigError};
 use crate::reject::{RejectFn, Responder};
+use gate::Gate;
 
 /// Protects a service with OAuth 2.0 JWT access tokens of one issuer (or several, see
 /// [`JwtAuth::add_issuer`]), for one audience.

@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::algorithm::Algorithm;
-use crate::authenticator::config::PemKey;
 use crate::clock::Clock;
 use crate::credential::api_key::{ApiKeyValidator, DynValidator};
 use crate::introspection::Introspection;
 use crate::issuer::Issuer;
+use crate::issuer::PemKey;
 use crate::layer::JwtAuth;
 use crate::metadata::ResourceMetadata;
 

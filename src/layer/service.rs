@@ -9,10 +9,11 @@ use http::{Extensions, HeaderValue, Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use crate::authenticator::Gate;
+use super::gate::Gate;
 use crate::authenticator::Step;
-use crate::binding::{ProofRequest, Scheme};
+use crate::binding::ProofRequest;
 use crate::claims::Claims;
+use crate::credential::token::Scheme;
 use crate::credential::token::{dpop_proof, repeated_bearer};
 use crate::layer::body::ResponseBody;
 use crate::layer::future::{NextNonce, ResponseFuture, Verdict};
@@ -185,7 +186,7 @@ where
                 let nonce = bindings
                     .check_dpop(claims.grant(), &token, &request)
                     .await
-                    .map_err(|e| e.of_grant(claims.grant()))?;
+                    .map_err(|e| claims.grant().tie(e))?;
                 Ok::<_, AuthError>((gate.admit_policy(claims)?, nonce))
             };
             match checked.await {

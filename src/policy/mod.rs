@@ -3,6 +3,7 @@
 //! ([`RequireScopes`]).
 
 pub(crate) mod roles;
+pub(crate) mod rules;
 
 mod require;
 

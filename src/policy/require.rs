@@ -8,10 +8,11 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::Policy;
+use crate::claims::responder_in;
 use crate::claims::Grant;
 use crate::layer::body::ResponseBody;
 use crate::layer::future::ResponseFuture;
-use crate::reject::{responder_in, Responder};
+use crate::reject::Responder;
 use crate::reject::{AuthError, AuthErrorKind, ConfigError};
 
 /// A per-route (or per-service) layer requiring scopes (and optionally a `sub_type`) beyond the

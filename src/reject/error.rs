@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::claims::Credential;
+use crate::credential::Credential;
 
 /// Why a request was refused. Each kind maps to exactly one outcome (status, RFC 6750 error code,
 /// fixed description) in one table; see the crate documentation.
@@ -285,12 +285,6 @@ impl AuthError {
     pub(crate) fn at_issuer(mut self, issuer: &Arc<str>) -> Self {
         self.issuer.get_or_insert_with(|| Arc::clone(issuer));
         self
-    }
-
-    /// Ties a refusal of an accepted credential to its issuer and kind (the metrics labels).
-    pub(crate) fn of_grant(self, grant: &crate::claims::Grant) -> Self {
-        self.at_issuer(grant.issuer_shared())
-            .judged_as(grant.credential())
     }
 
     /// Records how the credential was judged (unless already recorded).

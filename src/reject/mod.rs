@@ -2,9 +2,11 @@
 //! one table from kind to wire outcome, challenges and refusal responses.
 
 mod error;
+mod log;
 mod response;
 
 pub(crate) use error::*;
 pub use error::{AuthError, AuthErrorKind, ConfigError, KeySourceError, KeySourceErrorKind};
+pub(crate) use log::log_refusal;
 pub(crate) use response::*;
 pub use response::{default_response, RejectFn};

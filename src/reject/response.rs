@@ -282,16 +282,6 @@ fn json_body(code: Option<&str>, description: &str) -> String {
 #[derive(Clone)]
 pub(crate) struct Responder(Arc<ResponderInner>);
 
-/// How the layer around a request answers refusals: the one that admitted it (carried by its
-/// grant), or, for an anonymous request an optional layer let through, the one it left in the
-/// extensions.
-pub(crate) fn responder_in(extensions: &http::Extensions) -> Option<&Responder> {
-    match extensions.get::<crate::claims::Grant>() {
-        Some(grant) => grant.responder(),
-        None => extensions.get::<Responder>(),
-    }
-}
-
 struct ResponderInner {
     realm: Box<str>,
     custom: Option<Arc<RejectFn>>,

@@ -1,0 +1,98 @@
+//! One layer's share of the work: the authenticator every layer of a configuration shares, and
+//! what this layer adds to it (policy, rules, token sources, anonymous access, how it answers).
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use crate::authenticator::Authenticator;
+use crate::binding::ClientCertificate;
+use crate::claims::Claims;
+use crate::credential::token::{Scheme, Sources};
+use crate::metrics;
+use crate::policy::rules::{check_rules, RuleFn};
+use crate::policy::Policy;
+use crate::reject::{log_refusal, AuthError, Responder};
+
+/// One layer: the shared authenticator, and what the layer adds to it: its policy, whether
+/// anonymous requests pass, and how it answers.
+pub(crate) struct Gate<C> {
+    pub(crate) auth: Arc<Authenticator<C>>,
+    pub(crate) policy: Policy,
+    pub(crate) rules: Vec<Arc<RuleFn<C>>>,
+    pub(crate) sources: Sources,
+    pub(crate) optional: bool,
+    pub(crate) responder: Responder,
+}
+
+impl<C> fmt::Debug for Gate<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("auth", &self.auth)
+            .field("policy", &self.policy)
+            .field("rules", &self.rules.len())
+            .field("sources", &self.sources)
+            .field("optional", &self.optional)
+            .field("responder", &self.responder)
+            .finish()
+    }
+}
+
+impl<C> Gate<C> {
+    /// The request's token and how it was presented, from the `Authorization` header or the
+    /// layer's other sources.
+    pub(crate) fn credential<'r>(
+        &self,
+        headers: &'r HeaderMap,
+    ) -> Result<Option<(&'r str, Scheme)>, AuthError> {
+        let dpop = self.auth.bindings().dpop_enabled();
+        self.sources
+            .presented(headers, self.auth.max_token_size(), dpop)
+    }
+
+    /// The most a `DPoP` proof header may hold.
+    pub(crate) fn max_proof_size(&self) -> usize {
+        self.auth.max_token_size()
+    }
+
+    /// The request's client certificate, when certificate-bound tokens are accepted.
+    pub(crate) fn certificate(&self, extensions: &http::Extensions) -> Option<ClientCertificate> {
+        if self.auth.bindings().wants_certificate() {
+            crate::binding::client_certificate(extensions)
+        } else {
+            None
+        }
+    }
+
+    /// The verification result of a credential presented as a bearer token, with its binding,
+    /// the layer's policy and rules applied on top: the one place they are combined.
+    pub(crate) fn admit(
+        &self,
+        verified: Result<Claims<C>, AuthError>,
+        certificate: Option<ClientCertificate>,
+    ) -> Result<Claims<C>, AuthError> {
+        let claims = verified?;
+        self.auth
+            .bindings()
+            .check_bearer(claims.grant(), certificate)
+            .map_err(|e| claims.grant().tie(e))?;
+        self.admit_policy(claims)
+    }
+
+    /// The policy and rules, for a credential whose binding holds.
+    pub(crate) fn admit_policy(&self, claims: Claims<C>) -> Result<Claims<C>, AuthError> {
+        let tied = |e: AuthError| claims.grant().tie(e);
+        self.policy.check(claims.grant()).map_err(tied)?;
+        check_rules(&self.rules, &claims).map_err(tied)?;
+        metrics::accepted(claims.grant());
+        Ok(claims)
+    }
+
+    /// The response for a refusal, with its log event.
+    pub(crate) fn refuse(&self, error: &AuthError, grpc: bool) -> http::Response<bytes::Bytes> {
+        log_refusal(error);
+        metrics::refused(error);
+        self.responder.respond(error, grpc)
+    }
+}
