@@ -1,0 +1,455 @@
+//! What a verified token grants, whatever the claims type: [`Grant`], kept small because every
+//! cached verdict holds one.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::credential::Credential;
+use crate::reject::{AuthError, Responder};
+
+/// What a verified token grants, whatever the application's claims type. Inserted into the
+/// request extensions next to [`Claims`]; [`RequireScopes`](crate::RequireScopes) reads it, and
+/// so can middleware that does not know the claims type.
+///
+/// Where each field comes from, per credential ([`credential`](Self::credential)):
+///
+/// | field | JWT | introspected token (RFC 7662 answer) | API key ([`ApiKeyGrant`](crate::ApiKeyGrant)) |
+/// |---|---|---|---|
+/// | [`issuer`](Self::issuer) | `iss` (a trusted issuer, matched exactly) | the issuer whose endpoint answered (its `iss`, when present, must equal it) | `api-key:` + the routing prefix |
+/// | [`sub`](Self::sub) | `sub` (required, non-empty) | `sub`, or empty when absent ([`is_client_only`](Self::is_client_only)) | the grant's subject |
+/// | [`sub_type`](Self::sub_type) | `sub_type` | `sub_type` | [`ApiKeyGrant::sub_type`](crate::ApiKeyGrant::sub_type) |
+/// | [`client_id`](Self::client_id) | `client_id` | `client_id` | [`ApiKeyGrant::client_id`](crate::ApiKeyGrant::client_id) |
+/// | [`scopes`](Self::scopes) | `scope` and `scp` | `scope` and `scp` | [`ApiKeyGrant::scopes`](crate::ApiKeyGrant::scopes) |
+/// | [`roles`](Self::roles) | the configured role claims | the configured role claims | [`ApiKeyGrant::roles`](crate::ApiKeyGrant::roles) |
+/// | [`expires_at`](Self::expires_at) | `exp` | `exp`, else 253402300799 | [`ApiKeyGrant::expires_at`](crate::ApiKeyGrant::expires_at), else 253402300799 |
+/// | [`tenant`](Self::tenant) | the tenant a template issuer matched | — | — |
+///
+/// No field is ever filled from another claim: a client is never shown as a subject, and an
+/// API key never as a token of an OAuth issuer.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tower_jwt_auth::{testing::TestIssuer, JwtAuth};
+/// let issuer = TestIssuer::start().await;
+/// let auth = JwtAuth::new(issuer.url(), "insights-api");
+/// let token = issuer.token().sub("u-1").sub_type("user").scopes(["insights.read"]).sign();
+/// let grant = auth.verify(&token).await.unwrap().grant().clone();
+/// assert_eq!((grant.sub(), grant.sub_type()), ("u-1", Some("user")));
+/// assert!(grant.has_scope("insights.read") && !grant.has_scope("insights.write"));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Grant {
+    inner: Arc<GrantInner>,
+    /// How the layer that admitted the request answers refusals: per-route layers and the
+    /// extractor find it here (one request extension fewer). `None` outside a layer.
+    responder: Option<Responder>,
+}
+
+struct GrantInner {
+    /// `sub`, the scopes, `sub_type` and `client_id`, in one allocation.
+    text: GrantText,
+    exp: u64,
+    /// `nbf`, 0 when absent (a token not valid before 1970 is valid now either way).
+    nbf: u64,
+    iss: Arc<str>,
+    credential: Credential,
+    roles: Box<[Box<str>]>,
+    /// The tenant and the confirmation, which most tokens lack: boxed together, as a grant
+    /// lives in every cached verdict (16 bytes less per entry).
+    rare: Option<Box<Rare>>,
+}
+
+/// A grant without the layer's responder: what a cached verdict keeps (one pointer).
+#[derive(Clone)]
+pub(crate) struct Shared(Arc<GrantInner>);
+
+impl Shared {
+    pub(crate) fn expires_at(&self) -> u64 {
+        self.0.exp
+    }
+
+    pub(crate) fn not_before(&self) -> Option<u64> {
+        self.0.not_before()
+    }
+}
+
+impl GrantInner {
+    fn not_before(&self) -> Option<u64> {
+        (self.nbf != 0).then_some(self.nbf)
+    }
+}
+
+/// A grant's strings end to end in one allocation (`sub`, the space-delimited scopes as issued,
+/// then `sub_type` and `client_id` when present): a cached verdict holds one allocation for
+/// them, not four, which is what a token seen for the first time mostly pays for in memory.
+struct GrantText {
+    text: Box<str>,
+    /// Where `sub`, the scopes and `sub_type` end.
+    ends: [usize; 3],
+    sub_type: bool,
+    client_id: bool,
+}
+
+impl GrantText {
+    fn new(sub: &str, scopes: &str, sub_type: Option<&str>, client_id: Option<&str>) -> Self {
+        let (sub_type_text, client_id_text) = (sub_type.unwrap_or(""), client_id.unwrap_or(""));
+        let mut text = String::with_capacity(
+            sub.len() + scopes.len() + sub_type_text.len() + client_id_text.len(),
+        );
+        text.push_str(sub);
+        let sub_end = text.len();
+        text.push_str(scopes);
+        let scopes_end = text.len();
+        text.push_str(sub_type_text);
+        let sub_type_end = text.len();
+        text.push_str(client_id_text);
+        Self {
+            text: text.into_boxed_str(),
+            ends: [sub_end, scopes_end, sub_type_end],
+            sub_type: sub_type.is_some(),
+            client_id: client_id.is_some(),
+        }
+    }
+
+    fn sub(&self) -> &str {
+        &self.text[..self.ends[0]]
+    }
+
+    fn scopes(&self) -> &str {
+        &self.text[self.ends[0]..self.ends[1]]
+    }
+
+    fn sub_type(&self) -> Option<&str> {
+        self.sub_type
+            .then(|| &self.text[self.ends[1]..self.ends[2]])
+    }
+
+    fn client_id(&self) -> Option<&str> {
+        self.client_id.then(|| &self.text[self.ends[2]..])
+    }
+}
+
+#[derive(Default)]
+struct Rare {
+    tenant: Option<Arc<str>>,
+    /// What the token is bound to.
+    confirmation: Confirmation,
+}
+
+/// What a token is bound to (its `cnf` claim, RFC 7800), as the binding step reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Confirmation {
+    /// No `cnf`: a bearer token.
+    #[default]
+    None,
+    /// `cnf.jkt`: the RFC 7638 thumbprint of a DPoP key (RFC 9449 §6).
+    Jkt(Box<str>),
+    /// `cnf["x5t#S256"]`: the SHA-256 thumbprint of a client certificate (RFC 8705 §3.1).
+    X5tS256(Box<str>),
+    /// A `cnf` of another shape (another member, both at once, not an object): bound to
+    /// something this crate cannot check, so never accepted.
+    Unsupported,
+}
+
+impl Grant {
+    /// `scopes` space-delimited, as issued.
+    pub(crate) fn new(
+        (sub, sub_type, client_id): (&str, Option<&str>, Option<&str>),
+        scopes: &str,
+        (exp, nbf): (u64, Option<u64>),
+        (iss, tenant): (Arc<str>, Option<Arc<str>>),
+    ) -> Self {
+        Self {
+            inner: Arc::new(GrantInner {
+                text: GrantText::new(sub, scopes, sub_type, client_id),
+                exp,
+                nbf: nbf.unwrap_or(0),
+                iss,
+                rare: tenant.map(|tenant| {
+                    Box::new(Rare {
+                        tenant: Some(tenant),
+                        confirmation: Confirmation::None,
+                    })
+                }),
+                credential: Credential::Jwt,
+                roles: Box::default(),
+            }),
+            responder: None,
+        }
+    }
+
+    /// This grant as admitted by a layer that answers refusals with `responder`: the copy
+    /// put into the request's extensions, where per-route layers and the extractor find it.
+    pub(crate) fn admitted_by(&self, responder: &Responder) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            responder: Some(responder.clone()),
+        }
+    }
+
+    /// The shared part, for a cached verdict.
+    pub(crate) fn shared(&self) -> Shared {
+        Shared(Arc::clone(&self.inner))
+    }
+
+    /// A grant of a cached verdict, without a responder.
+    pub(crate) fn from_shared(shared: Shared) -> Self {
+        Self {
+            inner: shared.0,
+            responder: None,
+        }
+    }
+
+    /// How the layer that admitted the request answers refusals.
+    pub(crate) fn responder(&self) -> Option<&Responder> {
+        self.responder.as_ref()
+    }
+
+    /// Ties a refusal of this accepted credential to its issuer and kind (the metrics labels).
+    pub(crate) fn tie(&self, error: AuthError) -> AuthError {
+        error
+            .at_issuer(&self.inner.iss)
+            .judged_as(self.inner.credential)
+    }
+
+    /// Sets how the credential was judged; only while the grant is being built (not yet
+    /// shared).
+    pub(crate) fn with_credential(mut self, credential: Credential) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.credential = credential;
+        }
+        self
+    }
+
+    /// Sets the roles, read from the configured role claims; only while the grant is being
+    /// built.
+    pub(crate) fn with_roles(mut self, roles: Vec<Box<str>>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.roles = roles.into();
+        }
+        self
+    }
+
+    /// Sets what the token is bound to; only while the grant is being built.
+    pub(crate) fn with_confirmation(mut self, confirmation: Confirmation) -> Self {
+        if confirmation == Confirmation::None {
+            return self;
+        }
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.rare.get_or_insert_with(Box::default).confirmation = confirmation;
+        }
+        self
+    }
+
+    /// What the token is bound to (`cnf`).
+    pub(crate) fn confirmation(&self) -> &Confirmation {
+        self.inner
+            .rare
+            .as_ref()
+            .map_or(&Confirmation::None, |rare| &rare.confirmation)
+    }
+
+    /// The roles, from the role claims the layer reads (by default `roles`,
+    /// `realm_access.roles`, `resource_access.<audience>.roles` and `permissions`; see
+    /// [`JwtAuth::role_claims`](crate::JwtAuth::role_claims)).
+    pub fn roles(&self) -> impl Iterator<Item = &str> {
+        self.inner.roles.iter().map(|r| &**r)
+    }
+
+    /// Whether `role` was granted (exact, case-sensitive comparison).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().any(|r| r == role)
+    }
+
+    /// The OAuth client the token was issued to (`client_id`), when the credential names one.
+    pub fn client_id(&self) -> Option<&str> {
+        self.inner.text.client_id()
+    }
+
+    /// How the credential was judged: a verified JWT, an introspected opaque token, or an API
+    /// key.
+    pub fn credential(&self) -> Credential {
+        self.inner.credential
+    }
+
+    /// Who vouches for the credential: the trusted issuer that accepted the token (its `iss`,
+    /// for JWTs and introspected tokens), or, for an API key, `api-key:` followed by the
+    /// prefix that routed it (`api-key:fl_`) — never an OAuth issuer's URL, so that
+    /// `(issuer(), sub())` names one subject at one issuer whatever the credential.
+    pub fn issuer(&self) -> &str {
+        &self.inner.iss
+    }
+
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn issuer_shared(&self) -> &Arc<str> {
+        &self.inner.iss
+    }
+
+    /// For an issuer configured with [`Issuer::tenants`](crate::Issuer::tenants): the tenant
+    /// its `iss` named. `None` for other issuers.
+    pub fn tenant(&self) -> Option<&str> {
+        self.inner
+            .rare
+            .as_ref()
+            .and_then(|rare| rare.tenant.as_deref())
+    }
+
+    /// The subject the credential names: a JWT's `sub`, an introspection answer's `sub`, an
+    /// API key's [`ApiKeyGrant::new`](crate::ApiKeyGrant::new) subject. Empty when it names
+    /// none (see [`is_client_only`](Self::is_client_only)): another identifier, such as the
+    /// `client_id`, is never put in its place.
+    pub fn sub(&self) -> &str {
+        self.inner.text.sub()
+    }
+
+    /// Whether the credential names no subject, only the client it was issued to
+    /// ([`client_id`](Self::client_id), when known): an introspected token whose answer has
+    /// no `sub`. A rule for users ([`require_sub_type`](crate::JwtAuth::require_sub_type))
+    /// refuses it.
+    pub fn is_client_only(&self) -> bool {
+        self.inner.text.sub().is_empty()
+    }
+
+    /// The `sub_type` claim, e.g. `"user"` for delegated tokens.
+    pub fn sub_type(&self) -> Option<&str> {
+        self.inner.text.sub_type()
+    }
+
+    /// The granted scopes, from `scope` (space-delimited) and `scp` (array or string).
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .text
+            .scopes()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Whether `scope` was granted (exact, case-sensitive comparison).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        // A scope is one word: nothing empty or with a space in it is granted.
+        !scope.is_empty() && !scope.contains(' ') && self.has_scope_word(scope)
+    }
+
+    /// [`has_scope`](Self::has_scope) for a scope known to be one non-empty word (a policy's,
+    /// checked when it was configured): compared at each granted word's start, without
+    /// splitting, as this runs on every request.
+    pub(crate) fn has_scope_word(&self, word: &str) -> bool {
+        debug_assert!(!word.is_empty() && !word.contains(' '));
+        let word = word.as_bytes();
+        let mut rest = self.inner.text.scopes().as_bytes();
+        loop {
+            if let Some(after) = rest.strip_prefix(word) {
+                if after.first().is_none_or(|&b| b == b' ') {
+                    return true;
+                }
+            }
+            match rest.iter().position(|&b| b == b' ') {
+                Some(space) => rest = &rest[space + 1..],
+                None => return false,
+            }
+        }
+    }
+
+    /// The `exp` claim, seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.inner.exp
+    }
+
+    /// The `nbf` claim, if any, seconds since the Unix epoch.
+    pub fn not_before(&self) -> Option<u64> {
+        self.inner.not_before()
+    }
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grant")
+            .field("iss", &self.issuer())
+            .field("tenant", &self.tenant())
+            .field("sub", &self.sub())
+            .field("credential", &self.credential())
+            .field("client_id", &self.client_id())
+            .field("sub_type", &self.sub_type())
+            .field("scopes", &self.scopes().collect::<Vec<_>>())
+            .field("roles", &self.roles().collect::<Vec<_>>())
+            .field("exp", &self.inner.exp)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grants_strings_share_one_allocation_and_keep_their_bounds() {
+        let text = GrantText::new("u-1", "a b", Some("user"), Some("acme"));
+        assert_eq!(
+            (text.sub(), text.scopes(), text.sub_type(), text.client_id()),
+            ("u-1", "a b", Some("user"), Some("acme"))
+        );
+        // Absent and empty stay apart; multi-byte characters keep their boundaries.
+        let text = GrantText::new("ü", "", Some(""), None);
+        assert_eq!(
+            (text.sub(), text.scopes(), text.sub_type(), text.client_id()),
+            ("ü", "", Some(""), None)
+        );
+        let text = GrantText::new("", "s", None, Some("ç"));
+        assert_eq!(
+            (text.sub(), text.scopes(), text.sub_type(), text.client_id()),
+            ("", "s", None, Some("ç"))
+        );
+    }
+
+    #[test]
+    fn a_scope_is_granted_only_as_a_whole_word() {
+        let grant =
+            |scopes: &str| Grant::new(("u", None, None), scopes, (1, None), ("i".into(), None));
+        // Each case against the definition: one of the space-separated words, exactly.
+        let granted = [
+            "",
+            " ",
+            "a",
+            "ab",
+            "a b",
+            "b a",
+            "ab a",
+            "a  b",
+            " a",
+            "a ",
+            "aa ab",
+            "b.a a.b",
+            "insights.read insights.write",
+            "insights.readx insights",
+        ];
+        let wanted = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "aa",
+            "a b",
+            " ",
+            "insights",
+            "insights.read",
+            "A",
+        ];
+        for scopes in granted {
+            let g = grant(scopes);
+            for scope in wanted {
+                let expected = !scope.is_empty() && scopes.split(' ').any(|w| w == scope);
+                assert_eq!(g.has_scope(scope), expected, "{scope:?} in {scopes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_grant_fits_its_allocation_class() {
+        // Every cached verdict holds one: 112 bytes plus the `Arc` counts is a 144-byte
+        // allocation with glibc (160 with four strings of their own, 176 with the tenant and
+        // confirmation inline too).
+        assert!(std::mem::size_of::<GrantInner>() <= 112);
+    }
+}
