@@ -19,21 +19,11 @@ use crate::claims::responder_in;
 use crate::claims::Claims;
 use crate::layer::body::ResponseBody;
 use crate::layer::future::ResponseFuture;
-use crate::layer::{JwtAuth, LayerPolicy};
+use crate::layer::JwtAuth;
 use crate::policy::roles::RoleClaims;
 use crate::policy::rules::{check_rules, RuleFn};
 use crate::reject::Responder;
 use crate::reject::{AuthError, AuthErrorKind, ConfigError};
-
-/// The layer's rules for claims type `C` (those given for another type were refused when
-/// `with_claims` changed it).
-pub(crate) fn rules_for<C: 'static>(layer: &LayerPolicy) -> Vec<Arc<RuleFn<C>>> {
-    layer
-        .rules
-        .iter()
-        .filter_map(|r| r.downcast_ref::<Arc<RuleFn<C>>>().cloned())
-        .collect()
-}
 
 impl<C> JwtAuth<C>
 where

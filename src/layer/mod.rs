@@ -25,6 +25,7 @@ use crate::authenticator::{Authenticator, Core};
 use crate::claims::AccessClaims;
 use crate::credential::token::Sources;
 use crate::layer::service::JwtAuthService;
+use crate::policy::rules::RuleFn;
 use crate::policy::Policy;
 use crate::reject::{AuthError, ConfigError};
 use crate::reject::{RejectFn, Responder};
@@ -94,6 +95,17 @@ pub(crate) struct LayerPolicy {
 
 // Its shared state (`ArcSwap` key sets, concurrent caches, `OnceLock`s) stays consistent across an
 // unwinding panic, so a `JwtAuth` may cross `catch_unwind` (as tests of a startup panic do).
+impl LayerPolicy {
+    /// The layer's rules for claims type `C` (those given for another type were refused when
+    /// `with_claims` changed it).
+    pub(crate) fn rules_for<C: 'static>(&self) -> Vec<Arc<RuleFn<C>>> {
+        self.rules
+            .iter()
+            .filter_map(|r| r.downcast_ref::<Arc<RuleFn<C>>>().cloned())
+            .collect()
+    }
+}
+
 impl<C> std::panic::UnwindSafe for JwtAuth<C> {}
 impl<C> std::panic::RefUnwindSafe for JwtAuth<C> {}
 
@@ -345,7 +357,7 @@ where
             Arc::new(Gate {
                 auth,
                 policy: self.layer.policy.clone(),
-                rules: crate::layer::access::rules_for::<C>(&self.layer),
+                rules: self.layer.rules_for::<C>(),
                 sources: self.layer.sources.clone(),
                 optional: self.layer.optional,
                 responder,
