@@ -89,7 +89,7 @@ pub struct AccessClaims {
 impl AccessClaims {
     /// The roles in the layouts the big providers use, each once: `roles` (Microsoft Entra),
     /// `realm_access.roles` and `resource_access.<each aud>.roles` (Keycloak), `permissions`
-    /// (Auth0). What a layer checks is [`Grant::roles`], read along its configured
+    /// (Auth0). What a layer checks is [`Grant::roles`](crate::Grant::roles), read along its configured
     /// [`role_claims`](crate::JwtAuth::role_claims).
     ///
     /// ```

@@ -8,7 +8,7 @@ use crate::credential::Credential;
 use crate::reject::{AuthError, Responder};
 
 /// What a verified token grants, whatever the application's claims type. Inserted into the
-/// request extensions next to [`Claims`]; [`RequireScopes`](crate::RequireScopes) reads it, and
+/// request extensions next to [`Claims`](crate::Claims); [`RequireScopes`](crate::RequireScopes) reads it, and
 /// so can middleware that does not know the claims type.
 ///
 /// Where each field comes from, per credential ([`credential`](Self::credential)):

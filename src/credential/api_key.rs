@@ -11,16 +11,13 @@
 //! A key never appears in logs, `Debug` output or error descriptions: [`ApiKey`] prints as
 //! `ApiKey("fl_…")`, and refusals name the prefix only.
 
-use std::any::Any;
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::Arc;
 
-use serde_json::{Map, Value};
-
+use super::key_grant::ApiKeyGrant;
 use crate::reject::ConfigError;
 
 /// An API key as presented in the request. Its `Debug` shows the routing prefix only.
@@ -77,7 +74,7 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-/// The SHA-256 digest of an API key: what [`ApiKeyStore`] keeps instead of the key. Equality
+/// The SHA-256 digest of an API key: what [`ApiKeyStore`](crate::ApiKeyStore) keeps instead of the key. Equality
 /// is constant-time.
 ///
 /// ```
@@ -144,190 +141,6 @@ impl Hash for KeyDigest {
 impl fmt::Debug for KeyDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "KeyDigest({})", self.to_hex())
-    }
-}
-
-/// What an API key grants: the subject and scopes (and optionally `sub_type`, `client_id`,
-/// an expiry and claims of your own) that become the request's [`Claims`](crate::Claims).
-///
-/// The claims object handed to the claims type has `iss` (`api-key:` and the prefix, as
-/// [`Grant::issuer`](crate::Grant::issuer) says: no OAuth issuer vouches for a key), `sub`, `aud`
-/// (the layer's audience), `exp` ([`ApiKeyGrant::expires_at`], or 253402300799, the last
-/// second of year 9999, for a key that does not expire), `scope` (space-delimited), and
-/// `client_id`, `sub_type` and your own claims when set.
-///
-/// ```
-/// use tower_jwt_auth::ApiKeyGrant;
-/// let grant = ApiKeyGrant::new("org-42")
-///     .scopes(["insights.read"])
-///     .sub_type("organisation")
-///     .claim("org_name", "Dunder Mifflin");
-/// assert_eq!(grant.sub(), "org-42");
-/// ```
-#[derive(Clone)]
-#[must_use = "an `ApiKeyGrant` does nothing until stored or returned by a validator"]
-pub struct ApiKeyGrant {
-    inner: Arc<GrantData>,
-}
-
-#[derive(Clone)]
-struct GrantData {
-    sub: String,
-    scopes: Vec<String>,
-    roles: Vec<String>,
-    sub_type: Option<String>,
-    client_id: Option<String>,
-    exp: Option<u64>,
-    extra: Map<String, Value>,
-    /// The claims built from this grant by the first authenticator that accepted it, so that a
-    /// stored grant is converted once, not on every request.
-    memo: OnceLock<(u64, Arc<dyn Any + Send + Sync>)>,
-}
-
-/// `exp` of a key that does not expire: 9999-12-31T23:59:59Z.
-pub(crate) const NO_EXPIRY: u64 = 253_402_300_799;
-
-impl ApiKeyGrant {
-    /// A grant for subject `sub` (the organisation, the integration), with no scopes.
-    pub fn new(sub: impl Into<String>) -> Self {
-        Self {
-            inner: Arc::new(GrantData {
-                sub: sub.into(),
-                scopes: Vec::new(),
-                roles: Vec::new(),
-                sub_type: None,
-                client_id: None,
-                exp: None,
-                extra: Map::new(),
-                memo: OnceLock::new(),
-            }),
-        }
-    }
-
-    fn edit(mut self, f: impl FnOnce(&mut GrantData)) -> Self {
-        let data = Arc::make_mut(&mut self.inner);
-        f(data);
-        data.memo = OnceLock::new();
-        self
-    }
-
-    /// The granted scopes.
-    pub fn scopes<I, S>(self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let scopes = scopes.into_iter().map(Into::into).collect();
-        self.edit(|d| d.scopes = scopes)
-    }
-
-    /// The granted roles (checked by [`require_roles`](crate::JwtAuth::require_roles) like a
-    /// token's; also in the claims object as `roles`).
-    pub fn roles<I, S>(self, roles: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let roles = roles.into_iter().map(Into::into).collect();
-        self.edit(|d| d.roles = roles)
-    }
-
-    /// The `sub_type`, e.g. `"organisation"` (checked by
-    /// [`require_sub_type`](crate::JwtAuth::require_sub_type) like a token's).
-    pub fn sub_type(self, sub_type: impl Into<String>) -> Self {
-        let sub_type = sub_type.into();
-        self.edit(|d| d.sub_type = Some(sub_type))
-    }
-
-    /// The `client_id`.
-    pub fn client_id(self, client_id: impl Into<String>) -> Self {
-        let client_id = client_id.into();
-        self.edit(|d| d.client_id = Some(client_id))
-    }
-
-    /// When the key stops being accepted, seconds since the Unix epoch (checked against the
-    /// layer's clock and leeway).
-    pub fn expires_at(self, exp: u64) -> Self {
-        self.edit(|d| d.exp = Some(exp))
-    }
-
-    /// A claim of your own, for your claims type (`iss`, `sub`, `aud`, `exp`, `scope`,
-    /// `client_id` and `sub_type` come from the grant and cannot be overridden).
-    pub fn claim(self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        let (name, value) = (name.into(), value.into());
-        self.edit(|d| {
-            d.extra.insert(name, value);
-        })
-    }
-
-    /// The subject.
-    pub fn sub(&self) -> &str {
-        &self.inner.sub
-    }
-
-    pub(crate) fn granted_scopes(&self) -> &[String] {
-        &self.inner.scopes
-    }
-
-    pub(crate) fn granted_roles(&self) -> &[String] {
-        &self.inner.roles
-    }
-
-    pub(crate) fn granted_sub_type(&self) -> Option<&str> {
-        self.inner.sub_type.as_deref()
-    }
-
-    pub(crate) fn granted_client_id(&self) -> Option<&str> {
-        self.inner.client_id.as_deref()
-    }
-
-    pub(crate) fn expiry(&self) -> Option<u64> {
-        self.inner.exp
-    }
-
-    /// The claims object for the claims type.
-    pub(crate) fn claims_object(&self, iss: &str, aud: &str) -> Value {
-        let d = &self.inner;
-        let mut object = d.extra.clone();
-        object.insert("iss".into(), iss.into());
-        object.insert("sub".into(), d.sub.clone().into());
-        object.insert("aud".into(), aud.into());
-        object.insert("exp".into(), d.exp.unwrap_or(NO_EXPIRY).into());
-        object.insert("scope".into(), d.scopes.join(" ").into());
-        if !d.roles.is_empty() {
-            object.insert("roles".into(), d.roles.clone().into());
-        }
-        for (name, value) in [("client_id", &d.client_id), ("sub_type", &d.sub_type)] {
-            match value {
-                Some(v) => object.insert(name.into(), v.clone().into()),
-                None => object.remove(name),
-            };
-        }
-        Value::Object(object)
-    }
-
-    /// The value memoised by authenticator `owner`, if any.
-    pub(crate) fn memo<T: Any + Send + Sync>(&self, owner: u64) -> Option<Arc<T>> {
-        let (by, value) = self.inner.memo.get()?;
-        (*by == owner).then(|| Arc::clone(value).downcast().ok())?
-    }
-
-    /// Memoises `value` for authenticator `owner`, unless another one was first.
-    pub(crate) fn remember<T: Any + Send + Sync>(&self, owner: u64, value: Arc<T>) {
-        let _ = self.inner.memo.set((owner, value));
-    }
-}
-
-impl fmt::Debug for ApiKeyGrant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = &self.inner;
-        f.debug_struct("ApiKeyGrant")
-            .field("sub", &d.sub)
-            .field("scopes", &d.scopes)
-            .field("sub_type", &d.sub_type)
-            .field("client_id", &d.client_id)
-            .field("exp", &d.exp)
-            .finish_non_exhaustive()
     }
 }
 
@@ -445,94 +258,6 @@ where
     }
 }
 
-/// API keys in memory, by SHA-256 digest only: the keys themselves are never stored. Cheap to
-/// clone; clones share the keys, so a handle kept by the application adds and revokes keys
-/// while the layer runs, effective on the next request.
-///
-/// ```
-/// use tower_jwt_auth::{ApiKeyGrant, ApiKeyStore, JwtAuth, KeyDigest};
-/// let keys = ApiKeyStore::new();
-/// keys.insert("fl_live_0123456789abcdef", ApiKeyGrant::new("org-42").scopes(["insights.read"]));
-/// // or, never holding the key at all:
-/// keys.insert_digest(KeyDigest::of("fl_live_fedcba9876543210"), ApiKeyGrant::new("org-7"));
-/// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api").api_keys("fl_", keys.clone());
-/// assert!(keys.remove("fl_live_fedcba9876543210"));
-/// assert_eq!(keys.len(), 1);
-/// ```
-#[derive(Clone, Default)]
-pub struct ApiKeyStore {
-    keys: Arc<RwLock<HashMap<KeyDigest, ApiKeyGrant>>>,
-}
-
-impl ApiKeyStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Accepts `key` (prefix included) with `grant`; only its digest is kept. Replaces the
-    /// grant of a key already known.
-    pub fn insert(&self, key: &str, grant: ApiKeyGrant) {
-        self.insert_digest(KeyDigest::of(key), grant);
-    }
-
-    /// Accepts the key whose SHA-256 digest is `digest`.
-    pub fn insert_digest(&self, digest: KeyDigest, grant: ApiKeyGrant) {
-        self.write().insert(digest, grant);
-    }
-
-    /// Revokes `key`; whether it was known.
-    pub fn remove(&self, key: &str) -> bool {
-        self.remove_digest(&KeyDigest::of(key))
-    }
-
-    /// Revokes the key whose digest is `digest`; whether it was known.
-    pub fn remove_digest(&self, digest: &KeyDigest) -> bool {
-        self.write().remove(digest).is_some()
-    }
-
-    /// How many keys are accepted.
-    pub fn len(&self) -> usize {
-        self.keys
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// Whether no key is accepted.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The grant of `key`, if known.
-    pub fn get(&self, key: &ApiKey) -> Option<ApiKeyGrant> {
-        let digest = key.digest();
-        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        keys.get(&digest).cloned()
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<KeyDigest, ApiKeyGrant>> {
-        self.keys.write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl fmt::Debug for ApiKeyStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiKeyStore")
-            .field("keys", &self.len())
-            .finish()
-    }
-}
-
-impl ApiKeyValidator for ApiKeyStore {
-    fn validate(
-        &self,
-        key: &ApiKey,
-    ) -> impl Future<Output = Result<Option<ApiKeyGrant>, ApiKeyError>> + Send {
-        std::future::ready(Ok(self.get(key)))
-    }
-}
-
 /// A validator's future, type-erased.
 pub(crate) type Lookup<'a> =
     Pin<Box<dyn Future<Output = Result<Option<ApiKeyGrant>, ApiKeyError>> + Send + 'a>>;
@@ -638,6 +363,7 @@ impl fmt::Debug for Prefixes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ApiKeyStore;
 
     fn prefixes(list: &[&str]) -> Prefixes {
         let mut p = Prefixes::default();
@@ -682,19 +408,5 @@ mod tests {
         assert!(!format!("{store:?}").contains("secret"));
         assert_eq!(store.get(&key).unwrap().sub(), "org");
         assert!(store.get(&ApiKey::new("fl_secret-valuf")).is_none());
-    }
-
-    #[test]
-    fn a_grant_becomes_a_claims_object() {
-        let grant = ApiKeyGrant::new("org-42")
-            .scopes(["a", "b"])
-            .claim("sub", "forged")
-            .claim("org_name", "X");
-        let object = grant.claims_object("https://i", "api");
-        assert_eq!(object["sub"], "org-42");
-        assert_eq!(object["scope"], "a b");
-        assert_eq!(object["exp"], NO_EXPIRY);
-        assert_eq!(object["org_name"], "X");
-        assert!(object.get("sub_type").is_none());
     }
 }

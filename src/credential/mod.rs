@@ -2,6 +2,8 @@
 //! configured header or cookie, the `DPoP` proof header) and the API keys routed by prefix.
 
 pub(crate) mod api_key;
+mod key_grant;
+mod key_store;
 pub(crate) mod token;
 
 /// How the request's credential was judged.
@@ -21,6 +23,7 @@ pub enum Credential {
     ApiKey,
 }
 
-pub use api_key::{
-    ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, KeyDigest,
-};
+pub use api_key::{ApiKey, ApiKeyError, ApiKeyFn, ApiKeyValidator, KeyDigest};
+pub use key_grant::ApiKeyGrant;
+pub(crate) use key_grant::NO_EXPIRY;
+pub use key_store::ApiKeyStore;

@@ -10,8 +10,8 @@ use tokio::sync::OnceCell;
 
 use super::{ClientAuth, Introspection};
 use crate::claims::{Claims, Grant};
-use crate::credential::api_key::NO_EXPIRY;
 use crate::credential::Credential;
+use crate::credential::NO_EXPIRY;
 use crate::jwt::registered::Registered;
 use crate::keys::discovery;
 use crate::outbound::{basic_authorization, form_encode, Fetcher, Form};

@@ -114,7 +114,7 @@ pub enum AuthErrorKind {
     /// unreachable or answered with an error or an unusable document, or an API-key
     /// validator reported its own failure: 503 with `Retry-After`. Nothing is cached.
     ValidationUnavailable,
-    /// The layer's configuration is unusable (see [`ConfigError`]): 500.
+    /// The layer's configuration is unusable (see [`ConfigError`](crate::ConfigError)): 500.
     Misconfigured,
     /// Verification failed unexpectedly inside the crypto backend: 401 `invalid_token`.
     Internal,
