@@ -1,0 +1,403 @@
+//! The registry that picks the trusted issuer a token's unverified `iss` names (exact match,
+//! then templates, then the resolver) before any key is looked up, and builds each issuer's
+//! rules and key source.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use super::{Issuer, PemKey, ResolverFn, Setup};
+use crate::algorithm::AlgorithmSet;
+use crate::jwt::Rules;
+use crate::keys::jwk::{self, Key};
+use crate::keys::persist::CacheFile;
+use crate::keys::{pem, Env, KeySet, KeySource, Origin};
+use crate::outbound::{parse_url, Fetcher};
+use crate::reject::{shown, ConfigError};
+
+/// The placeholder of a template issuer.
+const TENANT: &str = "{tenant}";
+/// Answers of the resolver remembered (both accepted and refused issuers).
+const RESOLVED_CACHE: u64 = 10_000;
+/// How long a resolver's answer is remembered.
+const RESOLVED_TTL: Duration = Duration::from_secs(600);
+
+/// The resolver's answers by `iss`, both ways.
+type Resolved = moka::sync::Cache<Box<str>, Option<Arc<Trusted>>>;
+
+/// An accepted issuer: its claim rules and its keys.
+pub(crate) struct Trusted {
+    pub(crate) rules: Rules,
+    pub(crate) keys: Arc<KeySource>,
+    /// For a template issuer: the tenant its `iss` named.
+    pub(crate) tenant: Option<Arc<str>>,
+}
+
+impl fmt::Debug for Trusted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trusted")
+            .field("issuer", &self.rules.issuer)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A template issuer's tenants, each built on first use.
+struct Template {
+    prefix: String,
+    suffix: String,
+    spec: Issuer,
+    tenants: HashMap<Box<str>, OnceLock<Option<Arc<Trusted>>>>,
+}
+
+/// What every issuer is built with.
+struct Shared {
+    env: Env,
+    base: Rules,
+}
+
+/// Every trusted issuer of one configuration.
+pub(crate) struct Registry {
+    primary: Arc<Trusted>,
+    exact: HashMap<Box<str>, Arc<Trusted>>,
+    templates: Vec<Template>,
+    resolver: Option<(Arc<ResolverFn>, Resolved)>,
+    shared: Shared,
+}
+
+impl Registry {
+    /// Validates every issuer and builds the static ones.
+    pub(crate) fn build(setup: Setup<'_>) -> Result<Self, ConfigError> {
+        let shared = Shared {
+            env: Env {
+                fetcher: Arc::new(Fetcher::new(
+                    setup.fetch.clone(),
+                    setup.http_client.cloned(),
+                )),
+                store: Arc::default(),
+                clock: Arc::clone(setup.clock),
+                policy: setup.cache.clone(),
+            },
+            base: setup.base,
+        };
+        let primary = setup.primary;
+        let file = setup.cache_file.map(|path| CacheFile {
+            path: path.to_owned(),
+            issuer: primary.url.clone(),
+            source: primary
+                .jwks_uri
+                .clone()
+                .unwrap_or_else(|| primary.url.clone()),
+        });
+        let primary =
+            Arc::new(shared.trusted(primary, &primary.url, None, file, Declared::Primary)?);
+        let mut exact: HashMap<Box<str>, Arc<Trusted>> = HashMap::new();
+        exact.insert(setup.primary.url.as_str().into(), Arc::clone(&primary));
+        let mut templates = Vec::new();
+        for spec in setup.added {
+            match &spec.tenants {
+                None => {
+                    let trusted = shared.trusted(spec, &spec.url, None, None, Declared::Added)?;
+                    if exact
+                        .insert(spec.url.as_str().into(), Arc::new(trusted))
+                        .is_some()
+                    {
+                        return Err(ConfigError::new(
+                            "add_issuer",
+                            format!("{} is configured twice", shown(&spec.url)),
+                        ));
+                    }
+                }
+                Some(_) if spec.introspection.is_some() => {
+                    return Err(ConfigError::new(
+                        "add_issuer",
+                        format!(
+                            "{}: introspection needs one issuer URL, not a template of tenants",
+                            shown(&spec.url)
+                        ),
+                    ));
+                }
+                Some(tenants) => templates.push(shared.template(spec, tenants)?),
+            }
+        }
+        let resolver = setup.resolver.map(|f| {
+            let cache = moka::sync::Cache::builder()
+                .max_capacity(RESOLVED_CACHE)
+                .time_to_live(RESOLVED_TTL)
+                .build();
+            (Arc::clone(f), cache)
+        });
+        Ok(Self {
+            primary,
+            exact,
+            templates,
+            resolver,
+            shared,
+        })
+    }
+
+    /// Whether the primary issuer is the only one.
+    pub(crate) fn is_single(&self) -> bool {
+        self.exact.len() == 1 && self.templates.is_empty() && self.resolver.is_none()
+    }
+
+    /// The issuer given to `JwtAuth::new`.
+    pub(crate) fn primary(&self) -> &Arc<Trusted> {
+        &self.primary
+    }
+
+    /// The issuer that `iss` names, if one is trusted: exact match, then templates, then the
+    /// resolver (whose answers, both ways, are remembered). The cost does not grow with the
+    /// number of issuers or tenants.
+    pub(crate) fn select(&self, iss: &str) -> Option<Arc<Trusted>> {
+        if let Some(trusted) = self.exact.get(iss) {
+            return Some(Arc::clone(trusted));
+        }
+        for t in &self.templates {
+            let Some(tenant) = iss
+                .strip_prefix(t.prefix.as_str())
+                .and_then(|rest| rest.strip_suffix(t.suffix.as_str()))
+            else {
+                continue;
+            };
+            let Some(slot) = t.tenants.get(tenant) else {
+                continue;
+            };
+            // Validated with a sample tenant when the layer was built, so this holds.
+            return slot
+                .get_or_init(|| {
+                    self.shared
+                        .trusted(&t.spec, iss, Some(tenant), None, Declared::Added)
+                        .inspect_err(|e| tracing::error!(error = %e, "template tenant unusable"))
+                        .ok()
+                        .map(Arc::new)
+                })
+                .clone();
+        }
+        let (resolve, cache) = self.resolver.as_ref()?;
+        if let Some(known) = cache.get(iss) {
+            return known;
+        }
+        cache.get_with(iss.into(), || {
+            let spec = resolve(iss)?;
+            if spec.tenants.is_some() || spec.url != iss {
+                tracing::error!(iss = %shown(iss), answer = %shown(&spec.url), "issuer_resolver answered with another issuer or a template: ignored");
+                return None;
+            }
+            match self.shared.trusted(&spec, iss, None, None, Declared::Resolved) {
+                Ok(trusted) => Some(Arc::new(trusted)),
+                Err(e) => {
+                    tracing::error!(iss = %shown(iss), error = %e, "issuer_resolver answered with an unusable issuer: ignored");
+                    None
+                }
+            }
+        })
+    }
+
+    /// Every statically configured issuer (the primary first, then the others, then each
+    /// allowed tenant of each template).
+    pub(crate) fn all_static(&self) -> Vec<Arc<Trusted>> {
+        let mut all = vec![Arc::clone(&self.primary)];
+        all.extend(
+            self.exact
+                .values()
+                .filter(|t| !Arc::ptr_eq(t, &self.primary))
+                .cloned(),
+        );
+        for t in &self.templates {
+            for tenant in t.tenants.keys() {
+                let iss = format!("{}{tenant}{}", t.prefix, t.suffix);
+                all.extend(self.select(&iss));
+            }
+        }
+        all
+    }
+
+    /// Names of trusted issuers, for the log event of an untrusted one.
+    pub(crate) fn describe(&self) -> String {
+        let mut names: Vec<String> = self.exact.keys().take(4).map(|k| shown(k)).collect();
+        if self.exact.len() > 4 {
+            names.push(format!("and {} more", self.exact.len() - 4));
+        }
+        for t in &self.templates {
+            names.push(shown(&t.spec.url));
+        }
+        if self.resolver.is_some() {
+            names.push("the resolver".to_owned());
+        }
+        names.join(", ")
+    }
+}
+
+/// Where an issuer was declared, which decides the builder field its problems are reported
+/// under: the primary's under the method that set the value (`issuer`, `jwks`, ...), the others
+/// under `add_issuer` or `issuer_resolver`, naming the issuer.
+#[derive(Clone, Copy)]
+enum Declared {
+    Primary,
+    Added,
+    Resolved,
+}
+
+impl Declared {
+    fn error(self, primary_field: &'static str, issuer: &str, why: String) -> ConfigError {
+        let field = match self {
+            Declared::Primary => return ConfigError::new(primary_field, why),
+            Declared::Added => "add_issuer",
+            Declared::Resolved => "issuer_resolver",
+        };
+        ConfigError::new(field, format!("issuer {}: {why}", shown(issuer)))
+    }
+}
+
+impl Shared {
+    /// One concrete issuer, validated, with its key source.
+    fn trusted(
+        &self,
+        spec: &Issuer,
+        issuer: &str,
+        tenant: Option<&str>,
+        file: Option<CacheFile>,
+        declared: Declared,
+    ) -> Result<Trusted, ConfigError> {
+        let named = |field: &'static str, why: String| declared.error(field, issuer, why);
+        let issuer_url = parse_url(issuer).map_err(|e| named("issuer", e))?;
+        let audience = spec
+            .audience
+            .clone()
+            .unwrap_or_else(|| self.base.audience.clone());
+        if audience.is_empty() {
+            return Err(named("audience", "the audience must not be empty".into()));
+        }
+        let algorithms = spec.algorithms.unwrap_or(self.base.algorithms);
+        if algorithms.is_empty() {
+            return Err(named(
+                "algorithms",
+                "at least one algorithm is required".into(),
+            ));
+        }
+        let (origin, fixed) = if spec.jwks.is_some() || !spec.pem_keys.is_empty() {
+            let keys = fixed_keys(spec, algorithms, &named)?;
+            (Origin::Fixed, Some(KeySet::fixed(keys)))
+        } else if let Some(uri) = &spec.jwks_uri {
+            let url = parse_url(uri).map_err(|e| named("jwks_uri", e))?;
+            (Origin::JwksUri(url), None)
+        } else {
+            let origin = Origin::Discovery {
+                issuer: issuer.to_owned(),
+                issuer_url,
+            };
+            (origin, None)
+        };
+        let issuer: Arc<str> = Arc::from(issuer);
+        let keys = KeySource::new(
+            origin,
+            Arc::clone(&issuer),
+            self.env.clone(),
+            algorithms,
+            fixed,
+            file,
+        );
+        Ok(Trusted {
+            rules: Rules {
+                issuer,
+                audience,
+                algorithms,
+                ..self.base.clone()
+            },
+            keys: Arc::new(keys),
+            tenant: tenant.map(Arc::from),
+        })
+    }
+
+    /// A template issuer, checked with a sample tenant.
+    fn template(&self, spec: &Issuer, tenants: &[String]) -> Result<Template, ConfigError> {
+        let fail = |why: String| {
+            ConfigError::new(
+                "add_issuer",
+                format!("template {}: {why}", shown(&spec.url)),
+            )
+        };
+        let (prefix, suffix) = spec
+            .url
+            .split_once(TENANT)
+            .ok_or_else(|| fail(format!("has no {TENANT} placeholder")))?;
+        if suffix.contains(TENANT) {
+            return Err(fail(format!("has more than one {TENANT}")));
+        }
+        if !prefix.ends_with('/') || !(suffix.is_empty() || suffix.starts_with('/')) {
+            return Err(fail(format!("{TENANT} must be a whole path segment")));
+        }
+        if tenants.is_empty() {
+            return Err(fail("the allow-list is empty".into()));
+        }
+        let mut allowed = HashMap::with_capacity(tenants.len());
+        for tenant in tenants {
+            let bad = tenant.is_empty()
+                || !tenant
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            if bad {
+                return Err(fail(format!(
+                    "tenant {} is not a path segment",
+                    shown(tenant)
+                )));
+            }
+            allowed.insert(tenant.as_str().into(), OnceLock::new());
+        }
+        // Every tenant's issuer differs only in the segment: one check covers them all.
+        let sample = format!("{prefix}{}{suffix}", tenants[0]);
+        self.trusted(spec, &sample, Some(&tenants[0]), None, Declared::Added)?;
+        Ok(Template {
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+            spec: spec.clone(),
+            tenants: allowed,
+        })
+    }
+}
+
+/// The keys given by `jwks` and `pem_key`. A JWK set copied from a provider may hold keys for
+/// other uses (encryption): those are skipped with a warning, as in fetched sets, but a set with
+/// no usable key, or an unusable PEM key, is an error.
+fn fixed_keys(
+    spec: &Issuer,
+    allowed: AlgorithmSet,
+    named: &dyn Fn(&'static str, String) -> ConfigError,
+) -> Result<Vec<Key>, ConfigError> {
+    let mut keys = Vec::new();
+    if let Some(json) = &spec.jwks {
+        let (parsed, skipped) =
+            jwk::parse_set(json.as_bytes(), allowed).map_err(|e| named("jwks", e))?;
+        if parsed.is_empty() {
+            let why = skipped.first().map_or_else(
+                || "it holds no key".to_owned(),
+                |s| {
+                    format!(
+                        "key {:?} is unusable: {}",
+                        s.kid.as_deref().unwrap_or("(none)"),
+                        s.reason
+                    )
+                },
+            );
+            return Err(named("jwks", format!("no usable key: {why}")));
+        }
+        for s in &skipped {
+            tracing::warn!(kid = s.kid.as_deref().unwrap_or("(none)"), reason = %s.reason, "configured JWK skipped");
+        }
+        keys.extend(parsed);
+    }
+    for PemKey { kid, alg, pem } in &spec.pem_keys {
+        if !allowed.contains(*alg) {
+            return Err(named(
+                "pem_key",
+                format!("key {kid:?}: {alg} is not an allowed algorithm"),
+            ));
+        }
+        let key = pem::from_pem(kid, *alg, pem)
+            .map_err(|e| named("pem_key", format!("key {kid:?}: {e}")))?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
