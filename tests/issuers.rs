@@ -209,6 +209,44 @@ async fn a_resolver_is_asked_once_per_issuer_and_a_flood_stays_bounded() {
 }
 
 #[tokio::test]
+async fn a_resolver_answer_is_remembered_ten_minutes_on_the_layer_clock() {
+    let clock = tower_jwt_auth::ManualClock::starting_now();
+    let tenant = TestIssuer::builder().clock(clock.clone()).start().await;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let trusted = tenant.url().to_owned();
+    let counter = Arc::clone(&asked);
+    let auth = JwtAuth::new("https://auth-api.eliq.com", AUD)
+        .issuer_resolver(move |iss: &str| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            (iss == trusted).then(|| Issuer::new(iss))
+        })
+        .clock(clock.clone());
+    // Distinct tokens each time: the verified-token cache is not what answers.
+    let fresh = |n: u32| tenant.token().sub(&format!("u-{n}")).sign();
+    assert!(auth.verify(&fresh(1)).await.is_ok());
+    clock.advance(Duration::from_secs(9 * 60));
+    assert!(auth.verify(&fresh(2)).await.is_ok());
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        1,
+        "remembered within 10 minutes"
+    );
+    clock.advance(Duration::from_secs(2 * 60));
+    assert!(auth.verify(&fresh(3)).await.is_ok());
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        2,
+        "asked again after 10 minutes"
+    );
+    // A refusal is remembered as long.
+    let forged = tenant.token().iss("https://idp.example/other").sign();
+    for _ in 0..3 {
+        assert!(auth.verify(&forged).await.is_err());
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
 async fn issuer_settings_that_cannot_work_stop_the_service_at_startup() {
     let ok = || JwtAuth::new("https://auth-api.eliq.com", AUD);
     for (auth, problem) in [

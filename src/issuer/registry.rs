@@ -12,6 +12,7 @@ use crate::algorithm::AlgorithmSet;
 use crate::jwt::Rules;
 use crate::keys::jwk::{self, Key};
 use crate::keys::persist::CacheFile;
+use crate::keys::refresh::ms;
 use crate::keys::{pem, Env, KeySet, KeySource, Origin};
 use crate::outbound::{parse_url, Fetcher};
 use crate::reject::{shown, ConfigError};
@@ -19,12 +20,13 @@ use crate::reject::{shown, ConfigError};
 /// The placeholder of a template issuer.
 const TENANT: &str = "{tenant}";
 /// Answers of the resolver remembered (both accepted and refused issuers).
-const RESOLVED_CACHE: u64 = 10_000;
+const RESOLVED_CACHE: usize = 10_000;
 /// How long a resolver's answer is remembered.
 const RESOLVED_TTL: Duration = Duration::from_secs(600);
 
-/// The resolver's answers by `iss`, both ways.
-type Resolved = moka::sync::Cache<Box<str>, Option<Arc<Trusted>>>;
+/// The resolver's answers by `iss`, both ways, each with the time (milliseconds, on the
+/// injected clock) until which it holds.
+type Resolved = quick_cache::sync::Cache<String, (u64, Option<Arc<Trusted>>)>;
 
 /// An accepted issuer: its claim rules and its keys.
 pub(crate) struct Trusted {
@@ -121,13 +123,9 @@ impl Registry {
                 Some(tenants) => templates.push(shared.template(spec, tenants)?),
             }
         }
-        let resolver = setup.resolver.map(|f| {
-            let cache = moka::sync::Cache::builder()
-                .max_capacity(RESOLVED_CACHE)
-                .time_to_live(RESOLVED_TTL)
-                .build();
-            (Arc::clone(f), cache)
-        });
+        let resolver = setup
+            .resolver
+            .map(|f| (Arc::clone(f), quick_cache::sync::Cache::new(RESOLVED_CACHE)));
         Ok(Self {
             primary,
             exact,
@@ -176,23 +174,37 @@ impl Registry {
                 .clone();
         }
         let (resolve, cache) = self.resolver.as_ref()?;
-        if let Some(known) = cache.get(iss) {
-            return known;
+        let now = self.shared.env.clock.now_millis();
+        match cache.get(iss) {
+            Some((until, known)) if now < until => return known,
+            Some(_) => {
+                cache.remove(iss);
+            }
+            None => {}
         }
-        cache.get_with(iss.into(), || {
-            let spec = resolve(iss)?;
+        // Concurrent first sightings of one `iss` ask the resolver once.
+        let answer = cache.get_or_insert_with(iss, || {
+            let until = now.saturating_add(ms(RESOLVED_TTL));
+            let Some(spec) = resolve(iss) else {
+                return Ok::<_, std::convert::Infallible>((until, None));
+            };
             if spec.tenants.is_some() || spec.url != iss {
                 tracing::error!(iss = %shown(iss), answer = %shown(&spec.url), "issuer_resolver answered with another issuer or a template: ignored");
-                return None;
+                return Ok((until, None));
             }
-            match self.shared.trusted(&spec, iss, None, None, Declared::Resolved) {
+            let trusted = match self.shared.trusted(&spec, iss, None, None, Declared::Resolved) {
                 Ok(trusted) => Some(Arc::new(trusted)),
                 Err(e) => {
                     tracing::error!(iss = %shown(iss), error = %e, "issuer_resolver answered with an unusable issuer: ignored");
                     None
                 }
-            }
-        })
+            };
+            Ok((until, trusted))
+        });
+        match answer {
+            Ok((_, trusted)) => trusted,
+            Err(never) => match never {},
+        }
     }
 
     /// Every statically configured issuer (the primary first, then the others, then each
