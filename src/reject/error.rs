@@ -31,6 +31,14 @@ use crate::credential::Credential;
 #[derive(Clone)]
 pub struct AuthError {
     kind: AuthErrorKind,
+    /// Everything else, allocated only when something is set: an error is two words, so a
+    /// `Result<Claims<C>, AuthError>` stays small on the request path.
+    details: Option<Box<Details>>,
+}
+
+/// What an error says beyond its kind.
+#[derive(Clone, Default)]
+struct Details {
     detail: Option<&'static str>,
     required_scope: Option<Arc<str>>,
     retry_after: Option<Duration>,
@@ -51,16 +59,16 @@ impl AuthError {
     pub fn new(kind: AuthErrorKind) -> Self {
         Self {
             kind,
-            detail: None,
-            required_scope: None,
-            retry_after: None,
-            context: None,
-            source: None,
-            issuer: None,
-            credential: None,
-            dpop: false,
-            dpop_nonce: None,
+            details: None,
         }
+    }
+
+    fn get(&self) -> Option<&Details> {
+        self.details.as_deref()
+    }
+
+    fn set(&mut self) -> &mut Details {
+        self.details.get_or_insert_with(Box::default)
     }
 
     /// What went wrong.
@@ -70,67 +78,69 @@ impl AuthError {
 
     /// The fixed, input-free text that goes into `error_description`.
     pub fn description(&self) -> &'static str {
-        self.detail.unwrap_or_else(|| self.kind.description())
+        self.get()
+            .and_then(|d| d.detail)
+            .unwrap_or_else(|| self.kind.description())
     }
 
     /// For [`AuthErrorKind::InsufficientScope`]: the space-delimited scopes the route requires.
     pub fn required_scope(&self) -> Option<&str> {
-        self.required_scope.as_deref()
+        self.get().and_then(|d| d.required_scope.as_deref())
     }
 
     /// For [`AuthErrorKind::KeysUnavailable`]: when a retry may succeed.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.get().and_then(|d| d.retry_after)
     }
 
     /// What a person needs to fix the refusal, for logs: the expected and the found issuer,
     /// audience, `sub_type`, algorithm or `kid`, or the missing scopes. Never part of a
     /// response.
     pub fn context(&self) -> Option<&str> {
-        self.context.as_deref()
+        self.get().and_then(|d| d.context.as_deref())
     }
 
     pub(crate) fn with_detail(mut self, detail: &'static str) -> Self {
-        self.detail = Some(detail);
+        self.set().detail = Some(detail);
         self
     }
 
     pub(crate) fn with_required_scope(mut self, scope: Arc<str>) -> Self {
-        self.required_scope = Some(scope);
+        self.set().required_scope = Some(scope);
         self
     }
 
     pub(crate) fn with_retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(after);
+        self.set().retry_after = Some(after);
         self
     }
 
     pub(crate) fn with_context(mut self, context: impl Into<Arc<str>>) -> Self {
-        self.context = Some(context.into());
+        self.set().context = Some(context.into());
         self
     }
 
     /// Ties the refusal to the trusted issuer its credential named (unless already tied).
     pub(crate) fn at_issuer(mut self, issuer: &Arc<str>) -> Self {
-        self.issuer.get_or_insert_with(|| Arc::clone(issuer));
+        self.set().issuer.get_or_insert_with(|| Arc::clone(issuer));
         self
     }
 
     /// Records how the credential was judged (unless already recorded).
     pub(crate) fn judged_as(mut self, credential: Credential) -> Self {
-        self.credential.get_or_insert(credential);
+        self.set().credential.get_or_insert(credential);
         self
     }
 
     /// Marks a refusal of a credential presented with the `DPoP` scheme.
     pub(crate) fn presented_with_dpop(mut self) -> Self {
-        self.dpop = true;
+        self.set().dpop = true;
         self
     }
 
     /// Whether the credential came with the `DPoP` scheme, or the refusal is about DPoP.
     pub(crate) fn is_dpop(&self) -> bool {
-        self.dpop
+        self.get().is_some_and(|d| d.dpop)
             || matches!(
                 self.kind,
                 AuthErrorKind::InvalidDpopProof
@@ -142,27 +152,27 @@ impl AuthError {
 
     /// Hands the client a nonce for its next proof.
     pub(crate) fn with_dpop_nonce(mut self, nonce: Arc<str>) -> Self {
-        self.dpop_nonce = Some(nonce);
+        self.set().dpop_nonce = Some(nonce);
         self
     }
 
     /// The nonce for the client's next DPoP proof, sent as `DPoP-Nonce`.
     pub fn dpop_nonce(&self) -> Option<&str> {
-        self.dpop_nonce.as_deref()
+        self.get().and_then(|d| d.dpop_nonce.as_deref())
     }
 
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) fn issuer(&self) -> Option<&Arc<str>> {
-        self.issuer.as_ref()
+        self.get().and_then(|d| d.issuer.as_ref())
     }
 
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) fn credential(&self) -> Option<Credential> {
-        self.credential
+        self.get().and_then(|d| d.credential)
     }
 
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
+        self.set().source = Some(Arc::new(source));
         self
     }
 
@@ -215,16 +225,16 @@ impl fmt::Debug for AuthError {
         let mut d = f.debug_struct("AuthError");
         d.field("kind", &self.kind)
             .field("description", &self.description());
-        if let Some(context) = &self.context {
-            d.field("context", context);
+        if let Some(context) = self.context() {
+            d.field("context", &context);
         }
-        if let Some(scope) = &self.required_scope {
-            d.field("required_scope", scope);
+        if let Some(scope) = self.required_scope() {
+            d.field("required_scope", &scope);
         }
-        if let Some(after) = &self.retry_after {
+        if let Some(after) = &self.retry_after() {
             d.field("retry_after", after);
         }
-        if let Some(source) = &self.source {
+        if let Some(source) = self.get().and_then(|d| d.source.as_ref()) {
             d.field("source", &format_args!("{source}"));
         }
         d.finish()
@@ -239,8 +249,8 @@ impl fmt::Display for AuthError {
 
 impl StdError for AuthError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
+        self.get()
+            .and_then(|d| d.source.as_deref())
             .map(|e| e as &(dyn StdError + 'static))
     }
 }
@@ -407,6 +417,20 @@ impl StdError for KeySourceError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_is_two_words() {
+        assert_eq!(std::mem::size_of::<AuthError>(), 16);
+        let plain = AuthError::new(AuthErrorKind::Expired);
+        assert!(plain.details.is_none(), "nothing set, nothing allocated");
+        let detailed = plain
+            .with_context("exp 5")
+            .with_retry_after(Duration::from_secs(1));
+        assert_eq!(
+            (detailed.context(), detailed.retry_after()),
+            (Some("exp 5"), Some(Duration::from_secs(1)))
+        );
+    }
 
     #[test]
     fn shown_values_are_escaped_and_cut() {
