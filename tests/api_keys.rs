@@ -342,3 +342,47 @@ fn unusable_prefixes_stop_the_service_at_startup() {
     }
     assert!(KeyDigest::from_hex("zz").is_err());
 }
+
+/// Claims of the application's own type, counting how often they are built.
+#[derive(Debug)]
+struct Counted {
+    sub: String,
+}
+
+static BUILT: AtomicUsize = AtomicUsize::new(0);
+
+impl<'de> serde::Deserialize<'de> for Counted {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            sub: String,
+        }
+        BUILT.fetch_add(1, Ordering::SeqCst);
+        Raw::deserialize(d).map(|r| Counted { sub: r.sub })
+    }
+}
+
+#[tokio::test]
+async fn a_stored_grant_becomes_claims_once_and_again_when_replaced() {
+    let keys = ApiKeyStore::new();
+    keys.insert("fl_live_counted_0001", ApiKeyGrant::new("org-1"));
+    let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
+        .with_claims::<Counted>()
+        .api_keys("fl_", keys.clone());
+    for _ in 0..100 {
+        let claims = auth.verify("fl_live_counted_0001").await.unwrap();
+        assert_eq!(claims.sub, "org-1");
+    }
+    assert_eq!(
+        BUILT.load(Ordering::SeqCst),
+        1,
+        "built once for 100 requests"
+    );
+    // The key's grant replaced at run time: the next request sees the new grant.
+    keys.insert("fl_live_counted_0001", ApiKeyGrant::new("org-2"));
+    for _ in 0..10 {
+        let claims = auth.verify("fl_live_counted_0001").await.unwrap();
+        assert_eq!(claims.sub, "org-2");
+    }
+    assert_eq!(BUILT.load(Ordering::SeqCst), 2);
+}

@@ -5,7 +5,6 @@
 pub(crate) mod config;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
@@ -16,6 +15,7 @@ use crate::claims::{Claims, Grant};
 use crate::clock::Clock;
 use crate::credential::api_key::{ApiKey, Prefixes};
 use crate::credential::Credential;
+use crate::credential::GrantId;
 use crate::credential::NO_EXPIRY;
 use crate::introspection::{Endpoint, Expect, Introspector, Routing};
 use crate::issuer::Registry;
@@ -56,8 +56,8 @@ pub(crate) struct Authenticator<C> {
     verifier: Verifier<C>,
     introspector: Option<Introspector<C>>,
     api_keys: Prefixes,
-    /// Tells this authenticator's memoised API-key claims from another's.
-    id: u64,
+    /// The claims built from stored API-key grants, by grant and route.
+    api_key_claims: quick_cache::sync::Cache<(usize, usize), (GrantId, Claims<C>)>,
     clock: Arc<dyn Clock>,
     leeway: u64,
     max_token_size: usize,
@@ -101,7 +101,8 @@ impl Wait {
     }
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Stored API-key grants whose claims are remembered.
+const API_KEY_CLAIMS: usize = 10_000;
 
 /// The RFC 9728 document, naming every configured issuer (each allowed tenant of a template)
 /// as an authorization server.
@@ -223,7 +224,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             ),
             introspector,
             api_keys: config.api_keys.clone(),
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            api_key_claims: quick_cache::sync::Cache::new(API_KEY_CLAIMS),
             clock: Arc::clone(&config.clock),
             leeway: config.leeway.as_secs(),
             max_token_size: config.max_token_size,
@@ -350,8 +351,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
                 )));
             }
         }
-        if let Some(claims) = grant.memo::<Claims<C>>(self.id) {
-            return Ok((*claims).clone());
+        // A stored grant is converted into claims once, not on every request.
+        let id = grant.identity();
+        if let Some((_, claims)) = self
+            .api_key_claims
+            .get(&(id.key(), index))
+            .filter(|(known, _)| known.is(&grant))
+        {
+            return Ok(claims);
         }
         let primary = &self.issuers().primary().rules;
         // An API key is vouched for by its validator, not by an OAuth issuer.
@@ -385,7 +392,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
                 .collect(),
         );
         let claims = Claims::new(claims, g);
-        grant.remember(self.id, Arc::new(claims.clone()));
+        self.api_key_claims
+            .insert((id.key(), index), (id, claims.clone()));
         Ok(claims)
     }
 

@@ -1,8 +1,7 @@
 //! [`ApiKeyGrant`]: what an API key grants, and the claims it becomes.
 
-use std::any::Any;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Weak};
 
 use serde_json::{Map, Value};
 
@@ -38,9 +37,6 @@ struct GrantData {
     client_id: Option<String>,
     exp: Option<u64>,
     extra: Map<String, Value>,
-    /// The claims built from this grant by the first authenticator that accepted it, so that a
-    /// stored grant is converted once, not on every request.
-    memo: OnceLock<(u64, Arc<dyn Any + Send + Sync>)>,
 }
 
 /// `exp` of a key that does not expire: 9999-12-31T23:59:59Z.
@@ -58,7 +54,6 @@ impl ApiKeyGrant {
                 client_id: None,
                 exp: None,
                 extra: Map::new(),
-                memo: OnceLock::new(),
             }),
         }
     }
@@ -66,7 +61,7 @@ impl ApiKeyGrant {
     fn edit(mut self, f: impl FnOnce(&mut GrantData)) -> Self {
         let data = Arc::make_mut(&mut self.inner);
         f(data);
-        data.memo = OnceLock::new();
+
         self
     }
 
@@ -165,15 +160,26 @@ impl ApiKeyGrant {
         Value::Object(object)
     }
 
-    /// The value memoised by authenticator `owner`, if any.
-    pub(crate) fn memo<T: Any + Send + Sync>(&self, owner: u64) -> Option<Arc<T>> {
-        let (by, value) = self.inner.memo.get()?;
-        (*by == owner).then(|| Arc::clone(value).downcast().ok())?
+    /// This grant's identity while it lives: what a cache of claims built from it is keyed by.
+    pub(crate) fn identity(&self) -> GrantId {
+        GrantId(Arc::downgrade(&self.inner))
+    }
+}
+
+/// The identity of one stored [`ApiKeyGrant`]: its allocation, held weakly, so that the address
+/// is never reused while the identity lives, and an edited grant (a new allocation) is another.
+#[derive(Clone)]
+pub(crate) struct GrantId(Weak<GrantData>);
+
+impl GrantId {
+    /// A number for hashing: the allocation's address.
+    pub(crate) fn key(&self) -> usize {
+        self.0.as_ptr() as usize
     }
 
-    /// Memoises `value` for authenticator `owner`, unless another one was first.
-    pub(crate) fn remember<T: Any + Send + Sync>(&self, owner: u64, value: Arc<T>) {
-        let _ = self.inner.memo.set((owner, value));
+    /// Whether `grant` is the grant this identity was taken from.
+    pub(crate) fn is(&self, grant: &ApiKeyGrant) -> bool {
+        std::ptr::eq(self.0.as_ptr(), Arc::as_ptr(&grant.inner))
     }
 }
 

@@ -25,5 +25,5 @@ pub enum Credential {
 
 pub use api_key::{ApiKey, ApiKeyError, ApiKeyFn, ApiKeyValidator, KeyDigest};
 pub use key_grant::ApiKeyGrant;
-pub(crate) use key_grant::NO_EXPIRY;
+pub(crate) use key_grant::{GrantId, NO_EXPIRY};
 pub use key_store::ApiKeyStore;

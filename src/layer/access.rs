@@ -3,7 +3,6 @@
 //! and the realm. Each is a policy-only change: layers derived this way share one
 //! authenticator.
 
-use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -77,11 +76,7 @@ where
     where
         F: Fn(&C) -> bool + Send + Sync + 'static,
     {
-        let rule: Arc<RuleFn<C>> = Arc::new(rule);
-        self.with_policy(|l| {
-            l.rules.push(Arc::new(rule) as Arc<dyn Any + Send + Sync>);
-            Ok(())
-        })
+        self.with_rule(Arc::new(rule))
     }
 
     /// Where roles are read from: dotted claim paths, `{audience}` standing for the audience.

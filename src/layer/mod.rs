@@ -72,6 +72,8 @@ use gate::Gate;
 pub struct JwtAuth<C = AccessClaims> {
     pub(crate) core: Arc<Core<C>>,
     pub(crate) layer: Arc<LayerPolicy>,
+    /// The application's rules ([`require`](JwtAuth::require)), on this claims type.
+    pub(crate) rules: Arc<[Arc<RuleFn<C>>]>,
     /// What the services of this exact configuration and policy share, built on first
     /// `layer()`: axum applies a route's layers again on every request, so this must be cheap.
     gate: Arc<OnceLock<Arc<Gate<C>>>>,
@@ -88,24 +90,10 @@ pub(crate) struct LayerPolicy {
     pub(crate) realm: Option<Box<str>>,
     /// Where else the token may come from.
     pub(crate) sources: Sources,
-    /// The application's rules, each an `Arc<RuleFn<C>>` for the claims type they were given
-    /// for (this struct does not know `C`).
-    pub(crate) rules: Vec<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 // Its shared state (`ArcSwap` key sets, concurrent caches, `OnceLock`s) stays consistent across an
 // unwinding panic, so a `JwtAuth` may cross `catch_unwind` (as tests of a startup panic do).
-impl LayerPolicy {
-    /// The layer's rules for claims type `C` (those given for another type were refused when
-    /// `with_claims` changed it).
-    pub(crate) fn rules_for<C: 'static>(&self) -> Vec<Arc<RuleFn<C>>> {
-        self.rules
-            .iter()
-            .filter_map(|r| r.downcast_ref::<Arc<RuleFn<C>>>().cloned())
-            .collect()
-    }
-}
-
 impl<C> std::panic::UnwindSafe for JwtAuth<C> {}
 impl<C> std::panic::RefUnwindSafe for JwtAuth<C> {}
 
@@ -114,6 +102,7 @@ impl<C> Clone for JwtAuth<C> {
         Self {
             core: Arc::clone(&self.core),
             layer: Arc::clone(&self.layer),
+            rules: Arc::clone(&self.rules),
             gate: Arc::clone(&self.gate),
         }
     }
@@ -135,6 +124,7 @@ impl JwtAuth<AccessClaims> {
         Self {
             core: Arc::new(Core::new(Config::new(issuer.into(), audience.into()))),
             layer: Arc::default(),
+            rules: Arc::new([]),
             gate: Arc::default(),
         }
     }
@@ -173,6 +163,7 @@ where
         Self {
             core: Arc::new(Core::new(config)),
             layer: self.layer,
+            rules: self.rules,
             gate: Arc::default(),
         }
     }
@@ -189,6 +180,19 @@ where
         Self {
             core: self.core,
             layer: Arc::new(layer),
+            rules: self.rules,
+            gate: Arc::default(),
+        }
+    }
+
+    /// One more application rule: a change of policy only.
+    pub(crate) fn with_rule(self, rule: Arc<RuleFn<C>>) -> Self {
+        let mut rules = self.rules.to_vec();
+        rules.push(rule);
+        Self {
+            core: self.core,
+            layer: self.layer,
+            rules: rules.into(),
             gate: Arc::default(),
         }
     }
@@ -215,18 +219,19 @@ where
     /// `with_claims`; one given before is a configuration error (field `require`).
     pub fn with_claims<T: DeserializeOwned + Send + Sync + 'static>(self) -> JwtAuth<T> {
         let mut layer = self.layer;
-        if !layer.rules.is_empty() {
-            let l = Arc::make_mut(&mut layer);
-            l.rules.clear();
-            l.error.get_or_insert(ConfigError::new(
-                "require",
-                "a rule was given before with_claims: call require after with_claims, since \
-                 the rule reads the claims type",
-            ));
+        if !self.rules.is_empty() {
+            Arc::make_mut(&mut layer)
+                .error
+                .get_or_insert(ConfigError::new(
+                    "require",
+                    "a rule was given before with_claims: call require after with_claims, since \
+                     the rule reads the claims type",
+                ));
         }
         JwtAuth {
             core: Arc::new(Core::new(self.core.config.clone())),
             layer,
+            rules: Arc::new([]),
             gate: Arc::default(),
         }
     }
@@ -357,7 +362,7 @@ where
             Arc::new(Gate {
                 auth,
                 policy: self.layer.policy.clone(),
-                rules: self.layer.rules_for::<C>(),
+                rules: self.rules.to_vec(),
                 sources: self.layer.sources.clone(),
                 optional: self.layer.optional,
                 responder,

@@ -69,7 +69,7 @@ where
                 verified.and_then(|claims| {
                     auth.bindings().check_bearer(claims.grant(), None)?;
                     self.layer.policy.check(claims.grant())?;
-                    check_rules(&self.layer.rules_for::<C>(), &claims)?;
+                    check_rules(&self.rules, &claims)?;
                     Ok(claims)
                 })
             }
