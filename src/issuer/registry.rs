@@ -381,7 +381,7 @@ fn fixed_keys(
     let mut keys = Vec::new();
     if let Some(json) = &spec.jwks {
         let (parsed, skipped) =
-            jwk::parse_set(json.as_bytes(), allowed).map_err(|e| named("jwks", e))?;
+            jwk::parse_set(json.as_bytes(), allowed).map_err(|e| named("jwks", e.to_string()))?;
         if parsed.is_empty() {
             let why = skipped.first().map_or_else(
                 || "it holds no key".to_owned(),

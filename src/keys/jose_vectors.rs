@@ -69,10 +69,11 @@ fn accepts(set: &Value, jws: &str) -> Result<(), String> {
         .map_err(|e| format!("header: {}", e.description()))?;
     b64::decode(p).map_err(|_| "payload not base64url")?;
     let signature = b64::decode(s).map_err(|_| "signature not base64url")?;
-    let (keys, skipped) = parse_set(set.to_string().as_bytes(), AlgorithmSet::ALL)?;
+    let (keys, skipped) =
+        parse_set(set.to_string().as_bytes(), AlgorithmSet::ALL).map_err(|e| e.to_string())?;
     let set = KeySet::fixed(keys);
     let key = set.find(header.kid.as_deref(), header.alg).map_err(|e| {
-        let reasons: Vec<&str> = skipped.iter().map(|s| s.reason.as_str()).collect();
+        let reasons: Vec<String> = skipped.iter().map(|s| s.reason.to_string()).collect();
         format!("{} (skipped keys: {reasons:?})", e.description())
     })?;
     let verifier = key

@@ -66,7 +66,7 @@ impl fmt::Debug for Key {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Skipped {
     pub(crate) kid: Option<String>,
-    pub(crate) reason: String,
+    pub(crate) reason: KeyError,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +144,97 @@ impl RawJwk {
     }
 }
 
+/// Why a key (a JWK, a PEM document) or a JWK set cannot be used. Its `Display` is the reason
+/// a log event or a configuration error gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyError {
+    /// The JWK set document is not a JSON object with a `keys` array.
+    NotASet(&'static str),
+    /// More keys than a set may hold.
+    TooManyKeys(usize),
+    /// A member of the wrong JSON type, or a required one missing.
+    Malformed(String),
+    PrivateMaterial,
+    Symmetric,
+    WrongUse(String),
+    NoVerifyOp,
+    UnsupportedAlg(String),
+    RsaSize(usize),
+    RsaExponent,
+    /// CVE-2017-15361.
+    Roca,
+    UnsupportedCurve(&'static str, String),
+    NoCurve(&'static str),
+    AlgCurve(String),
+    EcCoordinates(usize),
+    Ed25519Length,
+    Ed25519NonCanonical,
+    Ed25519SmallOrder,
+    UnsupportedKty(String),
+    NoAllowedAlgorithm,
+    MissingMember(&'static str),
+    NotBase64(&'static str),
+    /// The crypto backend refused the key.
+    Rejected(&'static str, String),
+    /// Not a PEM document: no `BEGIN` line.
+    NotPem,
+    /// A PEM private key where a public one belongs.
+    PemPrivate,
+    /// A PEM label other than `PUBLIC KEY` or `RSA PUBLIC KEY`.
+    PemLabel(String),
+    /// A PEM body that is not base64.
+    PemBody,
+    /// A PEM key that is not a key of the algorithm it was given for.
+    PemNotKeyOf(&'static str, String),
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotASet(why) => write!(f, "not a JWK set: {why}"),
+            Self::TooManyKeys(n) => write!(
+                f,
+                "the JWK set has {n} keys, more than the {MAX_KEYS} accepted"
+            ),
+            Self::Malformed(why) => write!(f, "malformed JWK: {why}"),
+            Self::PrivateMaterial => f.write_str("the JWK holds private key material"),
+            Self::Symmetric => f.write_str("symmetric keys are not accepted"),
+            Self::WrongUse(u) => write!(f, "`use` is {u:?}, not \"sig\""),
+            Self::NoVerifyOp => f.write_str("`key_ops` does not include \"verify\""),
+            Self::UnsupportedAlg(name) => {
+                write!(f, "`alg` {name:?} is not a supported signature algorithm")
+            }
+            Self::RsaSize(bits) => write!(f, "RSA modulus of {bits} bits is outside 2048..=8192"),
+            Self::RsaExponent => f.write_str("RSA exponent is not a usable odd number"),
+            Self::Roca => f.write_str(
+                "RSA modulus has the ROCA fingerprint (CVE-2017-15361): its private key can be computed",
+            ),
+            Self::UnsupportedCurve(kty, crv) => write!(f, "{kty} curve {crv:?} is not supported"),
+            Self::NoCurve(kty) => write!(f, "{kty} key without `crv`"),
+            Self::AlgCurve(crv) => write!(f, "`alg` does not match curve {crv}"),
+            Self::EcCoordinates(size) => write!(f, "EC coordinates must be {size} bytes each"),
+            Self::Ed25519Length => f.write_str("Ed25519 public key must be 32 bytes"),
+            Self::Ed25519NonCanonical => {
+                f.write_str("Ed25519 public key is not canonically encoded")
+            }
+            Self::Ed25519SmallOrder => f.write_str("Ed25519 public key is a point of small order"),
+            Self::UnsupportedKty(kty) => write!(f, "key type {kty:?} is not supported"),
+            Self::NoAllowedAlgorithm => f.write_str("the key fits no allowed algorithm"),
+            Self::MissingMember(name) => write!(f, "missing `{name}`"),
+            Self::NotBase64(name) => write!(f, "`{name}` is not base64url"),
+            Self::Rejected(kind, why) => write!(f, "{kind} key rejected: {why}"),
+            Self::NotPem => f.write_str("not PEM: no BEGIN line"),
+            Self::PemPrivate => f.write_str("a private key was given; give the public key"),
+            Self::PemLabel(label) => write!(f, "PEM label {label:?} is not a public key"),
+            Self::PemBody => f.write_str("PEM body is not base64"),
+            Self::PemNotKeyOf(kind, why) if why.is_empty() => write!(f, "not an {kind} public key"),
+            Self::PemNotKeyOf(kind, why) => write!(f, "not a {kind} public key: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
 /// The small primes of the ROCA fingerprint test (Nemec et al., "The Return of Coppersmith's
 /// Attack", CCS 2017).
 const ROCA_PRIMES: [u32; 38] = [
@@ -181,21 +272,18 @@ fn has_roca_fingerprint(n: &[u8]) -> bool {
 pub(crate) fn parse_set(
     json: &[u8],
     allowed: AlgorithmSet,
-) -> Result<(Vec<Key>, Vec<Skipped>), String> {
-    let raw: RawSet = serde_json::from_slice(json)
-        .map_err(|e| format!("not a JWK set: {}", e.classify_text()))?;
+) -> Result<(Vec<Key>, Vec<Skipped>), KeyError> {
+    let raw: RawSet =
+        serde_json::from_slice(json).map_err(|e| KeyError::NotASet(e.classify_text()))?;
     if raw.keys.len() > MAX_KEYS {
-        return Err(format!(
-            "the JWK set has {} keys, more than the {MAX_KEYS} accepted",
-            raw.keys.len()
-        ));
+        return Err(KeyError::TooManyKeys(raw.keys.len()));
     }
     let mut keys = Vec::with_capacity(raw.keys.len());
     let mut skipped = Vec::new();
     for value in raw.keys {
         let kid = value.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
         match serde_json::from_value::<RawJwk>(value)
-            .map_err(|e| format!("malformed JWK: {e}"))
+            .map_err(|e| KeyError::Malformed(e.to_string()))
             .and_then(|jwk| parse_key(jwk, allowed))
         {
             Ok(key) => keys.push(key),
@@ -220,7 +308,7 @@ impl ClassifyText for serde_json::Error {
     }
 }
 
-pub(crate) fn parse_key(jwk: RawJwk, allowed: AlgorithmSet) -> Result<Key, String> {
+pub(crate) fn parse_key(jwk: RawJwk, allowed: AlgorithmSet) -> Result<Key, KeyError> {
     let has_private = jwk.d.is_some()
         || jwk.p.is_some()
         || jwk.q.is_some()
@@ -229,26 +317,25 @@ pub(crate) fn parse_key(jwk: RawJwk, allowed: AlgorithmSet) -> Result<Key, Strin
         || jwk.qi.is_some()
         || jwk.oth.is_some();
     if has_private {
-        return Err("the JWK holds private key material".into());
+        return Err(KeyError::PrivateMaterial);
     }
     if jwk.k.is_some() || jwk.kty == "oct" {
-        return Err("symmetric keys are not accepted".into());
+        return Err(KeyError::Symmetric);
     }
     if let Some(u) = &jwk.use_ {
         if u != "sig" {
-            return Err(format!("`use` is {u:?}, not \"sig\""));
+            return Err(KeyError::WrongUse(u.clone()));
         }
     }
     if let Some(ops) = &jwk.key_ops {
         if !ops.iter().any(|o| o == "verify") {
-            return Err("`key_ops` does not include \"verify\"".into());
+            return Err(KeyError::NoVerifyOp);
         }
     }
     let named_alg = match jwk.alg.as_deref() {
         None => None,
         Some(name) => Some(
-            Algorithm::from_name(name)
-                .ok_or_else(|| format!("`alg` {name:?} is not a supported signature algorithm"))?,
+            Algorithm::from_name(name).ok_or_else(|| KeyError::UnsupportedAlg(name.to_owned()))?,
         ),
     };
     // The algorithms this key may verify: what its type admits, narrowed by its own `alg` and by
@@ -263,16 +350,13 @@ pub(crate) fn parse_key(jwk: RawJwk, allowed: AlgorithmSet) -> Result<Key, Strin
             let (n, e) = (strip_leading_zeros(&n), strip_leading_zeros(&e));
             let bits = bit_len(n);
             if !(2048..=8192).contains(&bits) {
-                return Err(format!("RSA modulus of {bits} bits is outside 2048..=8192"));
+                return Err(KeyError::RsaSize(bits));
             }
             if e.is_empty() || e.len() > 8 || e[e.len() - 1] & 1 == 0 || e == [1] {
-                return Err("RSA exponent is not a usable odd number".into());
+                return Err(KeyError::RsaExponent);
             }
             if has_roca_fingerprint(n) {
-                return Err(
-                    "RSA modulus has the ROCA fingerprint (CVE-2017-15361): its private key can be computed"
-                        .into(),
-                );
+                return Err(KeyError::Roca);
             }
             material.extend_from_slice(&(n.len() as u32).to_be_bytes());
             material.extend_from_slice(n);
@@ -282,7 +366,7 @@ pub(crate) fn parse_key(jwk: RawJwk, allowed: AlgorithmSet) -> Result<Key, Strin
                 if admits(alg) {
                     let parsed = components
                         .to_parsed_public_key(params)
-                        .map_err(|e| format!("RSA key rejected: {e}"))?;
+                        .map_err(|e| KeyError::Rejected("RSA", e.to_string()))?;
                     verifiers[alg.index()] = Some(parsed);
                 }
             }
@@ -307,19 +391,16 @@ pub(crate) fn parse_key(jwk: RawJwk, allowed: AlgorithmSet) -> Result<Key, Strin
                     48,
                     &signature::ECDSA_P384_SHA384_FIXED,
                 ),
-                Some(other) => return Err(format!("EC curve {other:?} is not supported")),
-                None => return Err("EC key without `crv`".into()),
+                Some(other) => return Err(KeyError::UnsupportedCurve("EC", other.to_owned())),
+                None => return Err(KeyError::NoCurve("EC")),
             };
             if named_alg.is_some_and(|n| n != alg) {
-                return Err(format!(
-                    "`alg` does not match curve {}",
-                    jwk.crv.unwrap_or_default()
-                ));
+                return Err(KeyError::AlgCurve(jwk.crv.unwrap_or_default()));
             }
             let x = decode_field(jwk.x.as_deref(), "x")?;
             let y = decode_field(jwk.y.as_deref(), "y")?;
             if x.len() != size || y.len() != size {
-                return Err(format!("EC coordinates must be {size} bytes each"));
+                return Err(KeyError::EcCoordinates(size));
             }
             material.extend_from_slice(&x);
             material.extend_from_slice(&y);
@@ -329,7 +410,7 @@ pub(crate) fn parse_key(jwk: RawJwk, allowed: AlgorithmSet) -> Result<Key, Strin
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
                 let parsed = ParsedPublicKey::new(verification, &point)
-                    .map_err(|e| format!("EC key rejected: {e}"))?;
+                    .map_err(|e| KeyError::Rejected("EC", e.to_string()))?;
                 verifiers[alg.index()] = Some(parsed);
             }
             kind
@@ -337,29 +418,29 @@ pub(crate) fn parse_key(jwk: RawJwk, allowed: AlgorithmSet) -> Result<Key, Strin
         "OKP" => {
             match jwk.crv.as_deref() {
                 Some("Ed25519") => {}
-                Some(other) => return Err(format!("OKP curve {other:?} is not supported")),
-                None => return Err("OKP key without `crv`".into()),
+                Some(other) => return Err(KeyError::UnsupportedCurve("OKP", other.to_owned())),
+                None => return Err(KeyError::NoCurve("OKP")),
             }
             if named_alg.is_some_and(|n| n != Algorithm::EdDSA) {
-                return Err("`alg` does not match curve Ed25519".into());
+                return Err(KeyError::AlgCurve("Ed25519".into()));
             }
             let x = decode_field(jwk.x.as_deref(), "x")?;
             if x.len() != 32 {
-                return Err("Ed25519 public key must be 32 bytes".into());
+                return Err(KeyError::Ed25519Length);
             }
             check_ed25519_point(&x)?;
             material.extend_from_slice(&x);
             if admits(Algorithm::EdDSA) {
                 let parsed = ParsedPublicKey::new(&signature::ED25519, &x)
-                    .map_err(|e| format!("Ed25519 key rejected: {e}"))?;
+                    .map_err(|e| KeyError::Rejected("Ed25519", e.to_string()))?;
                 verifiers[Algorithm::EdDSA.index()] = Some(parsed);
             }
             KeyKind::Ed25519
         }
-        other => return Err(format!("key type {other:?} is not supported")),
+        other => return Err(KeyError::UnsupportedKty(other.to_owned())),
     };
     if verifiers.iter().all(Option::is_none) {
-        return Err("the key fits no allowed algorithm".into());
+        return Err(KeyError::NoAllowedAlgorithm);
     }
     Ok(Key {
         kid: jwk.kid.map(Into::into),
@@ -402,17 +483,17 @@ const fn hex32(s: &str) -> [u8; 32] {
 }
 
 /// Refuses non-canonical encodings (`y` ≥ p) and points of small order, with either sign.
-fn check_ed25519_point(x: &[u8]) -> Result<(), String> {
+fn check_ed25519_point(x: &[u8]) -> Result<(), KeyError> {
     let mut y = [0u8; 32];
     y.copy_from_slice(x);
     y[31] &= 0x7f;
     // Little-endian comparison: y >= p?
     let non_canonical = y.iter().rev().cmp(ED25519_P.iter().rev()) != std::cmp::Ordering::Less;
     if non_canonical {
-        return Err("Ed25519 public key is not canonically encoded".into());
+        return Err(KeyError::Ed25519NonCanonical);
     }
     if ED25519_SMALL_ORDER_Y.contains(&y) {
-        return Err("Ed25519 public key is a point of small order".into());
+        return Err(KeyError::Ed25519SmallOrder);
     }
     Ok(())
 }
@@ -426,9 +507,9 @@ const RSA_ALGS: [(Algorithm, &RsaParameters); 6] = [
     (Algorithm::PS512, &signature::RSA_PSS_2048_8192_SHA512),
 ];
 
-fn decode_field(value: Option<&str>, name: &str) -> Result<Vec<u8>, String> {
-    let value = value.ok_or_else(|| format!("missing `{name}`"))?;
-    b64::decode_padded(value).map_err(|_| format!("`{name}` is not base64url"))
+fn decode_field(value: Option<&str>, name: &'static str) -> Result<Vec<u8>, KeyError> {
+    let value = value.ok_or(KeyError::MissingMember(name))?;
+    b64::decode_padded(value).map_err(|_| KeyError::NotBase64(name))
 }
 
 fn strip_leading_zeros(mut b: &[u8]) -> &[u8] {

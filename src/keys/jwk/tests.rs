@@ -59,7 +59,7 @@ fn skipped_reason(jwk: serde_json::Value) -> String {
     let set = serde_json::json!({ "keys": [jwk] });
     let (keys, skipped) = parse_set(set.to_string().as_bytes(), ALL).unwrap();
     assert!(keys.is_empty());
-    skipped[0].reason.clone()
+    skipped[0].reason.to_string()
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn b64(b: &[u8]) -> String {
 }
 
 fn parse_one(jwk: serde_json::Value) -> Result<Key, String> {
-    parse_key(serde_json::from_value(jwk).unwrap(), ALL)
+    parse_key(serde_json::from_value(jwk).unwrap(), ALL).map_err(|e| e.to_string())
 }
 
 fn rsa_components() -> (Vec<u8>, Vec<u8>) {
