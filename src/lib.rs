@@ -255,6 +255,10 @@
 //!
 //! # Features
 //!
+//! Each optional part is behind a feature, so a default build carries only the layer and the
+//! axum extractor. Items of other features appear in this documentation when it is built with
+//! them (`cargo doc --all-features`, as docs.rs does).
+//!
 //! - `axum` (default): [`Claims`] is an axum extractor, `Option<Claims>` too.
 //! - `tonic`: `NamedService` for the layer's services (tonic without default features).
 //! - `testing`: `testing::TestIssuer`, an identity provider on loopback for your own tests.
