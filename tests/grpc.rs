@@ -107,22 +107,18 @@ impl Drop for Running {
     }
 }
 
-/// Health behind the layer's `insights.read`; Usage also behind `insights.admin`.
-async fn start(auth: JwtAuth) -> Running {
+/// Serves with `serve` on a free loopback port and connects a channel to it.
+async fn run<F, Fut>(serve: F) -> Running
+where
+    F: FnOnce(TcpIncoming) -> Fut,
+    Fut: Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = Server::builder()
-        .layer(auth)
-        .add_service(HealthServer::new(Probe))
-        .add_service(RequireScopes::new(["insights.admin"]).layer(Usage));
-    let task = tokio::spawn(async move {
-        router
-            .serve_with_incoming(TcpIncoming::from(listener))
-            .await
-            .unwrap();
-    });
+    let served = serve(TcpIncoming::from(listener));
+    let task = tokio::spawn(async move { served.await.unwrap() });
     let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
@@ -131,29 +127,23 @@ async fn start(auth: JwtAuth) -> Running {
     Running { channel, task }
 }
 
+/// Health behind the layer's `insights.read`; Usage also behind `insights.admin`.
+async fn start(auth: JwtAuth) -> Running {
+    let router = Server::builder()
+        .layer(auth)
+        .add_service(HealthServer::new(Probe))
+        .add_service(RequireScopes::new(["insights.admin"]).layer(Usage));
+    run(|incoming| router.serve_with_incoming(incoming)).await
+}
+
 /// Health and Usage behind the layer, with scopes per method from `scopes`.
 async fn start_with_methods(auth: JwtAuth, scopes: MethodScopes) -> Running {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
     let router = Server::builder()
         .layer(auth)
         .layer(scopes)
         .add_service(HealthServer::new(Probe))
         .add_service(Usage);
-    let task = tokio::spawn(async move {
-        router
-            .serve_with_incoming(TcpIncoming::from(listener))
-            .await
-            .unwrap();
-    });
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    Running { channel, task }
+    run(|incoming| router.serve_with_incoming(incoming)).await
 }
 
 fn with_token<T>(msg: T, token: Option<&str>) -> Request<T> {
@@ -510,25 +500,10 @@ impl<C: Send + Sync + 'static + std::fmt::Debug> Health for Typed<C> {
 
 /// A server whose layer verifies into `Portal`, serving Health as `Typed<S>`.
 async fn start_typed<S: Send + Sync + 'static + std::fmt::Debug>(auth: JwtAuth<Portal>) -> Running {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
     let router = Server::builder()
         .layer(auth)
         .add_service(HealthServer::new(Typed::<S>(std::marker::PhantomData)));
-    let task = tokio::spawn(async move {
-        router
-            .serve_with_incoming(TcpIncoming::from(listener))
-            .await
-            .unwrap();
-    });
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    Running { channel, task }
+    run(|incoming| router.serve_with_incoming(incoming)).await
 }
 
 #[tokio::test]
