@@ -84,6 +84,22 @@ async fn roles_are_read_from_the_layouts_of_the_big_providers() {
         let body = res.text().await.unwrap();
         assert!(body.ends_with("|insights-admin"), "{layout}: {body}");
     }
+    // What the handler sees is what the layer checked: this audience's client roles only,
+    // even when the token names another audience too.
+    let two_audiences = issuer
+        .token()
+        .audiences([AUD, "other-api"])
+        .claim(
+            "resource_access",
+            json!({AUD: {"roles": ["insights-admin"]}, "other-api": {"roles": ["deleter"]}}),
+        )
+        .sign();
+    let body = call(&url("/admin"), Some(&two_audiences))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "insights-admin|insights-admin");
     // Another client's roles are not this audience's.
     let other_client = issuer
         .token()

@@ -89,8 +89,9 @@ pub struct AccessClaims {
 impl AccessClaims {
     /// The roles in the layouts the big providers use, each once: `roles` (Microsoft Entra),
     /// `realm_access.roles` and `resource_access.<each aud>.roles` (Keycloak), `permissions`
-    /// (Auth0). What a layer checks is [`Grant::roles`](crate::Grant::roles), read along its configured
-    /// [`role_claims`](crate::JwtAuth::role_claims).
+    /// (Auth0), for claims read outside a layer. In a handler, `claims.roles()` is
+    /// [`Claims::roles`](crate::Claims::roles): what the layer read along its configured
+    /// [`role_claims`](crate::JwtAuth::role_claims), for its own audience only, and checked.
     ///
     /// ```
     /// use tower_jwt_auth::AccessClaims;
