@@ -154,7 +154,10 @@ async fn fapi2_accepts_only_sender_constrained_tokens_of_its_algorithms() {
     .await;
     assert_eq!(res.status(), 401);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_dpop_proof", "an RS256 proof: {body}");
+    assert_eq!(
+        body["error"], "invalid_dpop_proof",
+        "an RS256 proof: {body}"
+    );
     // Strict RFC 9068: `typ: JWT` is refused even when bound.
     let key = DpopKey::generate(Algorithm::ES256);
     let jwt_typ = strict(Algorithm::ES256)

@@ -12,7 +12,7 @@ pub use access::{AccessClaims, Audience};
 pub(crate) use grant::Confirmation;
 pub use grant::Grant;
 
-use crate::reject::Responder;
+use crate::reject::{AuthError, Responder};
 
 /// Verified claims of the request's access token, of the application's type `C`.
 ///
@@ -237,4 +237,18 @@ pub(crate) fn responder_in(extensions: &http::Extensions) -> Option<&Responder> 
         Some(grant) => grant.responder(),
         None => extensions.get::<Responder>(),
     }
+}
+
+/// The layer around a per-route requirement named `what`: how it answers, or, when no
+/// [`JwtAuth`](crate::JwtAuth) layer sits around the requirement, the refusal (500, a wiring
+/// mistake) and the fallback answer.
+pub(crate) fn layer_around<'e>(
+    extensions: &'e http::Extensions,
+    what: &'static str,
+) -> Result<&'e Responder, (AuthError, Responder)> {
+    responder_in(extensions).ok_or_else(|| {
+        let err = AuthError::new(crate::reject::AuthErrorKind::Misconfigured)
+            .with_context(format!("{what} found no JwtAuth layer around it"));
+        (err, Responder::fallback())
+    })
 }

@@ -14,14 +14,13 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::claims::responder_in;
+use crate::claims::layer_around;
 use crate::claims::Claims;
 use crate::layer::body::ResponseBody;
 use crate::layer::future::ResponseFuture;
 use crate::layer::JwtAuth;
 use crate::policy::roles::RoleClaims;
 use crate::policy::rules::{check_rules, RuleFn};
-use crate::reject::Responder;
 use crate::reject::{AuthError, AuthErrorKind, ConfigError};
 
 impl<C> JwtAuth<C>
@@ -285,25 +284,20 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let extensions = req.extensions();
-        let verdict = match (extensions.get::<Claims<C>>(), responder_in(extensions)) {
-            (Some(claims), Some(responder)) => {
-                check_rules(std::slice::from_ref(&self.rule), claims)
-                    .map_err(|e| (e, responder.clone()))
+        let verdict = layer_around(extensions, "RequireClaims").and_then(|responder| {
+            match extensions.get::<Claims<C>>() {
+                Some(claims) => check_rules(std::slice::from_ref(&self.rule), claims)
+                    .map_err(|e| (e, responder.clone())),
+                // Verified, but for another claims type: a wiring mistake, not the caller's.
+                None if extensions.get::<crate::claims::Grant>().is_some() => {
+                    let err = AuthError::new(AuthErrorKind::Misconfigured).with_context(
+                        "RequireClaims reads a claims type the JwtAuth layer around it does not produce",
+                    );
+                    Err((err, responder.clone()))
+                }
+                None => Err((AuthErrorKind::MissingToken.into(), responder.clone())),
             }
-            // Verified, but for another claims type: a wiring mistake, not the caller's.
-            (None, Some(responder)) if extensions.get::<crate::claims::Grant>().is_some() => {
-                let err = AuthError::new(AuthErrorKind::Misconfigured).with_context(
-                    "RequireClaims reads a claims type the JwtAuth layer around it does not produce",
-                );
-                Err((err, responder.clone()))
-            }
-            (None, Some(responder)) => Err((AuthErrorKind::MissingToken.into(), responder.clone())),
-            (_, None) => {
-                let err = AuthError::new(AuthErrorKind::Misconfigured)
-                    .with_context("RequireClaims found no JwtAuth layer around it");
-                Err((err, Responder::fallback()))
-            }
-        };
+        });
         ResponseFuture::route(&mut self.inner, req, verdict)
     }
 }

@@ -8,12 +8,11 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::Policy;
-use crate::claims::responder_in;
+use crate::claims::layer_around;
 use crate::claims::Grant;
 use crate::layer::body::ResponseBody;
 use crate::layer::future::ResponseFuture;
-use crate::reject::Responder;
-use crate::reject::{AuthError, AuthErrorKind, ConfigError};
+use crate::reject::{AuthErrorKind, ConfigError};
 
 /// A per-route (or per-service) layer requiring scopes (and optionally a `sub_type`) beyond the
 /// ones [`JwtAuth`](crate::JwtAuth) requires everywhere. Answers 403 `insufficient_scope` like
@@ -232,25 +231,22 @@ where
             return ResponseFuture::inner(self.inner.call(req));
         };
         let extensions = req.extensions();
-        let verdict = match (extensions.get::<Grant>(), responder_in(extensions)) {
-            (Some(grant), Some(responder)) => policy.check(grant).map_err(|e| {
-                // The 403 names every scope the route needs: the layer's too.
-                let e = match (e.kind(), policy.scope_attr()) {
-                    (AuthErrorKind::InsufficientScope, Some(route)) => {
-                        e.with_required_scope(responder.route_scope(route))
-                    }
-                    _ => e,
-                };
-                (e, responder.clone())
-            }),
-            // An optional layer let an anonymous request through.
-            (None, Some(responder)) => Err((AuthErrorKind::MissingToken.into(), responder.clone())),
-            (_, None) => {
-                let err = AuthError::new(AuthErrorKind::Misconfigured)
-                    .with_context("RequireScopes found no JwtAuth layer around it");
-                Err((err, Responder::fallback()))
+        let verdict = layer_around(extensions, "RequireScopes").and_then(|responder| {
+            match extensions.get::<Grant>() {
+                Some(grant) => policy.check(grant).map_err(|e| {
+                    // The 403 names every scope the route needs: the layer's too.
+                    let e = match (e.kind(), policy.scope_attr()) {
+                        (AuthErrorKind::InsufficientScope, Some(route)) => {
+                            e.with_required_scope(responder.route_scope(route))
+                        }
+                        _ => e,
+                    };
+                    (e, responder.clone())
+                }),
+                // An optional layer let an anonymous request through.
+                None => Err((AuthErrorKind::MissingToken.into(), responder.clone())),
             }
-        };
+        });
         ResponseFuture::route(&mut self.inner, req, verdict)
     }
 }
