@@ -83,18 +83,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                         "sub_type" => r.sub_type = Some(map.next_value()?),
                         "tid" => r.tid = Some(map.next_value()?),
                         "cnf" => r.cnf = map.next_value::<Cnf>()?.0,
-                        name if NOT_ACCESS_TOKEN.contains(&name) => {
-                            map.next_value::<de::IgnoredAny>()?;
-                            r.foreign = r
-                                .foreign
-                                .or_else(|| NOT_ACCESS_TOKEN.iter().find(|n| **n == name).copied());
-                        }
                         name if KEPT.contains(&name) => {
                             let kept = KEPT.iter().find(|k| **k == name).copied().unwrap_or("");
                             r.kept.push((kept, map.next_value()?));
                         }
-                        _ => {
+                        other => {
                             map.next_value::<de::IgnoredAny>()?;
+                            if r.foreign.is_none() {
+                                r.foreign = NOT_ACCESS_TOKEN.iter().find(|n| **n == other).copied();
+                            }
                         }
                     }
                 }
