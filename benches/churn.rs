@@ -11,6 +11,7 @@
 mod common;
 
 use std::time::{Duration, Instant};
+use tower_jwt_auth::Issuer;
 
 use common::{jwks, ready, rs256_sized, AUD, ISS};
 use tower_jwt_auth::testing::SigningKey;
@@ -25,7 +26,7 @@ fn main() {
     let key = SigningKey::generate_with_kid(Algorithm::EdDSA, "k1");
     let clients: Vec<String> = (0..CLIENTS).map(|i| rs256_sized(&key, i)).collect();
     let flood: Vec<String> = (0..FLOOD).map(|i| rs256_sized(&key, CLIENTS + i)).collect();
-    let auth = JwtAuth::new(ISS, AUD).jwks(jwks(&[&key]));
+    let auth = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(jwks(&[&key])));
     for t in &clients {
         ready(auth.verify(t)).unwrap();
     }

@@ -13,6 +13,7 @@ use http::HeaderValue;
 use serde_json::json;
 use std::hint::black_box;
 use tower_jwt_auth::testing::SigningKey;
+use tower_jwt_auth::Issuer;
 use tower_jwt_auth::{Algorithm, ApiKeyGrant, ApiKeyStore, Introspection, JwtAuth};
 
 const API_KEY: &str = "fl_live_3b1f0c9e6a2d4f8b7c6d5e4f3a2b1c0d";
@@ -57,8 +58,7 @@ fn bench(c: &mut Criterion) {
             .scopes(["insights.read", "insights.write"])
             .sub_type("organisation"),
     );
-    let auth = JwtAuth::new(ISS, AUD)
-        .jwks(jwks(&[&key]))
+    let auth = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(jwks(&[&key])))
         .api_keys("fl_", keys)
         .introspection(Introspection::new(endpoint, "rs-client", "rs-secret"));
     // Warm every cache: the JWT verdict, the grant's claims, the introspection verdict.

@@ -28,6 +28,7 @@ use std::hint::black_box;
 use std::time::Instant;
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::{AccessClaims, Algorithm, JwtAuth};
+use tower_jwt_auth::{Caches, Issuer};
 
 const POOL: usize = 4096;
 const ROUND: usize = 256;
@@ -77,16 +78,18 @@ fn main() {
         let split = floor_inputs(&pool);
         // Keys are parsed on a layer's first verification: a token outside the pool does it.
         let primer = token(&key, "primer");
-        let uncached = JwtAuth::new(ISS, AUD)
-            .jwks(set.clone())
-            .verified_token_cache(0);
+        let uncached =
+            JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone())).caches(Caches {
+                verified_tokens: 0,
+                ..Caches::default()
+            });
         ready(uncached.verify(&primer)).unwrap();
-        let mut cached = JwtAuth::new(ISS, AUD).jwks(set.clone());
+        let mut cached = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone()));
         // As long as the pool's tokens, so that an evicted entry's memory fits a new one.
         let fillers: Vec<String> = (0..CAPACITY)
             .map(|i| sized_token(&filler, &format!("filler-{i}"), pool[i % POOL].len()))
             .collect();
-        let mut full = JwtAuth::new(ISS, AUD).jwks(set.clone());
+        let mut full = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone()));
 
         // ns per token: decode, floor, cache off, first sight growing, first sight full.
         let mut times: [Vec<f64>; VARIANTS] = Default::default();
@@ -94,11 +97,11 @@ fn main() {
         for round in 0..rounds {
             let start = round * ROUND % POOL;
             if start == 0 {
-                cached = JwtAuth::new(ISS, AUD).jwks(set.clone());
+                cached = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone()));
                 ready(cached.verify(&primer)).unwrap();
                 drop(std::mem::replace(
                     &mut full,
-                    JwtAuth::new(ISS, AUD).jwks(set.clone()),
+                    JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone())),
                 ));
                 for t in &fillers {
                     ready(full.verify(t)).unwrap();

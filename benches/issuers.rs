@@ -7,6 +7,7 @@ mod common;
 
 use common::{claims, jwks, ready, AUD, ISS};
 use std::hint::black_box;
+use tower_jwt_auth::Caches;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
@@ -26,9 +27,11 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("issuers");
     for n in [1usize, 100, 10_000] {
         // n exact issuers, each with its own (fixed) keys; the token names the last.
-        let mut exact = JwtAuth::new(ISS, AUD)
-            .jwks(set.clone())
-            .verified_token_cache(0);
+        let mut exact =
+            JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone())).caches(Caches {
+                verified_tokens: 0,
+                ..Caches::default()
+            });
         for i in 1..n {
             exact =
                 exact.add_issuer(Issuer::new(format!("https://idp-{i}.example")).jwks(set.clone()));
@@ -49,12 +52,14 @@ fn bench(c: &mut Criterion) {
 
         // One template with n tenants sharing one key set; the token names the last tenant.
         let tenants: Vec<String> = (0..n).map(|i| format!("t-{i}")).collect();
-        let templated = JwtAuth::new(ISS, AUD)
-            .jwks(set.clone())
+        let templated = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone()))
             .add_issuer(
                 Issuer::tenants("https://login.example/{tenant}/v2.0", tenants).jwks(set.clone()),
             )
-            .verified_token_cache(0);
+            .caches(Caches {
+                verified_tokens: 0,
+                ..Caches::default()
+            });
         let token = signed(&key, &format!("https://login.example/t-{}/v2.0", n - 1));
         ready(templated.verify(&token)).unwrap();
         group.bench_function(format!("tenants/{n}/verify"), |b| {

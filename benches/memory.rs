@@ -5,6 +5,7 @@ mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
+use tower_jwt_auth::{Caches, Issuer};
 
 use common::{jwks, ready, rs256_sized, token, AUD, ISS};
 use tower_jwt_auth::testing::SigningKey;
@@ -41,9 +42,10 @@ fn at_scale(n: usize) {
     let key = SigningKey::generate_with_kid(Algorithm::EdDSA, "k1");
     let tokens: Vec<String> = (0..n).map(|i| rs256_sized(&key, i)).collect();
     let empty = LIVE.load(Ordering::SeqCst);
-    let auth = JwtAuth::new(ISS, AUD)
-        .jwks(jwks(&[&key]))
-        .verified_token_cache(n as u64);
+    let auth = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(jwks(&[&key]))).caches(Caches {
+        verified_tokens: n as u64,
+        ..Caches::default()
+    });
     ready(auth.verify(&rs256_sized(&key, n))).unwrap();
     let before = LIVE.load(Ordering::SeqCst);
     for t in &tokens {
@@ -73,10 +75,12 @@ fn main() {
         let tokens: Vec<String> = (0..N)
             .map(|i| token(&key, &format!("user-{i:06}")))
             .collect();
-        let auth = JwtAuth::new(ISS, AUD).jwks(jwks(&[&key]));
-        let uncached = JwtAuth::new(ISS, AUD)
-            .jwks(jwks(&[&key]))
-            .verified_token_cache(0);
+        let auth = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(jwks(&[&key])));
+        let uncached =
+            JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(jwks(&[&key]))).caches(Caches {
+                verified_tokens: 0,
+                ..Caches::default()
+            });
         // Warm both, so one-off allocations are not counted.
         ready(auth.verify(&token(&key, "warm"))).unwrap();
         ready(uncached.verify(&token(&key, "warm"))).unwrap();

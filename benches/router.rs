@@ -11,6 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use http::HeaderValue;
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::{Algorithm, JwtAuth};
+use tower_jwt_auth::{Caches, Issuer};
 
 fn app() -> Router {
     Router::new().route("/usage", get(|| async { "ok" }))
@@ -26,10 +27,12 @@ fn bench(c: &mut Criterion) {
         let bearer = HeaderValue::try_from(format!("Bearer {}", token(&key, "user-1042"))).unwrap();
         let set = jwks(&[&key]);
         let layer = |cache: u64| {
-            JwtAuth::new(ISS, AUD)
-                .jwks(set.clone())
+            JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone()))
                 .require_scopes(["insights.read"])
-                .verified_token_cache(cache)
+                .caches(Caches {
+                    verified_tokens: cache,
+                    ..Caches::default()
+                })
         };
         // `with_state(())` turns the handlers into routes once, as `axum::serve` does when it
         // makes the service; without it every `oneshot` rebuilds the route (and re-applies the

@@ -19,6 +19,7 @@ use common::{get_usage, jwks, quartiles, ratio_cell, token, AUD, ISS};
 use http::{HeaderValue, Request};
 use std::time::Instant;
 use tower_jwt_auth::testing::SigningKey;
+use tower_jwt_auth::Issuer;
 use tower_jwt_auth::{Algorithm, JwtAuth};
 
 /// Calls per variant per round.
@@ -56,8 +57,7 @@ fn main() {
                 .with_state(()),
             app()
                 .layer(
-                    JwtAuth::new(ISS, AUD)
-                        .jwks(jwks(&[&key]))
+                    JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(jwks(&[&key])))
                         .require_scopes(["insights.read"]),
                 )
                 .with_state(()),

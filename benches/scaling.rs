@@ -12,6 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::{Algorithm, JwtAuth};
+use tower_jwt_auth::{Caches, Issuer, TokenRules};
 
 fn keys(c: &mut Criterion) {
     let mut group = c.benchmark_group("scaling/keys");
@@ -23,9 +24,10 @@ fn keys(c: &mut Criterion) {
         let signer = &keys[n - 1];
         let token = common::token(signer, "user-1042");
         let refs: Vec<&SigningKey> = keys.iter().collect();
-        let auth = JwtAuth::new(ISS, AUD)
-            .jwks(jwks(&refs))
-            .verified_token_cache(0);
+        let auth = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(jwks(&refs))).caches(Caches {
+            verified_tokens: 0,
+            ..Caches::default()
+        });
         ready(auth.verify(&token)).unwrap();
         group.bench_function(format!("keys_{n}"), |b| {
             b.iter(|| ready(auth.verify(black_box(&token))).unwrap())
@@ -37,10 +39,15 @@ fn keys(c: &mut Criterion) {
 fn sizes(c: &mut Criterion) {
     let mut group = c.benchmark_group("scaling/token_size");
     let key = SigningKey::generate_with_kid(Algorithm::ES256, "k1");
-    let auth = JwtAuth::new(ISS, AUD)
-        .jwks(jwks(&[&key]))
-        .max_token_size(16 * 1024)
-        .verified_token_cache(0);
+    let auth = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(jwks(&[&key])))
+        .token_rules(TokenRules {
+            max_token_size: 16 * 1024,
+            ..TokenRules::default()
+        })
+        .caches(Caches {
+            verified_tokens: 0,
+            ..Caches::default()
+        });
     for (name, bytes) in [("0.5KiB", 512), ("2KiB", 2048), ("8KiB", 8192)] {
         let token = sized_token(&key, "user-1042", bytes);
         ready(auth.verify(&token)).unwrap();
@@ -60,9 +67,11 @@ fn entries(c: &mut Criterion) {
     }
     for n in counts {
         let tokens: Vec<String> = (0..n).map(|i| rs256_sized(&key, i)).collect();
-        let auth = JwtAuth::new(ISS, AUD)
-            .jwks(jwks(&[&key]))
-            .verified_token_cache(n as u64);
+        let auth =
+            JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(jwks(&[&key]))).caches(Caches {
+                verified_tokens: n as u64,
+                ..Caches::default()
+            });
         for t in &tokens {
             ready(auth.verify(t)).unwrap();
         }

@@ -11,6 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::{AccessClaims, JwtAuth};
+use tower_jwt_auth::{Caches, Issuer};
 
 /// Distinct tokens for the first-sight row.
 const FIRST_SIGHT_POOL: usize = 4096;
@@ -26,10 +27,12 @@ fn bench(c: &mut Criterion) {
         let floor = floor_key(&key);
         let (input, sig) = floor_inputs(std::slice::from_ref(&token)).remove(0);
 
-        let uncached = JwtAuth::new(ISS, AUD)
-            .jwks(set.clone())
-            .verified_token_cache(0);
-        let cached = JwtAuth::new(ISS, AUD).jwks(set.clone());
+        let uncached =
+            JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone())).caches(Caches {
+                verified_tokens: 0,
+                ..Caches::default()
+            });
+        let cached = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone()));
         ready(cached.verify(&token)).unwrap();
         // First sight in the default configuration (cache on, 10,000 entries): every call a
         // token the cache has not seen, so each pays verification and insertion. A fresh layer
@@ -94,7 +97,7 @@ fn bench(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 let mut done = 0u64;
                 while done < iters {
-                    let layer = JwtAuth::new(ISS, AUD).jwks(set.clone());
+                    let layer = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone()));
                     ready(layer.verify(&token)).unwrap();
                     let n = (iters - done).min(fresh_pool.len() as u64) as usize;
                     let start = Instant::now();

@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::json;
 use tower_jwt_auth::testing::SigningKey;
+use tower_jwt_auth::Issuer;
 use tower_jwt_auth::{Algorithm, JwtAuth};
 
 const ISS: &str = "https://auth-api.eliq.com";
@@ -61,8 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if mode == "auth" {
         let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
         app = app.layer(
-            JwtAuth::new(ISS, "insights-api")
-                .jwks(jwks)
+            JwtAuth::from(Issuer::new(ISS).audience("insights-api").jwks(jwks))
                 .require_scopes(["insights.read"]),
         );
     }

@@ -104,7 +104,7 @@ async fn call_real_api(endpoint: &str) -> Result<(), Error> {
     let audience = std::env::var("AUDIENCE").unwrap_or_else(|_| "insights-api".into());
     let source = ClientCredentials::new(endpoint, var("CLIENT_ID")?, var("CLIENT_SECRET")?)
         .audience(audience);
-    if let Some(e) = source.config_error() {
+    if let Err(e) = source.validate() {
         return Err(e.clone().into());
     }
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

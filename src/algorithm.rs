@@ -6,11 +6,13 @@ use std::fmt;
 /// representable: they are refused before a key is looked up.
 ///
 /// ```
-/// use tower_jwt_auth::{Algorithm, JwtAuth};
+/// use tower_jwt_auth::{Algorithm, JwtAuth, TokenRules};
 /// assert_eq!(Algorithm::from_name("ES256"), Some(Algorithm::ES256));
 /// assert_eq!(Algorithm::from_name("HS256"), None);
-/// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
-///     .algorithms([Algorithm::RS256, Algorithm::ES256]);
+/// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").token_rules(TokenRules {
+///     algorithms: vec![Algorithm::RS256, Algorithm::ES256],
+///     ..TokenRules::default()
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]

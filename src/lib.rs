@@ -75,7 +75,7 @@
 //!
 //! An unusable configuration is refused when the layer is applied: a panic whose message names
 //! the field (like an invalid axum route), or a [`ConfigError`] from [`JwtAuth::try_new`] and
-//! [`JwtAuth::config_error`].
+//! [`JwtAuth::validate`].
 //!
 //! # One configuration, many routes; optional sign-in
 //!
@@ -119,7 +119,7 @@
 //!         "https://oauth.flip.energy/token/introspect", "rs-client", "s3cr3t"))
 //!     .api_keys("fl_", keys)
 //!     .require_scopes(["insights.read"]);
-//! assert!(auth.config_error().is_none());
+//! assert!(auth.validate().is_ok());
 //! ```
 //!
 //! # MCP servers and protected resource metadata
@@ -150,10 +150,10 @@
 //!
 //! Beyond all-of scopes ([`JwtAuth::require_scopes`]): at least one of some scopes
 //! ([`JwtAuth::require_any_scope`], [`RequireScopes::any`]), roles read from the Entra, Keycloak
-//! and Auth0 layouts ([`JwtAuth::require_roles`], [`RequireRoles`], [`JwtAuth::role_claims`]),
+//! and Auth0 layouts ([`JwtAuth::require_roles`], [`RequireRoles`], [`Issuer::role_claims`]),
 //! a rule of your own on the claims ([`JwtAuth::require`], [`RequireClaims`]), scopes per gRPC
 //! method ([`MethodScopes`]), a token from a cookie or another header
-//! ([`JwtAuth::token_from_cookie`], [`JwtAuth::token_from_header`]; `Authorization` wins, the
+//! ([`JwtAuth::token_sources`]; `Authorization` wins, the
 //! query string is never read) and the challenges' realm ([`JwtAuth::realm`]).
 //!
 //! ```
@@ -234,7 +234,7 @@
 //!   someone needs (no set, a set past its lifetime, an unknown `kid`) is retried within a
 //!   jittered second, and a hanging attempt gets up to two more beside it, so the end of an
 //!   outage is noticed within two seconds; refresh-ahead alone backs off 1 s to 60 s;
-//! - [`JwtAuth::jwks_cache_file`] keeps the last good set on disk for restarts during an
+//! - [`Caches::jwks_file`] keeps the last good set on disk for restarts during an
 //!   outage;
 //! - every fetch has a 5 s connect and 10 s total timeout, a 256 KiB cap, at most 2 redirects.
 //!
@@ -298,6 +298,7 @@ mod reject;
 pub mod testing;
 
 pub use algorithm::Algorithm;
+pub use authenticator::options::{Caches, KeyFetching, TokenRules, TokenSources};
 #[cfg(feature = "redis")]
 pub use binding::RedisReplayStore;
 pub use binding::{

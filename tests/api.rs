@@ -5,6 +5,7 @@ mod common;
 
 use std::convert::Infallible;
 use std::time::Duration;
+use tower_jwt_auth::Issuer;
 
 use axum::body::Body;
 use axum::routing::get;
@@ -76,29 +77,39 @@ async fn discovery_must_name_the_configured_issuer_exactly() {
 async fn explicit_jwks_uri_and_fixed_keys_skip_discovery() {
     let issuer = TestIssuer::start().await;
     let token = issuer.token().sign();
-    let by_uri = JwtAuth::new(issuer.url(), AUD).jwks_uri(issuer.jwks_uri());
+    let by_uri = JwtAuth::from(
+        Issuer::new(issuer.url())
+            .audience(AUD)
+            .jwks_uri(issuer.jwks_uri()),
+    );
     by_uri.verify(&token).await.unwrap();
     assert_eq!(
         (issuer.discovery_requests(), issuer.jwks_requests()),
         (0, 1)
     );
-    let fixed = JwtAuth::new(issuer.url(), AUD).jwks(issuer.jwks().to_string());
+    let fixed = JwtAuth::from(
+        Issuer::new(issuer.url())
+            .audience(AUD)
+            .jwks(issuer.jwks().to_string()),
+    );
     fixed.verify(&token).await.unwrap();
     assert_eq!(issuer.jwks_requests(), 1);
     assert_eq!(
-        JwtAuth::new(issuer.url(), AUD)
-            .jwks("{}")
-            .config_error()
-            .unwrap()
+        JwtAuth::from(Issuer::new(issuer.url()).audience(AUD).jwks("{}"))
+            .validate()
+            .unwrap_err()
             .field(),
         "jwks"
     );
     assert_eq!(
-        JwtAuth::new(issuer.url(), AUD)
-            .jwks_uri("http://example.com/jwks")
-            .config_error()
-            .unwrap()
-            .field(),
+        JwtAuth::from(
+            Issuer::new(issuer.url())
+                .audience(AUD)
+                .jwks_uri("http://example.com/jwks")
+        )
+        .validate()
+        .unwrap_err()
+        .field(),
         "jwks_uri"
     );
 }
@@ -162,7 +173,11 @@ async fn tokens_signed_by_jsonwebtoken_verify() {
         "kty": "EC", "crv": "P-256", "kid": "jwt-rs", "use": "sig", "alg": "ES256",
         "x": b64(&point[1..33]), "y": b64(&point[33..]),
     }]});
-    let auth = JwtAuth::new(issuer.url(), AUD).jwks(jwks.to_string());
+    let auth = JwtAuth::from(
+        Issuer::new(issuer.url())
+            .audience(AUD)
+            .jwks(jwks.to_string()),
+    );
     let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
     header.kid = Some("jwt-rs".into());
     let now = std::time::SystemTime::now()

@@ -333,7 +333,7 @@ fn unusable_prefixes_stop_the_service_at_startup() {
         (base().api_keys("ey", store()), "JWT"),
         (base().api_keys("fl key", store()), "characters"),
     ] {
-        let err = auth.config_error().expect("refused").clone();
+        let err = auth.validate().expect_err("refused").clone();
         assert_eq!(err.field(), "api_keys");
         assert!(err.reason().contains(needle), "{err}");
         let panic = std::panic::catch_unwind(|| Router::<()>::new().layer(auth)).unwrap_err();

@@ -11,6 +11,7 @@ use common::{get as call, serve, www_authenticate, Captured};
 use serde_json::json;
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{AccessClaims, Claims, JwtAuth, RequireClaims, RequireRoles, RequireScopes};
+use tower_jwt_auth::{Issuer, TokenSources};
 
 const AUD: &str = "insights-api";
 
@@ -34,9 +35,12 @@ async fn roles_are_read_from_the_layouts_of_the_big_providers() {
         .route(
             "/groups",
             get(|| async { "ok" }).layer(
-                base.clone()
-                    .role_claims(["groups", "https://eliq.com/roles"])
-                    .require_roles(["insights-admin"]),
+                JwtAuth::from(
+                    Issuer::new(issuer.url())
+                        .audience(AUD)
+                        .role_claims(["groups", "https://eliq.com/roles"]),
+                )
+                .require_roles(["insights-admin"]),
             ),
         )
         .merge(
@@ -186,22 +190,35 @@ async fn roles_are_read_from_the_layouts_of_the_big_providers() {
 #[test]
 fn unusable_role_settings_are_refused_at_startup_naming_the_field() {
     let auth = || JwtAuth::new("https://auth-api.eliq.com", AUD);
-    let field = |a: JwtAuth| a.config_error().map(|e| e.field().to_owned());
+    let field = |a: JwtAuth| a.validate().err().map(|e| e.field().to_owned());
     assert_eq!(
         field(auth().require_roles(["has space"])).as_deref(),
         Some("require_roles")
     );
     assert_eq!(
-        field(auth().role_claims(["realm_access..roles"])).as_deref(),
+        field(JwtAuth::from(
+            Issuer::new("https://auth-api.eliq.com")
+                .audience(AUD)
+                .role_claims(["realm_access..roles"])
+        ))
+        .as_deref(),
         Some("role_claims")
     );
     assert_eq!(
-        field(auth().token_from_cookie("bad;name")).as_deref(),
-        Some("token_from_cookie")
+        field(auth().token_sources(TokenSources {
+            cookie: Some("bad;name".into()),
+            ..TokenSources::default()
+        }))
+        .as_deref(),
+        Some("cookie")
     );
     assert_eq!(
-        field(auth().token_from_header("bad header")).as_deref(),
-        Some("token_from_header")
+        field(auth().token_sources(TokenSources {
+            header: Some("bad header".into()),
+            ..TokenSources::default()
+        }))
+        .as_deref(),
+        Some("header")
     );
     assert_eq!(field(auth().realm("a\"b")).as_deref(), Some("realm"));
     assert_eq!(
@@ -316,11 +333,11 @@ async fn a_rule_given_before_with_claims_is_a_configuration_error() {
     let auth = JwtAuth::new("https://auth-api.eliq.com", AUD)
         .require(|_: &AccessClaims| true)
         .with_claims::<Mine>();
-    assert_eq!(auth.config_error().unwrap().field(), "require");
+    assert_eq!(auth.validate().unwrap_err().field(), "require");
     let fine = JwtAuth::new("https://auth-api.eliq.com", AUD)
         .with_claims::<Mine>()
         .require(|m: &Mine| !m.sub.is_empty());
-    assert!(fine.config_error().is_none());
+    assert!(fine.validate().is_ok());
 }
 
 #[tokio::test]
@@ -400,11 +417,17 @@ async fn tokens_from_a_cookie_or_a_header_and_the_authorization_header_wins() {
     let app = Router::new()
         .route(
             "/browser",
-            get(whoami).layer(base.clone().token_from_cookie("__Host-at")),
+            get(whoami).layer(base.clone().token_sources(TokenSources {
+                cookie: Some("__Host-at".into()),
+                ..TokenSources::default()
+            })),
         )
         .route(
             "/gateway",
-            get(whoami).layer(base.clone().token_from_header("x-access-token")),
+            get(whoami).layer(base.clone().token_sources(TokenSources {
+                header: Some("x-access-token".into()),
+                ..TokenSources::default()
+            })),
         )
         .route("/default", get(whoami).layer(base.clone()));
     let served = serve(app).await;

@@ -5,6 +5,7 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use tower_jwt_auth::{Caches, TokenRules};
 
 use axum::routing::get;
 use axum::Router;
@@ -40,7 +41,10 @@ async fn a_repeated_token_is_verified_once_unless_the_cache_is_off() {
     assert_eq!(DECODED.load(Ordering::SeqCst) - before, 1);
 
     let uncached = JwtAuth::new(issuer.url(), "insights-api")
-        .verified_token_cache(0)
+        .caches(Caches {
+            verified_tokens: 0,
+            ..Caches::default()
+        })
         .with_claims::<Counted>();
     let before = DECODED.load(Ordering::SeqCst);
     for _ in 0..5 {
@@ -55,7 +59,10 @@ async fn an_entry_never_outlives_exp_and_honours_nbf() {
     let issuer = TestIssuer::builder().clock(clock.clone()).start().await;
     let auth = JwtAuth::new(issuer.url(), "insights-api")
         .clock(clock.clone())
-        .leeway(Duration::ZERO);
+        .token_rules(TokenRules {
+            leeway: Duration::ZERO,
+            ..TokenRules::default()
+        });
     let token = issuer
         .token()
         .expires_in(Duration::from_secs(60))

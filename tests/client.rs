@@ -253,12 +253,12 @@ async fn a_wrong_secret_is_a_configuration_error_not_a_retry_loop() {
     let unknown = ClientCredentials::new(issuer.token_endpoint(), "nobody", SECRET);
     assert!(unknown.token().await.unwrap_err().is_configuration());
     let bad = ClientCredentials::new("http://auth.example.com/token", ID, SECRET);
-    let err = bad.config_error().unwrap();
+    let err = bad.validate().unwrap_err();
     assert!(err.to_string().contains("https"), "{err}");
     assert!(ClientCredentials::new(issuer.token_endpoint(), ID, SECRET)
         .scopes(["two words"])
-        .config_error()
-        .is_some());
+        .validate()
+        .is_err());
 }
 
 #[tokio::test]

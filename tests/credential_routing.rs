@@ -167,7 +167,7 @@ async fn several_candidates_without_a_default_are_a_startup_error() {
     let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
         .add_issuer(Issuer::new(a.issuer()).introspection(a.endpoint()))
         .add_issuer(Issuer::new(b.issuer()).introspection(b.endpoint()));
-    let error = auth.config_error().expect("a startup error");
+    let error = auth.validate().expect_err("a startup error");
     assert_eq!(error.field(), "introspection");
     let text = error.to_string();
     for hint in [
@@ -193,24 +193,20 @@ async fn several_candidates_without_a_default_are_a_startup_error() {
     assert!(message.contains("introspection"), "{message}");
     assert!(a.shown().is_empty() && b.shown().is_empty());
     // Either way of choosing is accepted.
-    assert!(auth
-        .clone()
-        .introspection_in_turn()
-        .config_error()
-        .is_none());
+    assert!(auth.clone().introspection_in_turn().validate().is_ok());
     let prefixed = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
         .add_issuer(Issuer::new(a.issuer()).introspection(a.endpoint()))
         .add_issuer(Issuer::new(b.issuer()).introspection(b.endpoint().token_prefix("b_")));
-    assert!(prefixed.config_error().is_none());
+    assert!(prefixed.validate().is_ok());
     // Prefixes that overlap each other, or an API key's, are refused too.
     let overlapping = JwtAuth::new(a.issuer(), "insights-api")
         .introspection(a.endpoint().token_prefix("tok_"))
         .add_issuer(Issuer::new(b.issuer()).introspection(b.endpoint().token_prefix("tok_b")));
-    assert_eq!(overlapping.config_error().unwrap().field(), "introspection");
+    assert_eq!(overlapping.validate().unwrap_err().field(), "introspection");
     let with_keys = JwtAuth::new(a.issuer(), "insights-api")
         .introspection(a.endpoint().token_prefix("fl_"))
         .api_keys("fl_", ApiKeyStore::new());
-    assert_eq!(with_keys.config_error().unwrap().field(), "introspection");
+    assert_eq!(with_keys.validate().unwrap_err().field(), "introspection");
 }
 
 #[tokio::test]

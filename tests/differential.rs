@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
+use tower_jwt_auth::{Issuer, TokenRules};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -659,8 +660,12 @@ async fn the_crate_agrees_with_jose_and_oauth4webapi_or_is_stricter_by_a_named_r
     assert!(cases.len() >= 2_000, "{} tokens", cases.len());
 
     let jwks = keys.jwks().to_string();
-    let lenient = JwtAuth::new(ISSUER, AUDIENCE).jwks(jwks.clone());
-    let strict = JwtAuth::new(ISSUER, AUDIENCE).jwks(jwks).strict_rfc9068();
+    let lenient = JwtAuth::from(Issuer::new(ISSUER).audience(AUDIENCE).jwks(jwks.clone()));
+    let strict =
+        JwtAuth::from(Issuer::new(ISSUER).audience(AUDIENCE).jwks(jwks)).token_rules(TokenRules {
+            strict_rfc9068: true,
+            ..TokenRules::default()
+        });
     let mut ours: Vec<(Verdict, Verdict)> = Vec::with_capacity(cases.len());
     for case in &cases {
         let judge = |auth: &JwtAuth| {

@@ -536,9 +536,9 @@ async fn unusable_dpop_settings_are_startup_errors_naming_dpop() {
     ] {
         let err = JwtAuth::new("https://auth.example.com", "insights-api")
             .dpop(dpop)
-            .config_error()
-            .cloned()
-            .unwrap();
+            .validate()
+            .map_err(Clone::clone)
+            .unwrap_err();
         assert_eq!(err.field(), "dpop");
         assert!(err.to_string().contains(reason), "{err}");
     }

@@ -428,7 +428,7 @@ async fn scopes_per_grpc_method_with_services_and_a_default() {
 
 #[test]
 fn an_unusable_method_table_is_refused_naming_the_entry() {
-    let field = |m: MethodScopes| m.config_error().map(|e| e.field().to_owned());
+    let field = |m: MethodScopes| m.validate().err().map(|e| e.field().to_owned());
     assert_eq!(
         field(MethodScopes::new().method("Usage/Read", ["a"])).as_deref(),
         Some("MethodScopes::method")
@@ -449,7 +449,7 @@ fn an_unusable_method_table_is_refused_naming_the_entry() {
     let twice = MethodScopes::new()
         .service("a.B", ["a"])
         .service("a.B", ["b"]);
-    let error = twice.config_error().expect("a service named twice");
+    let error = twice.validate().expect_err("a service named twice");
     assert_eq!(error.field(), "MethodScopes::service");
     assert!(
         error.to_string().contains("\"a.B\" is named twice"),

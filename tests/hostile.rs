@@ -2,6 +2,7 @@
 //! the layer must answer with. Keys come from a real identity provider on loopback.
 
 use std::convert::Infallible;
+use tower_jwt_auth::TokenRules;
 
 use axum::body::Body;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -880,7 +881,10 @@ async fn nothing_from_the_token_reaches_the_response() {
 #[tokio::test]
 async fn strict_rfc9068_requires_at_jwt_and_its_claims() {
     let issuer = TestIssuer::start().await;
-    let strict = JwtAuth::new(issuer.url(), "insights-api").strict_rfc9068();
+    let strict = JwtAuth::new(issuer.url(), "insights-api").token_rules(TokenRules {
+        strict_rfc9068: true,
+        ..TokenRules::default()
+    });
     let lenient = JwtAuth::new(issuer.url(), "insights-api");
     let ok = issuer.token().sign();
     assert_eq!(answer(&strict, &ok).await.0, 200);

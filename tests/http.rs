@@ -5,6 +5,7 @@
 mod common;
 
 use std::time::Duration;
+use tower_jwt_auth::{KeyFetching, TokenRules};
 
 use axum::routing::get as route_get;
 use axum::{Json, Router};
@@ -318,7 +319,10 @@ async fn oversized_headers_are_refused_before_decoding() {
 #[tokio::test]
 async fn unreachable_provider_on_cold_start_is_503_with_retry_after() {
     let issuer = closed_port_url().await;
-    let auth = JwtAuth::new(&issuer, AUD).key_wait_budget(Duration::from_secs(3));
+    let auth = JwtAuth::new(&issuer, AUD).key_fetching(KeyFetching {
+        key_wait_budget: Duration::from_secs(3),
+        ..KeyFetching::default()
+    });
     let app = serve(app(auth)).await;
     // A well-formed token naming that issuer: there are no keys to check it with.
     let token = TestIssuer::start()
@@ -492,7 +496,10 @@ async fn expiry_follows_the_injected_clock_with_leeway() {
     let issuer = TestIssuer::builder().clock(clock.clone()).start().await;
     let auth = JwtAuth::new(issuer.url(), AUD)
         .clock(clock.clone())
-        .leeway(Duration::from_secs(30));
+        .token_rules(TokenRules {
+            leeway: Duration::from_secs(30),
+            ..TokenRules::default()
+        });
     let app = serve(app(auth)).await;
     let url = format!("{}/usage", app.base);
     let token = issuer.token().expires_in(Duration::from_secs(60)).sign();
@@ -508,7 +515,7 @@ async fn a_misconfigured_layer_refuses_to_start_and_names_the_field() {
     let err = JwtAuth::try_new("http://auth-api.eliq.com", AUD).unwrap_err();
     assert_eq!(err.field(), "issuer");
     let auth = JwtAuth::new("http://auth-api.eliq.com", AUD);
-    assert_eq!(auth.config_error().unwrap().field(), "issuer");
+    assert_eq!(auth.validate().unwrap_err().field(), "issuer");
     let ready = auth.ready().await.unwrap_err();
     assert_eq!(ready.kind(), tower_jwt_auth::AuthErrorKind::Misconfigured);
     let panic = std::panic::catch_unwind(|| app(auth)).unwrap_err();
@@ -519,7 +526,7 @@ async fn a_misconfigured_layer_refuses_to_start_and_names_the_field() {
     );
 
     let bad_scope = JwtAuth::new("https://auth-api.eliq.com", AUD).require_scopes(["two words"]);
-    assert_eq!(bad_scope.config_error().unwrap().field(), "require_scopes");
+    assert_eq!(bad_scope.validate().unwrap_err().field(), "require_scopes");
     assert_eq!(
         JwtAuth::try_new("https://auth-api.eliq.com", "")
             .unwrap_err()

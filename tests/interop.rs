@@ -9,6 +9,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
+use tower_jwt_auth::TokenRules;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -109,7 +110,10 @@ async fn tokens_from_oidc_provider_pass_for_every_shared_algorithm() {
     let provider = start_provider().await;
     let auth = JwtAuth::new(&provider.issuer, "insights-api")
         .require_scopes(["insights.read"])
-        .strict_rfc9068();
+        .token_rules(TokenRules {
+            strict_rfc9068: true,
+            ..TokenRules::default()
+        });
     // Discovery against the real provider: its `issuer` must equal ours byte for byte.
     auth.ready().await.unwrap();
     let app = Router::new()

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tower_jwt_auth::KeyFetching;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -438,7 +439,11 @@ async fn a_hanging_endpoint_is_bounded_by_the_fetch_timeout() {
     let clock = ManualClock::starting_now();
     let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
         .introspection(Introspection::new(url, CLIENT_ID, CLIENT_SECRET))
-        .fetch_timeouts(Duration::from_millis(200), Duration::from_millis(300))
+        .key_fetching(KeyFetching {
+            connect_timeout: Duration::from_millis(200),
+            timeout: Duration::from_millis(300),
+            ..KeyFetching::default()
+        })
         .clock(clock);
     let started = std::time::Instant::now();
     let err = auth.verify("opaque-3").await.unwrap_err();
@@ -629,10 +634,10 @@ fn opaque_tokens_without_introspection_are_invalid_and_the_secret_never_shows() 
         let bad = JwtAuth::new("https://oauth.flip.energy", "utility-api").introspection(
             Introspection::new("http://oauth.flip.energy/introspect", CLIENT_ID, "s"),
         );
-        assert_eq!(bad.config_error().unwrap().field(), "introspection");
+        assert_eq!(bad.validate().unwrap_err().field(), "introspection");
         let bad = JwtAuth::new("https://oauth.flip.energy", "utility-api")
             .introspection(Introspection::new("https://oauth.flip.energy/i", "", "s"));
-        assert_eq!(bad.config_error().unwrap().field(), "introspection");
+        assert_eq!(bad.validate().unwrap_err().field(), "introspection");
     });
     let logs = captured.text();
     assert!(!logs.contains(CLIENT_SECRET), "{logs}");
@@ -695,5 +700,5 @@ async fn each_issuer_may_have_its_own_introspection_endpoint_asked_in_turn() {
         Issuer::tenants("https://login.example/{tenant}/v2.0", ["t-1"])
             .introspection(Introspection::from_metadata("rs", "s")),
     );
-    assert_eq!(template.config_error().unwrap().field(), "add_issuer");
+    assert_eq!(template.validate().unwrap_err().field(), "add_issuer");
 }

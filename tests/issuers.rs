@@ -289,7 +289,7 @@ async fn issuer_settings_that_cannot_work_stop_the_service_at_startup() {
             "not a path segment",
         ),
     ] {
-        let err = auth.config_error().cloned().expect(problem);
+        let err = auth.validate().map_err(Clone::clone).expect_err(problem);
         assert_eq!(err.field(), "add_issuer", "{problem}");
         assert!(err.to_string().contains(problem), "{err}");
     }

@@ -4,6 +4,7 @@
 mod common;
 
 use std::time::{Duration, Instant};
+use tower_jwt_auth::{Caches, Issuer, KeyFetching, TokenRules};
 
 use axum::response::Redirect;
 use axum::routing::get;
@@ -50,11 +51,12 @@ async fn max_age_sets_the_lifetime_within_floor_and_ceiling() {
         .jwks_max_age(Some(30))
         .start()
         .await;
-    let auth = JwtAuth::new(issuer.url(), AUD).clock(clock).jwks_cache_ttl(
-        Duration::from_secs(120),
-        Duration::from_secs(60),
-        Duration::from_secs(3600),
-    );
+    let auth = JwtAuth::new(issuer.url(), AUD).clock(clock).caches(Caches {
+        jwks_ttl: Duration::from_secs(120),
+        jwks_ttl_floor: Duration::from_secs(60),
+        jwks_ttl_ceiling: Duration::from_secs(3600),
+        ..Caches::default()
+    });
     auth.ready().await.unwrap();
     let info = auth.key_set().unwrap();
     assert_eq!(info.expires_at - info.fetched_at, 60);
@@ -94,7 +96,10 @@ async fn valid_tokens_keep_passing_through_an_outage() {
             .token()
             .expires_in(Duration::from_secs(3 * 24 * 3600))
             .sign();
-        let auth = auth.max_lifetime(None);
+        let auth = auth.token_rules(TokenRules {
+            max_lifetime: None,
+            ..TokenRules::default()
+        });
         auth.ready().await.unwrap();
         common::break_provider(&issuer, &failure);
         // Past expiry: every request still answers at once from the last good set.
@@ -122,7 +127,10 @@ async fn valid_tokens_keep_passing_through_an_outage() {
 async fn cold_start_with_a_hanging_provider_is_503_within_the_budget() {
     let issuer = TestIssuer::start().await;
     issuer.fail(Failure::Hang);
-    let auth = JwtAuth::new(issuer.url(), AUD).key_wait_budget(Duration::from_millis(500));
+    let auth = JwtAuth::new(issuer.url(), AUD).key_fetching(KeyFetching {
+        key_wait_budget: Duration::from_millis(500),
+        ..KeyFetching::default()
+    });
     let started = Instant::now();
     let err = auth.verify(&issuer.token().sign()).await.unwrap_err();
     assert_eq!(err.kind(), AuthErrorKind::KeysUnavailable);
@@ -217,9 +225,17 @@ async fn redirects_are_bounded_and_keep_the_scheme_rule() {
             get(move || async move { Redirect::temporary(plain) }),
         );
     let hops = common::serve(app).await;
-    let ok = JwtAuth::new(issuer.url(), AUD).jwks_uri(format!("{}/r1", hops.base));
+    let ok = JwtAuth::from(
+        Issuer::new(issuer.url())
+            .audience(AUD)
+            .jwks_uri(format!("{}/r1", hops.base)),
+    );
     ok.ready().await.unwrap();
-    let three = JwtAuth::new(issuer.url(), AUD).jwks_uri(format!("{}/r3", hops.base));
+    let three = JwtAuth::from(
+        Issuer::new(issuer.url())
+            .audience(AUD)
+            .jwks_uri(format!("{}/r3", hops.base)),
+    );
     let why = std::error::Error::source(&three.ready().await.unwrap_err())
         .unwrap()
         .to_string();
@@ -227,7 +243,11 @@ async fn redirects_are_bounded_and_keep_the_scheme_rule() {
         why.ends_with("redirect refused (more than 2 redirects)"),
         "{why}"
     );
-    let insecure = JwtAuth::new(issuer.url(), AUD).jwks_uri(format!("{}/plain", hops.base));
+    let insecure = JwtAuth::from(
+        Issuer::new(issuer.url())
+            .audience(AUD)
+            .jwks_uri(format!("{}/plain", hops.base)),
+    );
     let why = std::error::Error::source(&insecure.ready().await.unwrap_err())
         .unwrap()
         .to_string();
@@ -262,45 +282,58 @@ async fn a_supplied_http_client_is_used_for_every_fetch() {
         .default_headers(headers)
         .build()
         .unwrap();
-    let auth = JwtAuth::new(issuer.url(), AUD)
-        .jwks_uri(&uri)
-        .http_client(client);
+    let auth = JwtAuth::from(Issuer::new(issuer.url()).audience(AUD).jwks_uri(&uri)).key_fetching(
+        KeyFetching {
+            http_client: Some(client),
+            ..KeyFetching::default()
+        },
+    );
     auth.verify(&issuer.token().sign()).await.unwrap();
-    assert!(JwtAuth::new(issuer.url(), AUD)
-        .jwks_uri(&uri)
-        .ready()
-        .await
-        .is_err());
+    assert!(
+        JwtAuth::from(Issuer::new(issuer.url()).audience(AUD).jwks_uri(&uri))
+            .ready()
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn pem_keys_verify_without_any_fetch() {
     let issuer = TestIssuer::start().await;
-    let mut auth = JwtAuth::new(issuer.url(), AUD);
+    let mut fixed = Issuer::new(issuer.url()).audience(AUD);
     for alg in DEFAULT_ALGORITHMS {
         let key = issuer.key(alg);
-        auth = auth.pem_key(key.kid(), alg, key.public_pem());
+        fixed = fixed.pem_key(key.kid(), alg, key.public_pem());
     }
-    assert!(auth.config_error().is_none(), "{:?}", auth.config_error());
+    let auth = JwtAuth::from(fixed);
+    assert!(auth.validate().is_ok(), "{:?}", auth.validate());
     for alg in DEFAULT_ALGORITHMS {
         auth.verify(&issuer.token().alg(alg).sign()).await.unwrap();
     }
     assert_eq!(issuer.jwks_requests() + issuer.discovery_requests(), 0);
     let rsa = issuer.key(Algorithm::RS256).public_pem();
-    let wrong = JwtAuth::new(issuer.url(), AUD).pem_key("k", Algorithm::ES256, rsa);
-    assert_eq!(wrong.config_error().unwrap().field(), "pem_key");
-    let private = JwtAuth::new(issuer.url(), AUD).pem_key(
+    let wrong = JwtAuth::from(Issuer::new(issuer.url()).audience(AUD).pem_key(
+        "k",
+        Algorithm::ES256,
+        rsa,
+    ));
+    assert_eq!(wrong.validate().unwrap_err().field(), "pem_key");
+    let private = JwtAuth::from(Issuer::new(issuer.url()).audience(AUD).pem_key(
         "k",
         Algorithm::ES256,
         "-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----",
-    );
-    assert!(private.config_error().unwrap().reason().contains("private"));
+    ));
+    assert!(private.validate().unwrap_err().reason().contains("private"));
 }
 
 #[tokio::test]
 async fn debug_output_never_shows_key_material() {
     let issuer = TestIssuer::start().await;
-    let auth = JwtAuth::new(issuer.url(), AUD).jwks(issuer.jwks().to_string());
+    let auth = JwtAuth::from(
+        Issuer::new(issuer.url())
+            .audience(AUD)
+            .jwks(issuer.jwks().to_string()),
+    );
     let printed = format!(
         "{auth:?} {:?} {:?}",
         auth.key_set(),
@@ -325,7 +358,11 @@ async fn large_sets_find_keys_by_kid_and_still_refuse_unknown_or_mismatched_ones
         .collect();
     let set =
         serde_json::json!({ "keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>() });
-    let auth = JwtAuth::new(issuer.url(), "insights-api").jwks(set.to_string());
+    let auth = JwtAuth::from(
+        Issuer::new(issuer.url())
+            .audience("insights-api")
+            .jwks(set.to_string()),
+    );
     let signed_by = |key: &SigningKey, kid: &str| {
         let mut claims = issuer.token().claims().clone();
         claims.insert("sub".into(), "u".into());

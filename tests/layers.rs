@@ -5,6 +5,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use tower_jwt_auth::{Issuer, TokenRules};
 
 use axum::routing::get;
 use axum::Router;
@@ -125,15 +126,17 @@ async fn a_chain_of_builder_calls_parses_a_fixed_key_set_once() {
         "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}),
     );
     let jwks = issuer.jwks().to_string();
-    let auth = JwtAuth::new(issuer.url(), AUD)
-        .jwks(jwks)
-        .leeway(std::time::Duration::from_secs(10))
+    let auth = JwtAuth::from(Issuer::new(issuer.url()).audience(AUD).jwks(jwks))
+        .token_rules(TokenRules {
+            leeway: std::time::Duration::from_secs(10),
+            ..TokenRules::default()
+        })
         .require_scopes(["a"])
         .require_sub_type("user")
         .optional();
     // Nothing is built until first use; then once for every clone.
     for _ in 0..3 {
-        assert!(auth.clone().config_error().is_none());
+        assert!(auth.clone().validate().is_ok());
     }
     let token = issuer.token().scopes(["a"]).sub_type("user").sign();
     auth.verify(&token).await.unwrap();

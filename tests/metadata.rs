@@ -207,7 +207,7 @@ async fn without_metadata_nothing_changes_and_the_service_answers_404() {
 fn metadata_for_another_resource_than_the_audience_stops_the_service() {
     let auth = JwtAuth::new("https://auth.example.com", "insights-api")
         .resource_metadata(ResourceMetadata::new("https://mcp.example.com/mcp"));
-    let err = auth.config_error().unwrap().clone();
+    let err = auth.validate().unwrap_err().clone();
     assert_eq!(err.field(), "resource_metadata");
     assert!(err.reason().contains("is not the audience"), "{err}");
     let panic = std::panic::catch_unwind(|| auth.metadata_service()).unwrap_err();
@@ -215,5 +215,5 @@ fn metadata_for_another_resource_than_the_audience_stops_the_service() {
     assert!(message.contains("`resource_metadata`"), "{message}");
     let http = JwtAuth::new("https://auth.example.com", "http://mcp.example.com/mcp")
         .resource_metadata(ResourceMetadata::new("http://mcp.example.com/mcp"));
-    assert_eq!(http.config_error().unwrap().field(), "resource_metadata");
+    assert_eq!(http.validate().unwrap_err().field(), "resource_metadata");
 }

@@ -2,6 +2,7 @@
 //! forged passes, and a valid token changed anywhere is refused.
 
 use std::sync::OnceLock;
+use tower_jwt_auth::Issuer;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -23,7 +24,7 @@ fn fixture() -> &'static Fixture {
         let key = SigningKey::generate(Algorithm::ES256);
         let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
         Fixture {
-            auth: JwtAuth::new(ISS, "insights-api").jwks(jwks),
+            auth: JwtAuth::from(Issuer::new(ISS).audience("insights-api").jwks(jwks)),
             key,
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -6,6 +6,7 @@
 mod common;
 
 use std::time::Duration;
+use tower_jwt_auth::{Caches, Issuer, KeyFetching, TokenRules};
 
 use axum::routing::get;
 use axum::Router;
@@ -151,6 +152,8 @@ fn startup_panic(auth: JwtAuth) -> String {
 #[test]
 fn unusable_configuration_stops_the_service_at_startup() {
     let ok = || JwtAuth::new("https://auth-api.eliq.com", AUD);
+    let ok_issuer = || Issuer::new("https://auth-api.eliq.com").audience(AUD);
+    let primary = JwtAuth::from;
     let cases: Vec<(JwtAuth, &str, &str)> = vec![
         (
             JwtAuth::new("http://auth-api.eliq.com", AUD),
@@ -173,44 +176,59 @@ fn unusable_configuration_stops_the_service_at_startup() {
             "insights read",
         ),
         (ok().require_sub_type(""), "require_sub_type", "empty"),
-        (ok().jwks("{\"keys\": 5}"), "jwks", "not a JWK set"),
         (
-            ok().jwks(r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#),
+            primary(ok_issuer().jwks("{\"keys\": 5}")),
+            "jwks",
+            "not a JWK set",
+        ),
+        (
+            primary(ok_issuer().jwks(r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#)),
             "jwks",
             "symmetric",
         ),
         (
-            ok().pem_key(
+            primary(ok_issuer().pem_key(
                 "k1",
                 tower_jwt_auth::Algorithm::ES256,
                 "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
-            ),
+            )),
             "pem_key",
             "k1",
         ),
         (
-            ok().jwks_uri("http://keys.example/jwks"),
+            primary(ok_issuer().jwks_uri("http://keys.example/jwks")),
             "jwks_uri",
             "https",
         ),
         (
-            ok().leeway(Duration::from_secs(3600)),
+            ok().token_rules(TokenRules {
+                leeway: Duration::from_secs(3600),
+                ..TokenRules::default()
+            }),
             "leeway",
             "10 minutes",
         ),
-        (ok().algorithms([]), "algorithms", "at least one"),
         (
-            ok().jwks_cache_ttl(
-                Duration::from_secs(60),
-                Duration::from_secs(600),
-                Duration::from_secs(300),
-            ),
-            "jwks_cache_ttl",
+            ok().token_rules(TokenRules {
+                algorithms: vec![],
+                ..TokenRules::default()
+            }),
+            "algorithms",
+            "at least one",
+        ),
+        (
+            ok().caches(Caches {
+                jwks_ttl: Duration::from_secs(60),
+                jwks_ttl_floor: Duration::from_secs(600),
+                jwks_ttl_ceiling: Duration::from_secs(300),
+                ..Caches::default()
+            }),
+            "jwks_ttl_floor",
             "floor",
         ),
     ];
     for (auth, field, problem) in cases {
-        let err = auth.config_error().cloned().expect(field);
+        let err = auth.validate().map_err(Clone::clone).expect_err(field);
         assert_eq!(err.field(), field);
         let message = startup_panic(auth);
         assert!(
@@ -224,7 +242,7 @@ fn unusable_configuration_stops_the_service_at_startup() {
             .field(),
         "issuer"
     );
-    assert!(ok().config_error().is_none());
+    assert!(ok().validate().is_ok());
 }
 
 #[derive(Debug, Deserialize)]
@@ -341,8 +359,11 @@ async fn each_kind_of_fetch_failure_is_named() {
     assert!(message.contains("not valid metadata JSON"), "{message}");
 
     issuer.fail(Failure::Hang);
-    let hanging = JwtAuth::new(issuer.url(), AUD)
-        .fetch_timeouts(Duration::from_millis(200), Duration::from_millis(300));
+    let hanging = JwtAuth::new(issuer.url(), AUD).key_fetching(KeyFetching {
+        connect_timeout: Duration::from_millis(200),
+        timeout: Duration::from_millis(300),
+        ..KeyFetching::default()
+    });
     let (kind, message) = fetch_failure(hanging).await;
     assert_eq!(kind, KeySourceErrorKind::Timeout, "{message}");
     assert!(message.contains("timed out"), "{message}");

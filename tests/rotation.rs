@@ -7,6 +7,7 @@ mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tower_jwt_auth::{Caches, KeyFetching, TokenRules};
 
 use serde_json::json;
 use tower_jwt_auth::testing::{Failure, SigningKey, TestIssuer};
@@ -237,7 +238,10 @@ async fn a_cold_start_while_the_provider_is_down_recovers_within_two_seconds() {
         common::break_provider(&issuer, &failure);
         let auth = JwtAuth::new(issuer.url(), AUD)
             .clock(clock.clone())
-            .key_wait_budget(Duration::from_secs(1));
+            .key_fetching(KeyFetching {
+                key_wait_budget: Duration::from_secs(1),
+                ..KeyFetching::default()
+            });
         let token = issuer.token().sign();
         let started = Instant::now();
         let err = auth.verify(&token).await.unwrap_err();
@@ -297,12 +301,18 @@ async fn a_restarted_instance_serves_from_its_cache_file_while_the_provider_is_d
     let path = cache_path("restart.json");
     let issuer = TestIssuer::start().await;
     let token = issuer.token().sign();
-    let first = JwtAuth::new(issuer.url(), AUD).jwks_cache_file(&path);
+    let first = JwtAuth::new(issuer.url(), AUD).caches(Caches {
+        jwks_file: Some(path.clone()),
+        ..Caches::default()
+    });
     first.verify(&token).await.unwrap();
     until("the copy is written", || path.exists()).await;
     issuer.stop();
     // A new instance, the provider down: it serves at once, from the copy.
-    let restarted = JwtAuth::new(issuer.url(), AUD).jwks_cache_file(&path);
+    let restarted = JwtAuth::new(issuer.url(), AUD).caches(Caches {
+        jwks_file: Some(path.clone()),
+        ..Caches::default()
+    });
     let started = Instant::now();
     restarted.verify(&token).await.unwrap();
     assert!(started.elapsed() < Duration::from_millis(200));
@@ -318,7 +328,10 @@ async fn corrupt_foreign_or_stale_cache_files_are_ignored_with_a_warning() {
     let token = issuer.token().sign();
     let path = cache_path("ignored.json");
     JwtAuth::new(issuer.url(), AUD)
-        .jwks_cache_file(&path)
+        .caches(Caches {
+            jwks_file: Some(path.clone()),
+            ..Caches::default()
+        })
         .ready()
         .await
         .unwrap();
@@ -328,8 +341,14 @@ async fn corrupt_foreign_or_stale_cache_files_are_ignored_with_a_warning() {
 
     std::fs::write(&path, b"{\"format\": 1, garbage").unwrap();
     let corrupt = JwtAuth::new(issuer.url(), AUD)
-        .jwks_cache_file(&path)
-        .key_wait_budget(Duration::from_millis(300));
+        .caches(Caches {
+            jwks_file: Some(path.clone()),
+            ..Caches::default()
+        })
+        .key_fetching(KeyFetching {
+            key_wait_budget: Duration::from_millis(300),
+            ..KeyFetching::default()
+        });
     let err = corrupt.verify(&token).await.unwrap_err();
     assert_eq!(err.kind(), AuthErrorKind::KeysUnavailable);
     assert!(
@@ -342,7 +361,10 @@ async fn corrupt_foreign_or_stale_cache_files_are_ignored_with_a_warning() {
     let foreign_path = cache_path("foreign.json");
     std::fs::write(&foreign_path, &good).unwrap();
     let other = TestIssuer::start().await;
-    let foreign = JwtAuth::new(other.url(), AUD).jwks_cache_file(&foreign_path);
+    let foreign = JwtAuth::new(other.url(), AUD).caches(Caches {
+        jwks_file: Some(foreign_path.clone()),
+        ..Caches::default()
+    });
     foreign.ready().await.unwrap();
     assert_eq!(other.jwks_requests(), 1, "the foreign copy was not used");
 
@@ -352,9 +374,18 @@ async fn corrupt_foreign_or_stale_cache_files_are_ignored_with_a_warning() {
     clock.advance(Duration::from_secs(3 * 24 * 3600));
     let stale = JwtAuth::new(issuer.url(), AUD)
         .clock(clock)
-        .max_lifetime(None)
-        .jwks_cache_file(&path)
-        .key_wait_budget(Duration::from_millis(300));
+        .token_rules(TokenRules {
+            max_lifetime: None,
+            ..TokenRules::default()
+        })
+        .caches(Caches {
+            jwks_file: Some(path.clone()),
+            ..Caches::default()
+        })
+        .key_fetching(KeyFetching {
+            key_wait_budget: Duration::from_millis(300),
+            ..KeyFetching::default()
+        });
     assert!(stale.key_set().is_none());
     assert!(
         logs.text().contains("outside its usable window"),

@@ -7,6 +7,7 @@
 mod common;
 
 use std::time::Duration;
+use tower_jwt_auth::TokenRules;
 
 use axum::routing::get;
 use axum::Router;
@@ -45,7 +46,10 @@ async fn an_id_token_for_this_audience_is_refused_in_every_mode() {
         ("lenient", JwtAuth::new(issuer.url(), "insights-api")),
         (
             "strict RFC 9068",
-            JwtAuth::new(issuer.url(), "insights-api").strict_rfc9068(),
+            JwtAuth::new(issuer.url(), "insights-api").token_rules(TokenRules {
+                strict_rfc9068: true,
+                ..TokenRules::default()
+            }),
         ),
     ] {
         let served = app(auth).await;
@@ -149,10 +153,13 @@ async fn the_lifetime_cap_holds_without_iat() {
         .sign();
     assert_eq!(call(&url, Some(&hour)).await.status(), 200);
     // A cap of one hour, no `iat`: two hours left is too long; the cap is configurable.
-    let capped =
-        app(JwtAuth::new(issuer.url(), "insights-api")
-            .max_lifetime(Some(Duration::from_secs(3600))))
-        .await;
+    let capped = app(
+        JwtAuth::new(issuer.url(), "insights-api").token_rules(TokenRules {
+            max_lifetime: Some(Duration::from_secs(3600)),
+            ..TokenRules::default()
+        }),
+    )
+    .await;
     let two_hours = issuer
         .token()
         .without("iat")

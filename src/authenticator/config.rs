@@ -16,43 +16,27 @@ use crate::outbound::FetchLimits;
 use crate::policy::roles::RoleClaims;
 use crate::reject::ConfigError;
 
-/// Clock skew tolerated on `exp`, `nbf` and `iat`.
-pub(crate) const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+use super::options::{Caches, KeyFetching, TokenRules};
+
 /// The most leeway that may be configured.
 pub(crate) const MAX_LEEWAY: Duration = Duration::from_secs(600);
-/// The longest bearer `Authorization` header (and token) read.
-pub(crate) const DEFAULT_MAX_TOKEN_SIZE: usize = 8 * 1024;
-/// The longest lifetime (`exp - iat`) accepted.
-pub(crate) const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-/// Verified tokens remembered.
-pub(crate) const DEFAULT_TOKEN_CACHE: u64 = 10_000;
 
 /// What verification needs: everything but the per-layer policy. Changing any of it makes a
 /// new authenticator; policy-only changes keep the one already built.
 #[derive(Clone)]
 pub(crate) struct Config {
-    /// The issuer given to `JwtAuth::new`, with the key settings of `jwks_uri`, `jwks` and
-    /// `pem_key`; its audience and algorithms are the layer's (below).
+    /// The issuer given to `JwtAuth::new` or `JwtAuth::from`: its audiences and role claims
+    /// are the defaults of the others.
     pub(crate) primary: Issuer,
-    pub(crate) audience: String,
-    pub(crate) leeway: Duration,
-    pub(crate) max_token_size: usize,
-    pub(crate) max_lifetime: Option<Duration>,
-    pub(crate) strict_rfc9068: bool,
-    pub(crate) algorithms: AlgorithmSet,
-    pub(crate) http_client: Option<reqwest::Client>,
-    pub(crate) fetch: FetchLimits,
-    pub(crate) cache: CachePolicy,
+    pub(crate) rules: TokenRules,
+    pub(crate) fetching: KeyFetching,
+    pub(crate) caches: Caches,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) token_cache: u64,
-    pub(crate) cache_file: Option<std::path::PathBuf>,
     /// Issuers beside the primary one.
     pub(crate) issuers: Vec<Issuer>,
     pub(crate) resolver: Option<Arc<ResolverFn>>,
     /// API-key validators by prefix.
     pub(crate) api_keys: Prefixes,
-    /// Where roles are read from.
-    pub(crate) role_claims: RoleClaims,
     /// What the resource publishes about itself (RFC 9728).
     pub(crate) resource_metadata: Option<ResourceMetadata>,
     /// DPoP (RFC 9449), when accepted.
@@ -88,42 +72,82 @@ impl Config {
             added: &self.issuers,
             resolver: self.resolver.as_ref(),
             base: crate::jwt::Rules {
-                issuer: std::sync::Arc::from(self.primary.url.as_str()),
-                audience: self.audience.clone(),
-                leeway: self.leeway.as_secs(),
-                max_lifetime: self.max_lifetime.map(|d| d.as_secs()),
-                strict_rfc9068: self.strict_rfc9068,
-                algorithms: self.algorithms,
-                roles: std::sync::Arc::new(self.role_claims.clone()),
+                issuer: Arc::from(self.primary.url.as_str()),
+                audiences: self
+                    .audiences()
+                    .iter()
+                    .map(|a| Box::from(a.as_str()))
+                    .collect(),
+                leeway: self.rules.leeway.as_secs(),
+                max_lifetime: self.rules.max_lifetime.map(|d| d.as_secs()),
+                strict_rfc9068: self.strict_rfc9068(),
+                algorithms: self.algorithms(),
+                // Checked by `validate`; the others inherit the primary's paths.
+                roles: Arc::new(
+                    (self.primary.role_claims.as_ref())
+                        .and_then(|paths| RoleClaims::new(paths).ok())
+                        .unwrap_or_default(),
+                ),
             },
-            fetch: &self.fetch,
-            http_client: self.http_client.as_ref(),
+            fetch: FetchLimits {
+                connect_timeout: self.fetching.connect_timeout,
+                total_timeout: self.fetching.timeout,
+                max_bytes: self.fetching.max_document_size,
+            },
+            http_client: self.fetching.http_client.as_ref(),
             clock: &self.clock,
-            cache: &self.cache,
-            cache_file: self.cache_file.as_deref(),
+            cache: CachePolicy {
+                ttl_floor: self.caches.jwks_ttl_floor,
+                ttl_ceiling: self.caches.jwks_ttl_ceiling,
+                ttl_default: self.caches.jwks_ttl,
+                max_stale: self.caches.jwks_max_stale,
+                unknown_kid_cooldown: self.fetching.unknown_kid_cooldown,
+                wait_budget: self.fetching.key_wait_budget,
+                unknown_kid_wait: self.fetching.unknown_kid_wait,
+                ..CachePolicy::default()
+            },
+            cache_file: self.caches.jwks_file.as_deref(),
         }
     }
 
-    pub(crate) fn new(issuer: String, audience: String) -> Self {
+    /// The primary issuer's audiences (every issuer's unless it sets its own); the first is
+    /// "the" audience. Empty only in a configuration that fails validation.
+    pub(crate) fn audiences(&self) -> &[String] {
+        self.primary.audiences.as_deref().unwrap_or_default()
+    }
+
+    /// The audience where one is meant (realm, RFC 9728 resource).
+    pub(crate) fn audience(&self) -> &str {
+        self.audiences().first().map_or("", String::as_str)
+    }
+
+    /// Strict RFC 9068, as configured or required by FAPI 2.0.
+    pub(crate) fn strict_rfc9068(&self) -> bool {
+        self.rules.strict_rfc9068 || self.fapi2
+    }
+
+    /// The algorithms accepted: the configured ones; under FAPI 2.0 the default (all) narrows
+    /// to the profile's, and an explicit set must lie within it (checked in `validate`).
+    pub(crate) fn algorithms(&self) -> AlgorithmSet {
+        let set: AlgorithmSet = self.rules.algorithms.iter().copied().collect();
+        if self.fapi2 && set == AlgorithmSet::ALL {
+            FAPI2_ALGORITHMS
+        } else {
+            set
+        }
+    }
+
+    pub(crate) fn new(primary: Issuer) -> Self {
         Self {
-            primary: Issuer::new(issuer),
-            audience,
-            leeway: DEFAULT_LEEWAY,
-            max_token_size: DEFAULT_MAX_TOKEN_SIZE,
-            max_lifetime: Some(DEFAULT_MAX_LIFETIME),
-            strict_rfc9068: false,
-            algorithms: AlgorithmSet::ALL,
-            http_client: None,
-            fetch: FetchLimits::default(),
-            cache: CachePolicy::default(),
+            primary,
+            rules: TokenRules::default(),
+            fetching: KeyFetching::default(),
+            caches: Caches::default(),
             clock: Arc::new(SystemClock),
-            token_cache: DEFAULT_TOKEN_CACHE,
-            cache_file: None,
             issuers: Vec::new(),
             resolver: None,
             api_keys: Prefixes::default(),
             resource_metadata: None,
-            role_claims: RoleClaims::default(),
             dpop: None,
             certificate_bound: false,
             introspection_in_turn: false,
@@ -135,34 +159,52 @@ impl Config {
     /// algorithms, keys) are checked when the registry is built. The first unusable value is the error, naming the builder method it
     /// came from.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.leeway > MAX_LEEWAY {
+        if self.primary.audiences.is_none() {
             return Err(ConfigError::new(
-                "leeway",
-                format!("{:?} is more than the 10 minutes allowed", self.leeway),
+                "audience",
+                format!(
+                    "issuer {}: the layer's issuer needs an audience (Issuer::audience)",
+                    crate::reject::shown(&self.primary.url)
+                ),
             ));
         }
+        let rules = &self.rules;
+        if rules.leeway > MAX_LEEWAY {
+            return Err(ConfigError::new(
+                "leeway",
+                format!("{:?} is more than the 10 minutes allowed", rules.leeway),
+            ));
+        }
+        if rules.max_token_size == 0 {
+            return Err(ConfigError::new("max_token_size", "must be more than 0"));
+        }
         if self
-            .cache_file
+            .caches
+            .jwks_file
             .as_ref()
             .is_some_and(|p| p.as_os_str().is_empty())
         {
-            return Err(ConfigError::new("jwks_cache_file", "the path is empty"));
+            return Err(ConfigError::new("jwks_file", "the path is empty"));
         }
-        if self.max_token_size == 0 {
-            return Err(ConfigError::new("max_token_size", "must be more than 0"));
+        let fetching = &self.fetching;
+        if fetching.max_document_size == 0 {
+            return Err(ConfigError::new("max_document_size", "must be more than 0"));
         }
-        if self.fetch.max_bytes == 0 {
-            return Err(ConfigError::new("max_jwks_size", "must be more than 0"));
+        if fetching.connect_timeout.is_zero() {
+            return Err(ConfigError::new("connect_timeout", "must be more than 0"));
         }
-        if self.fetch.connect_timeout.is_zero() || self.fetch.total_timeout.is_zero() {
-            return Err(ConfigError::new("fetch_timeouts", "must be more than 0"));
+        if fetching.timeout.is_zero() {
+            return Err(ConfigError::new("timeout", "must be more than 0"));
+        }
+        if let Some(paths) = &self.primary.role_claims {
+            RoleClaims::new(paths)?;
         }
         self.api_keys.validate()?;
         if let Some(dpop) = &self.dpop {
             dpop.validate()?;
         }
         if let Some(meta) = &self.resource_metadata {
-            meta.validate(&self.audience)?;
+            meta.validate(self.audience())?;
         }
         let issuers = std::iter::once(&self.primary).chain(&self.issuers);
         for introspection in issuers.filter_map(|i| i.introspection.as_ref()) {
@@ -171,13 +213,13 @@ impl Config {
         if self.fapi2 {
             self.validate_fapi2()?;
         }
-        let c = &self.cache;
-        if c.ttl_floor > c.ttl_ceiling {
+        let c = &self.caches;
+        if c.jwks_ttl_floor > c.jwks_ttl_ceiling {
             return Err(ConfigError::new(
-                "jwks_cache_ttl",
+                "jwks_ttl_floor",
                 format!(
                     "the floor ({:?}) is above the ceiling ({:?})",
-                    c.ttl_floor, c.ttl_ceiling
+                    c.jwks_ttl_floor, c.jwks_ttl_ceiling
                 ),
             ));
         }
@@ -196,12 +238,9 @@ impl Config {
                     .into(),
             );
         }
-        if !self.strict_rfc9068 {
-            return refuse("FAPI 2.0 needs strict RFC 9068".into());
-        }
         let outside = |set: AlgorithmSet| set.iter().find(|a| !FAPI2_ALGORITHMS.contains(*a));
         let issuers = std::iter::once(&self.primary).chain(&self.issuers);
-        let sets = std::iter::once(self.algorithms).chain(issuers.filter_map(|i| i.algorithms));
+        let sets = std::iter::once(self.algorithms()).chain(issuers.filter_map(|i| i.algorithms));
         for set in sets {
             if let Some(alg) = outside(set) {
                 return refuse(format!(
@@ -238,12 +277,13 @@ impl fmt::Debug for Config {
         let primary = &self.primary;
         f.debug_struct("Config")
             .field("issuer", &primary.url)
-            .field("audience", &self.audience)
-            .field("leeway", &self.leeway)
-            .field("algorithms", &self.algorithms)
+            .field("audiences", &primary.audiences)
+            .field("rules", &self.rules)
             .field("jwks_uri", &primary.jwks_uri)
             .field("fixed_jwks", &primary.jwks.as_ref().map(|_| "(configured)"))
             .field("pem_keys", &primary.pem_keys.len())
+            .field("fetching", &self.fetching)
+            .field("caches", &self.caches)
             .field("issuers", &self.issuers)
             .field("resolver", &self.resolver.as_ref().map(|_| "(closure)"))
             .field("introspection", &self.primary.introspection)

@@ -3,6 +3,7 @@
 //! [`JwtAuth`](crate::JwtAuth), and the per-layer [`Gate`] (policy, optional, how to answer).
 
 pub(crate) mod config;
+pub(crate) mod options;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -110,7 +111,7 @@ fn published(config: &Config) -> Result<Option<Arc<Published>>, ConfigError> {
     let Some(meta) = &config.resource_metadata else {
         return Ok(None);
     };
-    let resource = meta.validate(&config.audience)?;
+    let resource = meta.validate(config.audience())?;
     let binding = crate::metadata::Binding {
         dpop: config.dpop.as_ref().map(|d| {
             let algorithms = d.algorithms_within(config.proof_algorithms());
@@ -144,8 +145,8 @@ fn introspectors<C: DeserializeOwned + Send + Sync + 'static>(
     issuers: &Registry,
 ) -> Result<Option<Introspector<C>>, ConfigError> {
     let fetcher = Arc::new(Fetcher::keep_alive(
-        config.fetch.clone(),
-        config.http_client.clone(),
+        config.issuer_setup().fetch,
+        config.fetching.http_client.clone(),
     ));
     let mut endpoints = Vec::new();
     for issuer in std::iter::once(&config.primary).chain(&config.issuers) {
@@ -160,7 +161,7 @@ fn introspectors<C: DeserializeOwned + Send + Sync + 'static>(
             parse_url(&rules.issuer).map_err(|e| ConfigError::new("introspection", e))?;
         let expect = Expect {
             issuer: Arc::clone(&rules.issuer),
-            audience: rules.audience.clone(),
+            audiences: Arc::clone(&rules.audiences),
             leeway: rules.leeway,
             roles: Arc::clone(&rules.roles),
         };
@@ -219,16 +220,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         Ok(Self {
             verifier: Verifier::new(
                 issuers,
-                (config.max_token_size, config.strict_rfc9068),
-                config.token_cache,
+                (config.rules.max_token_size, config.strict_rfc9068()),
+                config.caches.verified_tokens,
             ),
             introspector,
             api_keys: config.api_keys.clone(),
             api_key_claims: quick_cache::sync::Cache::new(API_KEY_CLAIMS),
             clock: Arc::clone(&config.clock),
-            leeway: config.leeway.as_secs(),
-            max_token_size: config.max_token_size,
-            realm: config.audience.as_str().into(),
+            leeway: config.rules.leeway.as_secs(),
+            max_token_size: config.rules.max_token_size,
+            realm: config.audience().into(),
             published: published(config)?,
             bindings: Bindings::build(config.binding_setup(), Arc::clone(&config.clock))?,
         })
@@ -363,7 +364,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         let primary = &self.issuers().primary().rules;
         // An API key is vouched for by its validator, not by an OAuth issuer.
         let vouched_by: Arc<str> = format!("api-key:{prefix}").into();
-        let object = grant.claims_object(&vouched_by, &primary.audience);
+        let object = grant.claims_object(&vouched_by, primary.audience());
         let claims: C = serde_json::from_value(object).map_err(|e| {
             AuthError::new(AuthErrorKind::InvalidClaim)
                 .with_detail("the token claims do not fit the expected claims type")
@@ -458,8 +459,8 @@ fn judged<C>(
 
 #[cfg(test)]
 mod tests {
+    use super::options::TokenRules;
     use super::*;
-    use crate::algorithm::AlgorithmSet;
     use crate::issuer::Issuer;
 
     #[test]
@@ -475,37 +476,38 @@ mod tests {
     #[test]
     fn a_configuration_is_validated_when_built() {
         let build = |c: Config| Authenticator::<crate::AccessClaims>::build(&c).unwrap_err();
-        let ok = || Config::new("https://auth-api.eliq.com".into(), "insights-api".into());
+        let primary = || Issuer::new("https://auth-api.eliq.com").audience("insights-api");
+        let ok = || Config::new(primary());
         assert_eq!(
-            build(Config::new("http://a.example".into(), "x".into())).field(),
+            build(Config::new(Issuer::new("http://a.example").audience("x"))).field(),
             "issuer"
         );
         assert_eq!(
-            build(Config {
-                audience: String::new(),
-                ..ok()
-            })
-            .field(),
+            build(Config::new(primary().audience(""))).field(),
             "audience"
         );
         assert_eq!(
-            build(Config {
-                algorithms: AlgorithmSet::EMPTY,
-                ..ok()
-            })
+            build(Config::new(Issuer::new("https://auth-api.eliq.com"))).field(),
+            "audience"
+        );
+        let rules = |rules: TokenRules| Config { rules, ..ok() };
+        assert_eq!(
+            build(rules(TokenRules {
+                algorithms: Vec::new(),
+                ..TokenRules::default()
+            }))
             .field(),
             "algorithms"
         );
         assert_eq!(
-            build(Config {
+            build(rules(TokenRules {
                 max_token_size: 0,
-                ..ok()
-            })
+                ..TokenRules::default()
+            }))
             .field(),
             "max_token_size"
         );
         let with_primary = |primary: Issuer| Config { primary, ..ok() };
-        let primary = || Issuer::new("https://auth-api.eliq.com");
         assert_eq!(build(with_primary(primary().jwks("{}"))).field(), "jwks");
         let err = build(with_primary(primary().jwks_uri("http://a.example/k")));
         assert_eq!(err.field(), "jwks_uri");

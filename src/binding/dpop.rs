@@ -42,7 +42,7 @@ const DEFAULT_NONCE_STEP: Duration = Duration::from_secs(300);
 ///     .dpop(Dpop::new("https://api.example.com"));
 /// let strict = JwtAuth::new("https://auth.example.com", "insights-api")
 ///     .dpop(Dpop::new("https://api.example.com").required().nonces([7u8; 32]));
-/// assert!(auth.config_error().is_none() && strict.config_error().is_none());
+/// assert!(auth.validate().is_ok() && strict.validate().is_ok());
 /// ```
 #[derive(Clone)]
 #[must_use = "a `Dpop` does nothing until given to `JwtAuth::dpop`"]

@@ -33,7 +33,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// let store = RedisReplayStore::new("redis://127.0.0.1:6379").unwrap();
 /// let auth = JwtAuth::new("https://auth.example.com", "insights-api")
 ///     .dpop(Dpop::new("https://api.example.com").replay_store(store));
-/// # assert!(auth.config_error().is_none());
+/// # assert!(auth.validate().is_ok());
 /// ```
 pub struct RedisReplayStore {
     client: redis::Client,

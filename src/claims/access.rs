@@ -91,7 +91,7 @@ impl AccessClaims {
     /// `realm_access.roles` and `resource_access.<each aud>.roles` (Keycloak), `permissions`
     /// (Auth0), for claims read outside a layer. In a handler, `claims.roles()` is
     /// [`Claims::roles`](crate::Claims::roles): what the layer read along its configured
-    /// [`role_claims`](crate::JwtAuth::role_claims), for its own audience only, and checked.
+    /// [`role_claims`](crate::Issuer::role_claims), for its own audience only, and checked.
     ///
     /// ```
     /// use tower_jwt_auth::AccessClaims;

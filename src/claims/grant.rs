@@ -253,7 +253,7 @@ impl Grant {
 
     /// The roles, from the role claims the layer reads (by default `roles`,
     /// `realm_access.roles`, `resource_access.<audience>.roles` and `permissions`; see
-    /// [`JwtAuth::role_claims`](crate::JwtAuth::role_claims)).
+    /// [`Issuer::role_claims`](crate::Issuer::role_claims)).
     pub fn roles(&self) -> impl Iterator<Item = &str> {
         self.inner.roles.iter().map(|r| &**r)
     }

@@ -52,7 +52,7 @@ impl<C: Send + Sync + 'static> Claims<C> {
 }
 
 impl<C> Claims<C> {
-    /// The roles the layer read, along its [`role_claims`](crate::JwtAuth::role_claims): the
+    /// The roles the layer read, along its [`role_claims`](crate::Issuer::role_claims): the
     /// same as [`Grant::roles`], and what [`require_roles`](crate::JwtAuth::require_roles) and
     /// [`RequireRoles`](crate::RequireRoles) check. (It stands before
     /// [`AccessClaims::roles`], which reads the default layouts for every audience the token

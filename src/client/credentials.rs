@@ -324,9 +324,12 @@ impl ClientCredentials {
         self.with(|s| s.http_client = Some(client))
     }
 
-    /// The first unusable setting, if any; [`TokenSource::token`] reports it too.
-    pub fn config_error(&self) -> Option<&TokenError> {
-        self.settings.error.as_ref()
+    /// Checks the settings now; [`TokenSource::token`] reports the same error.
+    ///
+    /// # Errors
+    /// The first unusable setting.
+    pub fn validate(&self) -> Result<(), &TokenError> {
+        self.settings.error.as_ref().map_or(Ok(()), Err)
     }
 }
 

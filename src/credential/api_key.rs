@@ -223,7 +223,7 @@ pub trait ApiKeyValidator: Send + Sync + 'static {
 ///         Ok(Some(ApiKeyGrant::new("org-42").scopes(["insights.read"])))
 ///     }),
 /// );
-/// assert!(auth.config_error().is_none());
+/// assert!(auth.validate().is_ok());
 /// ```
 #[derive(Clone)]
 pub struct ApiKeyFn<F>(F);

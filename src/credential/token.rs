@@ -118,6 +118,42 @@ pub(crate) struct Sources {
 }
 
 impl Sources {
+    /// The sources of [`TokenSources`], checked: an error names the unusable field.
+    pub(crate) fn from_options(
+        options: &crate::authenticator::options::TokenSources,
+    ) -> Result<Self, crate::reject::ConfigError> {
+        use crate::reject::ConfigError;
+        let header = match &options.header {
+            None => None,
+            Some(name) => match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(header) if header != http::header::COOKIE => Some(header),
+                _ => {
+                    return Err(ConfigError::new(
+                        "header",
+                        format!("{name:?} is not a usable header name"),
+                    ))
+                }
+            },
+        };
+        let cookie = match &options.cookie {
+            None => None,
+            Some(name) => {
+                let valid = !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+                if !valid {
+                    return Err(ConfigError::new(
+                        "cookie",
+                        format!("{name:?} is not a cookie name (RFC 6265 token)"),
+                    ));
+                }
+                Some(name.as_str().into())
+            }
+        };
+        Ok(Self { header, cookie })
+    }
+
     /// The token: the `Authorization` header first (it wins whenever it carries a Bearer
     /// token), then the named header, then the named cookie. The same rules apply to each
     /// value: one value, a `b64token`, within `max_size`.

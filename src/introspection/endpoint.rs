@@ -23,9 +23,17 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// What the introspector checks a response against: the issuer it speaks for.
 pub(crate) struct Expect {
     pub(crate) issuer: Arc<str>,
-    pub(crate) audience: String,
+    /// Any of which `aud` (when present) must name; the first is "the" audience.
+    pub(crate) audiences: Arc<[Box<str>]>,
     pub(crate) leeway: u64,
     pub(crate) roles: Arc<crate::policy::roles::RoleClaims>,
+}
+
+impl Expect {
+    /// The audience where one is meant (the default `aud`, roles).
+    pub(crate) fn audience(&self) -> &str {
+        self.audiences.first().map_or("", |a| a)
+    }
 }
 
 /// One issuer's introspection endpoint: where it is, how to authenticate to it, and what its
@@ -133,12 +141,16 @@ impl Endpoint {
             }
         }
         if let Some(aud) = &reg.aud {
-            if !aud.0.iter().any(|a| *a == *expect.audience) {
+            if !aud
+                .0
+                .iter()
+                .any(|a| expect.audiences.iter().any(|e| **e == **a))
+            {
                 let found: Vec<_> = aud.0.iter().map(|a| shown(a)).collect();
                 return Err(
                     AuthError::new(AuthErrorKind::InvalidAudience).with_context(format!(
                         "expected audience {}, the introspection response names [{}]",
-                        shown(&expect.audience),
+                        shown(expect.audience()),
                         found.join(", ")
                     )),
                 );
@@ -186,14 +198,14 @@ impl Endpoint {
         .with_roles(
             expect
                 .roles
-                .collect(&expect.audience, |name| object.get(name).cloned()),
+                .collect(expect.audience(), |name| object.get(name).cloned()),
         )
         // A bound token (RFC 7662 §2.2 carries `cnf` too) is judged by the binding step.
         .with_confirmation(reg.cnf.clone());
         drop(reg);
         let defaults = [
             ("iss", Value::from(&*expect.issuer)),
-            ("aud", Value::from(expect.audience.as_str())),
+            ("aud", Value::from(expect.audience())),
             ("exp", Value::from(exp)),
         ];
         for (name, value) in defaults {
@@ -229,7 +241,7 @@ mod tests {
                 Url::parse("http://127.0.0.1:9").unwrap(),
                 Expect {
                     issuer: "http://127.0.0.1:9".into(),
-                    audience: audience.into(),
+                    audiences: [Box::from(audience)].into(),
                     leeway: 60,
                     roles: Arc::default(),
                 },

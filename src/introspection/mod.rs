@@ -76,7 +76,7 @@ enum Location {
 ///     Introspection::new("https://oauth.flip.energy/token/introspect", "rs-client", "s3cr3t")
 ///         .cache_ttl(Duration::from_secs(60)),
 /// );
-/// assert!(auth.config_error().is_none());
+/// assert!(auth.validate().is_ok());
 /// assert!(!format!("{auth:?}").contains("s3cr3t"));
 /// ```
 #[derive(Clone)]
@@ -114,7 +114,7 @@ impl Introspection {
     /// use tower_jwt_auth::{Introspection, JwtAuth};
     /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
     ///     .introspection(Introspection::from_metadata("rs-client", "s3cr3t"));
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// ```
     pub fn from_metadata(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
         Self {
@@ -148,7 +148,7 @@ impl Introspection {
     ///             Introspection::from_metadata("rs-client", "s4ndb0x").token_prefix("sbx_"),
     ///         ),
     ///     );
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// ```
     pub fn token_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefixes.push(prefix.into());

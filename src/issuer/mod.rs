@@ -31,10 +31,10 @@ pub(crate) struct Setup<'a> {
     pub(crate) resolver: Option<&'a Arc<ResolverFn>>,
     /// The rules of the primary issuer, which the others start from.
     pub(crate) base: Rules,
-    pub(crate) fetch: &'a FetchLimits,
+    pub(crate) fetch: FetchLimits,
     pub(crate) http_client: Option<&'a reqwest::Client>,
     pub(crate) clock: &'a Arc<dyn Clock>,
-    pub(crate) cache: &'a CachePolicy,
+    pub(crate) cache: CachePolicy,
     pub(crate) cache_file: Option<&'a std::path::Path>,
 }
 
@@ -55,14 +55,16 @@ pub(crate) struct Setup<'a> {
 ///     .add_issuer(Issuer::tenants(                                  // a template + allow-list
 ///         "https://login.microsoftonline.com/{tenant}/v2.0",
 ///         ["6f1c2a9e-0000-4000-8000-000000000001", "9a2e7b31-0000-4000-8000-000000000002"]));
-/// assert!(auth.config_error().is_none());
+/// assert!(auth.validate().is_ok());
 /// ```
 #[derive(Clone)]
 #[must_use = "an `Issuer` does nothing until given to `JwtAuth::add_issuer` or `JwtAuth::from`"]
 pub struct Issuer {
     pub(crate) url: String,
     pub(crate) tenants: Option<Vec<String>>,
-    pub(crate) audience: Option<String>,
+    pub(crate) audiences: Option<Vec<String>>,
+    /// Where roles are read from, when not the layer's default paths.
+    pub(crate) role_claims: Option<Vec<String>>,
     pub(crate) jwks_uri: Option<String>,
     pub(crate) algorithms: Option<AlgorithmSet>,
     pub(crate) jwks: Option<String>,
@@ -76,7 +78,8 @@ impl Issuer {
         Self {
             url: url.into(),
             tenants: None,
-            audience: None,
+            audiences: None,
+            role_claims: None,
             jwks_uri: None,
             algorithms: None,
             jwks: None,
@@ -101,13 +104,62 @@ impl Issuer {
         }
     }
 
-    /// The audience this issuer's tokens must name. Defaults to the layer's.
+    /// The audience this issuer's tokens must name. Defaults to the layer's (for the issuer
+    /// given to [`JwtAuth::from`](crate::JwtAuth#impl-From<Issuer>-for-JwtAuth), it is required).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into());
+        self.audiences = Some(vec![audience.into()]);
         self
     }
 
-    /// Fetches this issuer's keys from this JWK set URL instead of discovering it.
+    /// Several audiences, any of which a token's `aud` may name: an API known under two names
+    /// during a migration, or a v1 and a v2 form of one. The first is the one used where a
+    /// single audience is meant (the challenge's default `realm`, the RFC 9728 `resource`,
+    /// roles under `resource_access.{audience}`). Defaults to the layer's.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, JwtAuth};
+    /// let auth = JwtAuth::from(
+    ///     Issuer::new("https://auth-api.eliq.com").audiences(["insights-api", "api://insights"]),
+    /// );
+    /// assert!(auth.validate().is_ok());
+    /// ```
+    pub fn audiences(mut self, audiences: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.audiences = Some(audiences.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Where this issuer's tokens carry roles: dotted claim paths, read in order, whose
+    /// `{audience}` segment stands for the (first) audience. A claim name may itself contain
+    /// dots (Auth0's namespaced `https://example.com/roles`). Defaults to `roles`,
+    /// `realm_access.roles`, `resource_access.{audience}.roles` and `permissions`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, JwtAuth};
+    /// let auth = JwtAuth::from(
+    ///     Issuer::new("https://auth-api.eliq.com")
+    ///         .audience("insights-api")
+    ///         .role_claims(["groups", "https://eliq.com/roles"]),
+    /// )
+    /// .require_roles(["support"]);
+    /// assert!(auth.validate().is_ok());
+    /// ```
+    pub fn role_claims(mut self, paths: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.role_claims = Some(paths.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Fetches this issuer's keys from this JWK set URL instead of discovering it. Defaults to
+    /// OpenID Connect discovery (then RFC 8414) from the issuer URL.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, JwtAuth};
+    /// let auth = JwtAuth::from(
+    ///     Issuer::new("https://auth-api.eliq.com")
+    ///         .audience("insights-api")
+    ///         .jwks_uri("https://auth-api.eliq.com/.well-known/jwks.json"),
+    /// );
+    /// assert!(auth.validate().is_ok());
+    /// ```
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
         self.jwks_uri = Some(uri.into());
         self
@@ -119,14 +171,33 @@ impl Issuer {
         self
     }
 
-    /// Uses these keys (a JWK set document) for this issuer and never fetches any.
+    /// Uses these keys (a JWK set document) for this issuer and never fetches any. Keys for
+    /// other uses are skipped with a warning; a set without a usable key is refused.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, JwtAuth};
+    /// let auth = JwtAuth::from(Issuer::new("https://auth-api.eliq.com").audience("insights-api")
+    ///     .jwks(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#));
+    /// assert!(auth.validate().is_ok());
+    /// ```
     pub fn jwks(mut self, jwk_set_json: impl Into<String>) -> Self {
         self.jwks = Some(jwk_set_json.into());
         self
     }
 
-    /// Adds a fixed public key in PEM for this issuer (see
-    /// [`JwtAuth::pem_key`](crate::JwtAuth::pem_key)).
+    /// Adds a fixed public key in PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`) for one algorithm,
+    /// under `kid`; tokens without a `kid` use it when it is the only key for their algorithm.
+    /// With fixed keys nothing is ever fetched. Defaults to none (discovery).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, Issuer, JwtAuth};
+    /// let auth = JwtAuth::from(Issuer::new("https://auth-api.eliq.com").audience("insights-api").pem_key(
+    ///     "k1",
+    ///     Algorithm::EdDSA,
+    ///     "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n",
+    /// ));
+    /// assert!(auth.validate().is_ok());
+    /// ```
     pub fn pem_key(
         mut self,
         kid: impl Into<String>,
@@ -155,7 +226,7 @@ impl Issuer {
     ///     Issuer::new("https://legacy-auth.flip.energy")
     ///         .introspection(Introspection::from_metadata("rs-client", "s3cr3t")),
     /// );
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// ```
     pub fn introspection(mut self, introspection: Introspection) -> Self {
         self.introspection = Some(introspection);
@@ -191,7 +262,8 @@ impl fmt::Debug for Issuer {
         f.debug_struct("Issuer")
             .field("url", &self.url)
             .field("tenants", &self.tenants.as_ref().map(Vec::len))
-            .field("audience", &self.audience)
+            .field("audiences", &self.audiences)
+            .field("role_claims", &self.role_claims)
             .field("jwks_uri", &self.jwks_uri)
             .field("algorithms", &self.algorithms)
             .field("jwks", &self.jwks.as_ref().map(|_| "(configured)"))

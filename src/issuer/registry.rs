@@ -15,6 +15,7 @@ use crate::keys::persist::CacheFile;
 use crate::keys::refresh::ms;
 use crate::keys::{pem, Env, KeySet, KeySource, Origin};
 use crate::outbound::{parse_url, Fetcher};
+use crate::policy::roles::RoleClaims;
 use crate::reject::{shown, ConfigError};
 
 /// The placeholder of a template issuer.
@@ -275,13 +276,25 @@ impl Shared {
     ) -> Result<Trusted, ConfigError> {
         let named = |field: &'static str, why: String| declared.error(field, issuer, why);
         let issuer_url = parse_url(issuer).map_err(|e| named("issuer", e))?;
-        let audience = spec
-            .audience
-            .clone()
-            .unwrap_or_else(|| self.base.audience.clone());
-        if audience.is_empty() {
+        let audiences: Arc<[Box<str>]> = match &spec.audiences {
+            Some(own) => own.iter().map(|a| Box::from(a.as_str())).collect(),
+            None => Arc::clone(&self.base.audiences),
+        };
+        if audiences.is_empty() {
+            return Err(named(
+                "audience",
+                "at least one audience is required".into(),
+            ));
+        }
+        if audiences.iter().any(|a| a.is_empty()) {
             return Err(named("audience", "the audience must not be empty".into()));
         }
+        let roles = match &spec.role_claims {
+            Some(paths) => Arc::new(
+                RoleClaims::new(paths).map_err(|e| named("role_claims", e.reason().into()))?,
+            ),
+            None => Arc::clone(&self.base.roles),
+        };
         let algorithms = spec.algorithms.unwrap_or(self.base.algorithms);
         if algorithms.is_empty() {
             return Err(named(
@@ -314,8 +327,9 @@ impl Shared {
         Ok(Trusted {
             rules: Rules {
                 issuer,
-                audience,
+                audiences,
                 algorithms,
+                roles,
                 ..self.base.clone()
             },
             keys: Arc::new(keys),

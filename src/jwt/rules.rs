@@ -13,7 +13,8 @@ use crate::reject::{shown, AuthError, AuthErrorKind};
 #[derive(Debug, Clone)]
 pub(crate) struct Rules {
     pub(crate) issuer: Arc<str>,
-    pub(crate) audience: String,
+    /// Any of which `aud` must name; never empty (the first is "the" audience).
+    pub(crate) audiences: Arc<[Box<str>]>,
     pub(crate) leeway: u64,
     pub(crate) max_lifetime: Option<u64>,
     pub(crate) strict_rfc9068: bool,
@@ -113,7 +114,10 @@ impl Rules {
 
     fn check_audience(&self, reg: &Registered<'_>) -> Result<(), AuthError> {
         let found = reg.aud.as_ref().map(|aud| &aud.0[..]);
-        if found.is_some_and(|aud| aud.iter().any(|a| *a == self.audience)) {
+        if found.is_some_and(|aud| {
+            aud.iter()
+                .any(|a| self.audiences.iter().any(|e| **e == **a))
+        }) {
             return Ok(());
         }
         let found = match found {
@@ -124,12 +128,18 @@ impl Rules {
                 format!("[{}{more}]", shown.join(", "))
             }
         };
-        Err(
-            AuthError::new(AuthErrorKind::InvalidAudience).with_context(format!(
-                "expected audience {}, found {found}",
-                shown(&self.audience)
-            )),
-        )
+        let expected: Vec<String> = self.audiences.iter().map(|a| shown(a)).collect();
+        let expected = match &expected[..] {
+            [one] => format!("audience {one}"),
+            many => format!("one of the audiences [{}]", many.join(", ")),
+        };
+        Err(AuthError::new(AuthErrorKind::InvalidAudience)
+            .with_context(format!("expected {expected}, found {found}")))
+    }
+
+    /// The audience where one is meant (roles under `resource_access.{audience}`).
+    pub(crate) fn audience(&self) -> &str {
+        self.audiences.first().map_or("", |a| a)
     }
 }
 

@@ -329,7 +329,7 @@ fn roles_of(rules: &crate::jwt::Rules, reg: &Registered<'_>, payload: &[u8]) -> 
     } else {
         None
     };
-    rules.roles.collect(&rules.audience, |name| {
+    rules.roles.collect(rules.audience(), |name| {
         reg.kept(name)
             .or_else(|| whole.as_ref().and_then(|w| w.get(name).cloned()))
     })

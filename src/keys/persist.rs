@@ -1,4 +1,4 @@
-//! The on-disk copy of the last good key set (`JwtAuth::jwks_cache_file`), so that an instance
+//! The on-disk copy of the last good key set (`Caches::jwks_file`), so that an instance
 //! restarted during a provider outage serves at once.
 //!
 //! Written after every successful load, atomically (a temporary file in the same directory,

@@ -8,18 +8,18 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::HeaderName;
 use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::authenticator::options::TokenSources;
 use crate::claims::layer_around;
 use crate::claims::Claims;
+use crate::credential::token::Sources;
 use crate::layer::body::ResponseBody;
 use crate::layer::future::ResponseFuture;
 use crate::layer::JwtAuth;
-use crate::policy::roles::RoleClaims;
 use crate::policy::rules::{check_rules, RuleFn};
 use crate::reject::{AuthError, AuthErrorKind, ConfigError};
 
@@ -28,14 +28,15 @@ where
     C: DeserializeOwned + Send + Sync + 'static,
 {
     /// Requires every one of these roles, or answers 403 `insufficient_scope` (the description
-    /// names no role; the log event names the missing ones). Roles are read along the
-    /// [`role_claims`](JwtAuth::role_claims) paths. Adds to roles required before.
+    /// names no role; the log event names the missing ones). Roles are read along the token's
+    /// issuer's [`role_claims`](crate::Issuer::role_claims) paths. Adds to roles required
+    /// before.
     ///
     /// ```
     /// use tower_jwt_auth::JwtAuth;
     /// let admins = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
     ///     .require_roles(["insights-admin"]);
-    /// assert!(admins.config_error().is_none());
+    /// assert!(admins.validate().is_ok());
     /// ```
     pub fn require_roles<I, S>(self, roles: I) -> Self
     where
@@ -78,87 +79,24 @@ where
         self.with_rule(Arc::new(rule))
     }
 
-    /// Where roles are read from: dotted claim paths, `{audience}` standing for the audience.
-    /// Defaults to `roles` (Microsoft Entra), `realm_access.roles` and
-    /// `resource_access.{audience}.roles` (Keycloak) and `permissions` (Auth0); add `groups`
-    /// to use groups as roles. A claim name may contain dots (Auth0's namespaced claims): at
-    /// each level the longest run of segments that names a member is taken. Replaces the
-    /// defaults.
+    /// Where else the token may come from when the request has no `Authorization: Bearer`
+    /// header: a header, a cookie, or both. See [`TokenSources`] for each field, its default,
+    /// and the CSRF caveat of cookies. Replaces the sources given before.
     ///
     /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
-    ///     .role_claims(["roles", "groups", "https://eliq.com/roles"])
-    ///     .require_roles(["insights-admin"]);
-    /// assert!(auth.config_error().is_none());
+    /// use tower_jwt_auth::{JwtAuth, TokenSources};
+    /// let browser = JwtAuth::new("https://auth-api.eliq.com", "insights-api").token_sources(
+    ///     TokenSources { cookie: Some("__Host-access_token".into()), ..TokenSources::default() },
+    /// );
+    /// assert!(browser.validate().is_ok());
+    /// let bad = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .token_sources(TokenSources { cookie: Some("a b".into()), ..TokenSources::default() });
+    /// assert_eq!(bad.validate().unwrap_err().field(), "cookie");
     /// ```
-    pub fn role_claims<I, S>(self, paths: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        match RoleClaims::new(paths) {
-            Ok(roles) => self.configure(|c| c.role_claims = roles),
-            Err(e) => self.with_policy(|_| Err(e)),
-        }
-    }
-
-    /// Also takes the token from the cookie `name` when the request has no
-    /// `Authorization: Bearer` header (which wins when both are present), for same-site browser
-    /// front-ends. The query string is never read.
-    ///
-    /// **CSRF**: a browser sends cookies with requests that other sites cause. Set the cookie
-    /// `SameSite=Strict` (or `Lax`), `Secure` and `HttpOnly`, and do not accept it on routes that
-    /// change state without a CSRF defence of their own (an anti-forgery token, or checking
-    /// `Origin`); an `Authorization` header cannot be forged this way, which is why it stays
-    /// the default and the only source unless you add one.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let browser = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
-    ///     .token_from_cookie("__Host-access_token");
-    /// assert!(browser.config_error().is_none());
-    /// ```
-    pub fn token_from_cookie(self, name: impl Into<String>) -> Self {
-        let name = name.into();
+    pub fn token_sources(self, sources: TokenSources) -> Self {
         self.with_policy(|l| {
-            let valid = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
-            if !valid {
-                return Err(ConfigError::new(
-                    "token_from_cookie",
-                    format!("{name:?} is not a cookie name (RFC 6265 token)"),
-                ));
-            }
-            l.sources.cookie = Some(name.into());
+            l.sources = Sources::from_options(&sources)?;
             Ok(())
-        })
-    }
-
-    /// Also takes the token from the header `name` (its whole value, an optional `Bearer `
-    /// prefix removed) when the request has no `Authorization: Bearer` header, for gateways
-    /// that forward it elsewhere (`X-Access-Token`).
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let behind_gateway = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
-    ///     .token_from_header("x-access-token");
-    /// assert!(behind_gateway.config_error().is_none());
-    /// ```
-    pub fn token_from_header(self, name: impl AsRef<str>) -> Self {
-        let name = name.as_ref();
-        let parsed = HeaderName::from_bytes(name.as_bytes());
-        self.with_policy(|l| match parsed {
-            Ok(header) if header != http::header::COOKIE => {
-                l.sources.header = Some(header);
-                Ok(())
-            }
-            _ => Err(ConfigError::new(
-                "token_from_header",
-                format!("{name:?} is not a usable header name"),
-            )),
         })
     }
 
@@ -167,7 +105,7 @@ where
     /// ```
     /// use tower_jwt_auth::JwtAuth;
     /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").realm("Eliq insights");
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// ```
     pub fn realm(self, realm: impl Into<String>) -> Self {
         let realm = realm.into();

@@ -11,10 +11,12 @@ use super::JwtAuth;
 use crate::authenticator::config::Config;
 use crate::authenticator::Core;
 use crate::claims::AccessClaims;
+use crate::issuer::Issuer;
 use crate::reject::{AuthError, ConfigError};
 
 impl JwtAuth<AccessClaims> {
-    /// Accepts tokens whose `iss` is exactly `issuer` and whose `aud` contains `audience`.
+    /// Accepts tokens whose `iss` is exactly `issuer` and whose `aud` contains `audience`:
+    /// `JwtAuth::from(Issuer::new(issuer).audience(audience))`.
     ///
     /// Keys are found by OpenID Connect discovery at
     /// `{issuer}/.well-known/openid-configuration` on first use. The issuer must be `https`,
@@ -23,15 +25,10 @@ impl JwtAuth<AccessClaims> {
     /// ```
     /// use tower_jwt_auth::JwtAuth;
     /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api");
-    /// assert_eq!(auth.issuer(), "https://auth-api.eliq.com");
+    /// assert!(auth.validate().is_ok());
     /// ```
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
-        Self {
-            core: Arc::new(Core::new(Config::new(issuer.into(), audience.into()))),
-            layer: Arc::default(),
-            rules: Arc::new([]),
-            gate: Arc::default(),
-        }
+        Self::from(Issuer::new(issuer).audience(audience))
     }
 
     /// Like [`JwtAuth::new`], reporting an unusable issuer or audience at once.
@@ -50,9 +47,33 @@ impl JwtAuth<AccessClaims> {
         audience: impl Into<String>,
     ) -> Result<Self, ConfigError> {
         let auth = Self::new(issuer, audience);
-        match auth.config_error() {
-            Some(e) => Err(e.clone()),
-            None => Ok(auth),
+        auth.validate().map_err(Clone::clone)?;
+        Ok(auth)
+    }
+}
+
+/// A layer for one issuer and its own settings (audiences, where its keys come from, its
+/// algorithms, role claims, introspection): the issuer every other added one inherits from.
+///
+/// ```
+/// use tower_jwt_auth::{Issuer, JwtAuth};
+/// let auth = JwtAuth::from(
+///     Issuer::new("https://auth-api.eliq.com")
+///         .audiences(["insights-api", "insights"])
+///         .jwks_uri("https://auth-api.eliq.com/keys"),
+/// );
+/// assert!(auth.validate().is_ok());
+/// // The layer's issuer needs an audience.
+/// let none = JwtAuth::from(Issuer::new("https://auth-api.eliq.com"));
+/// assert_eq!(none.validate().unwrap_err().field(), "audience");
+/// ```
+impl From<Issuer> for JwtAuth<AccessClaims> {
+    fn from(issuer: Issuer) -> Self {
+        Self {
+            core: Arc::new(Core::new(Config::new(issuer))),
+            layer: Arc::default(),
+            rules: Arc::new([]),
+            gate: Arc::default(),
         }
     }
 }
@@ -167,14 +188,21 @@ where
         })
     }
 
-    /// The first unusable configuration value, if any.
+    /// Validates the whole configuration now and builds the authenticator (issuers, key
+    /// sources, caches; nothing is fetched), as applying the layer would: call it at startup
+    /// to turn an unusable value into an error naming its field instead of a panic in
+    /// `.layer(..)`. Clones and layers derived by the policy methods share what it built.
+    ///
+    /// # Errors
+    /// The first unusable value: [`ConfigError::field`] names it.
     ///
     /// ```
     /// use tower_jwt_auth::JwtAuth;
     /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").require_scopes(["not a scope"]);
-    /// assert_eq!(auth.config_error().unwrap().field(), "require_scopes");
+    /// assert_eq!(auth.validate().unwrap_err().field(), "require_scopes");
     /// ```
-    pub fn config_error(&self) -> Option<&ConfigError> {
-        self.authenticator().err().or(self.layer.error.as_ref())
+    pub fn validate(&self) -> Result<(), &ConfigError> {
+        self.authenticator()?;
+        self.layer.error.as_ref().map_or(Ok(()), Err)
     }
 }

@@ -47,7 +47,7 @@ use gate::Gate;
 ///
 /// An unusable value (an `http://` issuer that is not loopback, an empty audience, a scope with
 /// a space, a bad inline key) makes applying the layer panic with a message naming the field, as
-/// axum does for invalid routes; [`JwtAuth::try_new`] and [`JwtAuth::config_error`] report it as
+/// axum does for invalid routes; [`JwtAuth::validate`] reports it as
 /// a value, and [`JwtAuth::verify`] and [`JwtAuth::ready`] fail with it.
 ///
 /// Every builder call returns a new value: one whose result is dropped is a compile-time
@@ -171,7 +171,7 @@ where
 
     /// # Panics
     /// When the configuration is unusable, with a message naming the field and the value's
-    /// problem (see [`JwtAuth::config_error`]).
+    /// problem (see [`JwtAuth::validate`]).
     fn layer(&self, inner: S) -> Self::Service {
         let gate = self.gate.get_or_init(|| {
             let auth = match (self.authenticator(), &self.layer.error) {

@@ -1,18 +1,17 @@
-//! The verification options of [`JwtAuth`]: claim rules, keys, fetching, caching, time. Each
-//! makes a new configuration (validated when the layer is first used); the policy methods are
-//! in `layer.rs`.
+//! The verification options of [`JwtAuth`]: issuers, credential kinds, token rules, key
+//! fetching, caches, time. Each makes a new configuration (validated when the layer is first
+//! used) and so a new authenticator; the policy methods, which share one, are in `builder.rs`
+//! and `access.rs`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::algorithm::Algorithm;
+use crate::authenticator::options::{Caches, KeyFetching, TokenRules};
 use crate::clock::Clock;
 use crate::credential::api_key::{ApiKeyValidator, DynValidator};
 use crate::introspection::Introspection;
 use crate::issuer::Issuer;
-use crate::issuer::PemKey;
 use crate::layer::JwtAuth;
 use crate::metadata::ResourceMetadata;
 
@@ -32,7 +31,7 @@ where
     /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
     ///     .add_issuer("https://auth-api-uat.eliq.com")
     ///     .add_issuer(Issuer::new("https://legacy-auth.eliq.com").audience("insights"));
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// ```
     pub fn add_issuer(self, issuer: impl Into<Issuer>) -> Self {
         let issuer = issuer.into();
@@ -70,7 +69,7 @@ where
     /// use tower_jwt_auth::{Introspection, JwtAuth};
     /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api").introspection(
     ///     Introspection::new("https://oauth.flip.energy/token/introspect", "rs-client", "s3cr3t"));
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// ```
     pub fn introspection(self, introspection: Introspection) -> Self {
         self.configure(|c| c.primary.introspection = Some(introspection))
@@ -92,7 +91,7 @@ where
     ///     .add_issuer(Issuer::new("https://oauth2.flip.energy")
     ///         .introspection(Introspection::from_metadata("rs-client", "s3cr3t")))
     ///     .introspection_in_turn();
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// ```
     pub fn introspection_in_turn(self) -> Self {
         self.configure(|c| c.introspection_in_turn = true)
@@ -114,7 +113,7 @@ where
     /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
     ///     .api_keys("fl_", keys)
     ///     .require_scopes(["insights.read"]); // for tokens and keys alike
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// ```
     pub fn api_keys(self, prefix: impl Into<String>, validator: impl ApiKeyValidator) -> Self {
         let prefix = prefix.into();
@@ -136,10 +135,10 @@ where
     /// let auth = JwtAuth::new("https://auth.example.com", "https://mcp.example.com/mcp")
     ///     .resource_metadata(ResourceMetadata::new("https://mcp.example.com/mcp")
     ///         .scopes_supported(["mcp.tools"]));
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// let wrong = JwtAuth::new("https://auth.example.com", "insights-api")
     ///     .resource_metadata(ResourceMetadata::new("https://mcp.example.com/mcp"));
-    /// assert_eq!(wrong.config_error().unwrap().field(), "resource_metadata");
+    /// assert_eq!(wrong.validate().unwrap_err().field(), "resource_metadata");
     /// ```
     pub fn resource_metadata(self, metadata: ResourceMetadata) -> Self {
         self.configure(|c| c.resource_metadata = Some(metadata))
@@ -155,10 +154,10 @@ where
     /// use tower_jwt_auth::{Dpop, JwtAuth};
     /// let auth = JwtAuth::new("https://auth.example.com", "insights-api")
     ///     .dpop(Dpop::new("https://api.example.com"));
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// let bad = JwtAuth::new("https://auth.example.com", "insights-api")
     ///     .dpop(Dpop::new("http://api.example.com"));
-    /// assert_eq!(bad.config_error().unwrap().field(), "dpop");
+    /// assert_eq!(bad.validate().unwrap_err().field(), "dpop");
     /// ```
     pub fn dpop(self, dpop: crate::Dpop) -> Self {
         self.configure(|c| c.dpop = Some(dpop))
@@ -176,69 +175,28 @@ where
     /// ```
     /// use tower_jwt_auth::JwtAuth;
     /// let auth = JwtAuth::new("https://auth.example.com", "insights-api").certificate_bound_tokens();
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     /// ```
     pub fn certificate_bound_tokens(self) -> Self {
         self.configure(|c| c.certificate_bound = true)
     }
 
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Defaults to 60 s; at most 10 minutes.
+    /// What a token must satisfy beyond its signature and issuer: the leeway, the algorithms,
+    /// the size and lifetime caps, strict RFC 9068. See [`TokenRules`] for each field and its
+    /// default.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").leeway(Duration::from_secs(30));
-    /// assert!(auth.config_error().is_none());
-    /// let too_much = JwtAuth::new("https://auth-api.eliq.com", "insights-api").leeway(Duration::from_secs(3600));
-    /// assert_eq!(too_much.config_error().unwrap().field(), "leeway");
+    /// use tower_jwt_auth::{Algorithm, JwtAuth, TokenRules};
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").token_rules(TokenRules {
+    ///     algorithms: vec![Algorithm::ES256, Algorithm::EdDSA],
+    ///     max_lifetime: Some(Duration::from_secs(3600)),
+    ///     ..TokenRules::default()
+    /// });
+    /// assert!(auth.validate().is_ok());
     /// ```
-    pub fn leeway(self, leeway: Duration) -> Self {
-        self.configure(|c| c.leeway = leeway)
-    }
-
-    /// The signature algorithms accepted. Defaults to all of [`Algorithm::ALL`]; `none` and
-    /// `HS*` are never accepted.
-    ///
-    /// ```
-    /// use tower_jwt_auth::{Algorithm, JwtAuth};
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
-    ///     .algorithms([Algorithm::ES256, Algorithm::EdDSA]);
-    /// ```
-    pub fn algorithms(self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.configure(|c| c.algorithms = algorithms.into_iter().collect())
-    }
-
-    /// The longest bearer `Authorization` header (and token) read, in bytes. Longer ones are
-    /// refused with 401 before any decoding. Defaults to 8 KiB.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_token_size(4 * 1024);
-    /// ```
-    pub fn max_token_size(self, bytes: usize) -> Self {
-        self.configure(|c| c.max_token_size = bytes)
-    }
-
-    /// The longest lifetime (`exp - iat`) accepted, or `None` for no limit. Defaults to 24 h.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::JwtAuth;
-    /// let hour_at_most = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_lifetime(Some(Duration::from_secs(3600)));
-    /// ```
-    pub fn max_lifetime(self, max: Option<Duration>) -> Self {
-        self.configure(|c| c.max_lifetime = max)
-    }
-
-    /// Strict RFC 9068: `typ` must be `at+jwt`, and `client_id`, `iat` and `jti` are required.
-    /// Defaults to off (`typ` may also be `JWT` or absent, as many providers issue).
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").strict_rfc9068();
-    /// ```
-    pub fn strict_rfc9068(self) -> Self {
-        self.configure(|c| c.strict_rfc9068 = true)
+    pub fn token_rules(self, rules: TokenRules) -> Self {
+        self.configure(|c| c.rules = rules)
     }
 
     /// The FAPI 2.0 Security Profile's rules for a resource server, in one call:
@@ -249,206 +207,63 @@ where
     ///   its proof) or to the client certificate of the request (`cnf["x5t#S256"]`); a plain
     ///   bearer token, an API key or an unbound introspected token is refused (401
     ///   `invalid_token`, [`NotSenderConstrained`](crate::AuthErrorKind::NotSenderConstrained));
-    /// - strict RFC 9068 ([`strict_rfc9068`](JwtAuth::strict_rfc9068)).
+    /// - strict RFC 9068 ([`TokenRules::strict_rfc9068`]), whatever [`TokenRules`] says.
     ///
     /// At least one way of binding must be configured: [`dpop`](JwtAuth::dpop),
     /// [`certificate_bound_tokens`](JwtAuth::certificate_bound_tokens), or both (either binding
-    /// is then accepted). Without one, or with an algorithm outside the profile's set (for the
-    /// layer or an issuer), the configuration is refused, naming `fapi2`.
+    /// is then accepted). The default algorithms narrow to the profile's; without a binding, or
+    /// with an algorithm outside the profile's set given in [`TokenRules::algorithms`] or to an
+    /// issuer, the configuration is refused, naming `fapi2`.
     ///
     /// ```
-    /// use tower_jwt_auth::{Algorithm, Dpop, JwtAuth};
+    /// use tower_jwt_auth::{Algorithm, Dpop, JwtAuth, TokenRules};
     /// let auth = JwtAuth::new("https://auth.aelix.example", "payments-api")
     ///     .fapi2()
     ///     .dpop(Dpop::new("https://api.aelix.example"))
     ///     .certificate_bound_tokens();
-    /// assert!(auth.config_error().is_none());
+    /// assert!(auth.validate().is_ok());
     ///
     /// let unbound = JwtAuth::new("https://auth.aelix.example", "payments-api").fapi2();
-    /// assert_eq!(unbound.config_error().unwrap().field(), "fapi2");
+    /// assert_eq!(unbound.validate().unwrap_err().field(), "fapi2");
     /// let rs256 = JwtAuth::new("https://auth.aelix.example", "payments-api")
     ///     .fapi2()
     ///     .certificate_bound_tokens()
-    ///     .algorithms([Algorithm::RS256]);
-    /// assert_eq!(rs256.config_error().unwrap().field(), "fapi2");
+    ///     .token_rules(TokenRules { algorithms: vec![Algorithm::RS256], ..TokenRules::default() });
+    /// assert_eq!(rs256.validate().unwrap_err().field(), "fapi2");
     /// ```
     pub fn fapi2(self) -> Self {
-        self.configure(|c| {
-            c.fapi2 = true;
-            c.strict_rfc9068 = true;
-            c.algorithms = crate::authenticator::config::FAPI2_ALGORITHMS;
-        })
+        self.configure(|c| c.fapi2 = true)
     }
 
-    /// Fetches keys from this JWK set URL instead of discovering it. Defaults to discovery.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").jwks_uri("https://auth-api.eliq.com/.well-known/jwks.json");
-    /// assert!(auth.config_error().is_none());
-    /// ```
-    pub fn jwks_uri(self, uri: impl Into<String>) -> Self {
-        self.configure(|c| c.primary.jwks_uri = Some(uri.into()))
-    }
-
-    /// Uses these keys (a JWK set document) and never fetches any. Defaults to discovery. Keys
-    /// for other uses are skipped with a warning; a set without a usable key is refused.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
-    ///     .jwks(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#);
-    /// assert!(auth.config_error().is_none());
-    /// ```
-    pub fn jwks(self, jwk_set_json: impl Into<String>) -> Self {
-        self.configure(|c| c.primary.jwks = Some(jwk_set_json.into()))
-    }
-
-    /// Adds a fixed public key in PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`) for one algorithm,
-    /// under `kid`; tokens without a `kid` use it when it is the only key for their algorithm.
-    /// With fixed keys nothing is ever fetched. Defaults to none (discovery).
-    ///
-    /// ```
-    /// use tower_jwt_auth::{Algorithm, JwtAuth};
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").pem_key(
-    ///     "k1",
-    ///     Algorithm::EdDSA,
-    ///     "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n",
-    /// );
-    /// assert!(auth.config_error().is_none());
-    /// ```
-    pub fn pem_key(self, kid: impl Into<String>, alg: Algorithm, pem: impl Into<String>) -> Self {
-        let key = PemKey {
-            kid: kid.into(),
-            alg,
-            pem: pem.into(),
-        };
-        self.configure(|c| c.primary.pem_keys.push(key))
-    }
-
-    /// Uses this HTTP client for every fetch (custom CA, proxy, mTLS). Its own timeouts and
-    /// redirect policy apply; the total timeout and size cap of this layer apply as well.
-    /// Defaults to a rustls client with a 5 s connect timeout, a 10 s total timeout and at most 2
-    /// redirects, each https (or loopback).
+    /// How keys and discovery documents are fetched: the HTTP client, timeouts, the size cap,
+    /// the allowance for unknown `kid`s and the cold-start wait. See [`KeyFetching`] for each
+    /// field and its default.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tower_jwt_auth::JwtAuth;
-    /// let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().unwrap();
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").http_client(client);
+    /// use tower_jwt_auth::{JwtAuth, KeyFetching};
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").key_fetching(KeyFetching {
+    ///     connect_timeout: Duration::from_secs(2),
+    ///     timeout: Duration::from_secs(5),
+    ///     ..KeyFetching::default()
+    /// });
+    /// assert!(auth.validate().is_ok());
     /// ```
-    pub fn http_client(self, client: reqwest::Client) -> Self {
-        self.configure(|c| c.http_client = Some(client))
+    pub fn key_fetching(self, fetching: KeyFetching) -> Self {
+        self.configure(|c| c.fetching = fetching)
     }
 
-    /// Timeouts of every fetch. Defaults to 5 s to connect and 10 s in all.
+    /// What is remembered and for how long: verified tokens, fetched key sets, the key-set
+    /// file. See [`Caches`] for each field and its default.
     ///
     /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").fetch_timeouts(Duration::from_secs(2), Duration::from_secs(5));
+    /// use tower_jwt_auth::{Caches, JwtAuth};
+    /// let no_cache = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .caches(Caches { verified_tokens: 0, ..Caches::default() });
+    /// assert!(no_cache.validate().is_ok());
     /// ```
-    pub fn fetch_timeouts(self, connect: Duration, total: Duration) -> Self {
-        self.configure(|c| {
-            c.fetch.connect_timeout = connect;
-            c.fetch.total_timeout = total;
-        })
-    }
-
-    /// The longest JWK set or discovery document read, in bytes. Defaults to 256 KiB.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_jwks_size(64 * 1024);
-    /// ```
-    pub fn max_jwks_size(self, bytes: usize) -> Self {
-        self.configure(|c| c.fetch.max_bytes = bytes)
-    }
-
-    /// Lifetime of a fetched key set when the response has no `Cache-Control: max-age`, and
-    /// the range `max-age` is clamped to. Defaults to 15 min, within [5 min, 24 h].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::JwtAuth;
-    /// let min = Duration::from_secs(60);
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").jwks_cache_ttl(10 * min, 5 * min, 60 * min);
-    /// assert!(auth.config_error().is_none());
-    /// ```
-    pub fn jwks_cache_ttl(self, default: Duration, floor: Duration, ceiling: Duration) -> Self {
-        self.configure(|c| {
-            c.cache.ttl_default = default;
-            c.cache.ttl_floor = floor;
-            c.cache.ttl_ceiling = ceiling;
-        })
-    }
-
-    /// How long past its expiry a key set keeps serving while refreshes fail. Defaults to 24 h.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").max_stale(Duration::from_secs(6 * 3600));
-    /// ```
-    pub fn max_stale(self, max_stale: Duration) -> Self {
-        self.configure(|c| c.cache.max_stale = max_stale)
-    }
-
-    /// The refetch allowance for tokens whose `kid` the key set lacks: the first refetch goes
-    /// out at once, then at most one per `cooldown`, shared by all requests. Each refetch that
-    /// finds no new key doubles the interval, up to 5 minutes; one that finds a new key resets
-    /// it. So a key used the moment it is published verifies within `cooldown`, while a flood of
-    /// invented `kid`s costs about ten fetches in its first ten minutes and one per five minutes
-    /// after. Defaults to 1 s.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").unknown_kid_cooldown(Duration::from_secs(5));
-    /// ```
-    pub fn unknown_kid_cooldown(self, cooldown: Duration) -> Self {
-        self.configure(|c| c.cache.unknown_kid_cooldown = cooldown)
-    }
-
-    /// How long a request whose `kid` the loaded key set lacks waits for the refetch it started
-    /// or joined before it is answered 401. A `kid` that a refetch already looked for in vain is
-    /// answered at once; requests with known `kid`s never wait. Defaults to 1 s.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").unknown_kid_wait(Duration::from_millis(500));
-    /// ```
-    pub fn unknown_kid_wait(self, wait: Duration) -> Self {
-        self.configure(|c| c.cache.unknown_kid_wait = wait)
-    }
-
-    /// Keeps a copy of the last good key set in this file: written atomically after each
-    /// successful load, read when the layer is first used, so that an instance restarted while
-    /// the provider is down serves at once. The copy is used only by the same issuer and key
-    /// source, and only within [`max_stale`](JwtAuth::max_stale) of its expiry; a corrupt or
-    /// foreign file is ignored with a warning. The file holds public keys only. Defaults to
-    /// none.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
-    ///     .jwks_cache_file(std::env::temp_dir().join("insights-api-jwks.json"));
-    /// ```
-    pub fn jwks_cache_file(self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.configure(|c| c.cache_file = Some(path.into()))
-    }
-
-    /// How long a request with no usable key set (a cold start) waits for keys before it is
-    /// answered 503 with `Retry-After`. Defaults to 5 s.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::JwtAuth;
-    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api").key_wait_budget(Duration::from_secs(1));
-    /// ```
-    pub fn key_wait_budget(self, budget: Duration) -> Self {
-        self.configure(|c| c.cache.wait_budget = budget)
+    pub fn caches(self, caches: Caches) -> Self {
+        self.configure(|c| c.caches = caches)
     }
 
     /// The clock for `exp`/`nbf`/`iat` and the key cache. Defaults to
@@ -462,40 +277,5 @@ where
     /// ```
     pub fn clock(self, clock: impl Clock) -> Self {
         self.configure(|c| c.clock = Arc::new(clock))
-    }
-
-    /// How many verified tokens to remember, by whole token string; 0 turns the cache off.
-    /// A hit skips signature and claim validation but not the `exp`/`nbf` check against the
-    /// clock, nor the scopes and `sub_type` a route requires; a refresh that removes a key voids
-    /// every earlier verdict. Defaults to 10,000.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// let no_cache = JwtAuth::new("https://auth-api.eliq.com", "insights-api").verified_token_cache(0);
-    /// ```
-    pub fn verified_token_cache(self, max_entries: u64) -> Self {
-        self.configure(|c| c.token_cache = max_entries)
-    }
-}
-
-impl<C> JwtAuth<C> {
-    /// The configured issuer.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// assert_eq!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").issuer(), "https://auth-api.eliq.com");
-    /// ```
-    pub fn issuer(&self) -> &str {
-        &self.core.config.primary.url
-    }
-
-    /// The configured audience.
-    ///
-    /// ```
-    /// use tower_jwt_auth::JwtAuth;
-    /// assert_eq!(JwtAuth::new("https://auth-api.eliq.com", "insights-api").audience(), "insights-api");
-    /// ```
-    pub fn audience(&self) -> &str {
-        &self.core.config.audience
     }
 }

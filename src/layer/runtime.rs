@@ -99,7 +99,7 @@ where
             let resource = config
                 .resource_metadata
                 .as_ref()
-                .map_or(config.audience.as_str(), |m| m.resource());
+                .map_or(config.audience(), |m| m.resource());
             crate::metadata::well_known_path(resource)
         })
     }

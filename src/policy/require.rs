@@ -122,7 +122,7 @@ impl RequireScopes {
 }
 
 /// A per-route (or per-service) layer requiring roles (read from the role claims the main
-/// layer is configured with, see [`JwtAuth::role_claims`](crate::JwtAuth::role_claims)):
+/// layer is configured with, see [`Issuer::role_claims`](crate::Issuer::role_claims)):
 /// 403 `insufficient_scope` without naming any role, like
 /// [`JwtAuth::require_roles`](crate::JwtAuth::require_roles). Must sit inside a
 /// [`JwtAuth`](crate::JwtAuth) layer.
@@ -265,11 +265,11 @@ where
 ///     .method("/insights.v1.Usage/Write", ["insights.write"])
 ///     .service("insights.v1.Admin", ["insights.admin"])
 ///     .otherwise(["insights.read"]);
-/// assert!(scopes.config_error().is_none());
+/// assert!(scopes.validate().is_ok());
 /// ```
 ///
 /// A method named twice, a path that is not `/<service>/<method>`, or an invalid scope makes
-/// applying the layer panic naming it ([`MethodScopes::config_error`] reports it as a value).
+/// applying the layer panic naming it ([`MethodScopes::validate`] reports it as a value).
 #[derive(Debug, Clone, Default)]
 #[must_use = "a `MethodScopes` does nothing until applied with `.layer(..)`"]
 pub struct MethodScopes {
@@ -395,9 +395,12 @@ impl MethodScopes {
         self
     }
 
-    /// The first unusable entry, if any.
-    pub fn config_error(&self) -> Option<&ConfigError> {
-        self.error.as_ref()
+    /// The first unusable entry, as applying the layer would report it (with a panic).
+    ///
+    /// # Errors
+    /// The first unusable entry: [`ConfigError::field`] names the method it came from.
+    pub fn validate(&self) -> Result<(), &ConfigError> {
+        self.error.as_ref().map_or(Ok(()), Err)
     }
 }
 

@@ -259,7 +259,7 @@ impl StdError for AuthError {
 ///
 /// The layer refuses it when it is applied (a panic whose message is this error, like axum's
 /// invalid routes and tower-http's invalid CORS rules); [`JwtAuth::try_new`](crate::JwtAuth::try_new),
-/// [`JwtAuth::config_error`](crate::JwtAuth::config_error) and
+/// [`JwtAuth::validate`](crate::JwtAuth::validate) and
 /// [`JwtAuth::ready`](crate::JwtAuth::ready) report it as a value.
 ///
 /// ```

@@ -28,16 +28,20 @@ enum Pair {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use serde_json::json;
-/// use tower_jwt_auth::{testing::SigningKey, Algorithm, JwtAuth};
+/// use tower_jwt_auth::{testing::SigningKey, Algorithm, Issuer, JwtAuth, TokenRules};
 /// let key = SigningKey::generate(Algorithm::EdDSA);
-/// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
-///     .jwks(json!({ "keys": [key.public_jwk()] }).to_string());
+/// let auth = JwtAuth::from(
+///     Issuer::new("https://auth-api.eliq.com")
+///         .audience("insights-api")
+///         .jwks(json!({ "keys": [key.public_jwk()] }).to_string()),
+/// );
 /// let token = key.sign_json(
 ///     &json!({"alg": "EdDSA", "kid": key.kid()}),
 ///     &json!({"iss": "https://auth-api.eliq.com", "aud": "insights-api", "sub": "u-1", "exp": 4_000_000_000u64}),
 /// );
 /// // exp is years away: refused for its lifetime unless that limit is lifted.
-/// assert!(auth.clone().max_lifetime(None).verify(&token).await.is_ok());
+/// let unlimited = TokenRules { max_lifetime: None, ..TokenRules::default() };
+/// assert!(auth.clone().token_rules(unlimited).verify(&token).await.is_ok());
 /// # }
 /// ```
 pub struct SigningKey {

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use tower_jwt_auth::KeyFetching;
 
 use axum::Router;
 use tokio::task::JoinHandle;
@@ -172,7 +173,10 @@ pub async fn warm(
         .await;
     let auth = JwtAuth::new(issuer.url(), "insights-api")
         .clock(clock.clone())
-        .key_wait_budget(key_wait_budget);
+        .key_fetching(KeyFetching {
+            key_wait_budget,
+            ..KeyFetching::default()
+        });
     auth.ready().await.unwrap();
     (issuer, auth, clock)
 }
