@@ -14,7 +14,9 @@ use serde_json::json;
 use std::hint::black_box;
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::Issuer;
-use tower_jwt_auth::{Algorithm, ApiKeyGrant, ApiKeyStore, Introspection, JwtAuth};
+use tower_jwt_auth::{
+    api_key::ApiKeyGrant, api_key::ApiKeyStore, Algorithm, Introspection, JwtAuth,
+};
 
 const API_KEY: &str = "fl_live_3b1f0c9e6a2d4f8b7c6d5e4f3a2b1c0d";
 const OPAQUE: &str = "Nsk18jZjvOqD8CYRuyYqsNoP9_3s6_-LuqGSSAi9XLa";

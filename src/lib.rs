@@ -102,16 +102,16 @@
 //!
 //! One `Authorization: Bearer` header, three kinds of credential, routed by shape before any
 //! parsing: a configured API-key prefix (`fl_`, the longest that matches) goes to its
-//! [`ApiKeyValidator`]; a compact JWS is verified locally; anything else goes to the issuer's
+//! [`ApiKeyValidator`](crate::api_key::ApiKeyValidator); a compact JWS is verified locally; anything else goes to the issuer's
 //! introspection endpoint ([`Introspection`], RFC 7662) when one is configured, and is 401
 //! `invalid_token` otherwise. Each ends in the same [`Claims`], so scopes, `sub_type`,
 //! [`JwtAuth::optional`] and the gRPC mapping apply unchanged; [`Grant::credential`] tells them
 //! apart. Introspection verdicts are cached (an active token until the earlier of its `exp` and
 //! 5 minutes, a refused one 30 s; one call per token however many requests carry it), and
-//! [`ApiKeyStore`] holds only SHA-256 digests of the keys.
+//! [`ApiKeyStore`](crate::api_key::ApiKeyStore) holds only SHA-256 digests of the keys.
 //!
 //! ```
-//! use tower_jwt_auth::{ApiKeyGrant, ApiKeyStore, Introspection, JwtAuth};
+//! use tower_jwt_auth::{api_key::ApiKeyGrant, api_key::ApiKeyStore, Introspection, JwtAuth};
 //! let keys = ApiKeyStore::new();
 //! keys.insert("fl_live_0123456789abcdef", ApiKeyGrant::new("org-42").scopes(["insights.read"]));
 //! let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
@@ -253,6 +253,18 @@
 //!   registered claims and claims of the wrong JSON type are refused.
 //! - Tokens and key material are never logged or printed by `Debug`.
 //!
+//! # Where things are
+//!
+//! - At the root: the layer ([`JwtAuth`]) and what configures it ([`Issuer`], [`TokenRules`],
+//!   [`KeyFetching`], [`Caches`], [`TokenSources`], [`Introspection`], [`Dpop`],
+//!   [`ResourceMetadata`]), the per-route layers ([`RequireScopes`], [`RequireRoles`],
+//!   [`RequireClaims`], [`MethodScopes`]), what a handler receives ([`Claims`], [`Grant`],
+//!   [`AccessClaims`]), the errors, and the clocks.
+//! - [`api_key`]: API keys beside OAuth tokens. [`replay`]: DPoP replay stores.
+//!   [`service`]: the services and futures the layers produce (for type signatures).
+//! - `client` (feature `client`): access tokens for outgoing calls. `testing` (feature
+//!   `testing`): an identity provider on loopback for your own tests.
+//!
 //! # Features
 //!
 //! Each optional part is behind a feature, so a default build carries only the layer and the
@@ -263,7 +275,8 @@
 //! - `tonic`: `NamedService` for the layer's services (tonic without default features).
 //! - `testing`: `testing::TestIssuer`, an identity provider on loopback for your own tests.
 //! - `metrics`: counters, gauges and histograms through the `metrics` facade (table above).
-//! - `redis`: `RedisReplayStore`, the DPoP replay store a fleet of instances shares.
+//! - `redis`: [`replay::RedisReplayStore`](crate::replay), the DPoP replay store a fleet of
+//!   instances shares.
 //! - `tonic-tls`: certificate-bound tokens on tonic servers, the client certificate read from
 //!   tonic's TLS connection info.
 //! - `client`: access tokens for outgoing calls (module `client`: `ClientCredentials`,
@@ -299,27 +312,49 @@ pub mod testing;
 
 pub use algorithm::Algorithm;
 pub use authenticator::options::{Caches, KeyFetching, TokenRules, TokenSources};
-#[cfg(feature = "redis")]
-pub use binding::RedisReplayStore;
-pub use binding::{
-    ClientCertificate, Dpop, MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError,
-};
+pub use binding::{ClientCertificate, Dpop};
 pub use claims::{AccessClaims, Audience, Claims, Grant, MissingClaims};
-#[cfg(feature = "client")]
-pub use client::{AddAccessToken, ClientCredentials, TokenSource};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use credential::{
-    ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, Credential, KeyDigest,
-};
+pub use credential::Credential;
 pub use introspection::Introspection;
 pub use issuer::Issuer;
 pub use keys::KeySetInfo;
-pub use layer::access::{RequireClaims, RequireClaimsService};
-pub use layer::body::ResponseBody;
-pub use layer::future::ResponseFuture;
-pub use layer::service::JwtAuthService;
+pub use layer::access::RequireClaims;
 pub use layer::JwtAuth;
-pub use metadata::{MetadataBody, MetadataService, ResourceMetadata};
-pub use policy::{MethodScopes, RequireRoles, RequireScopes, RequireScopesService};
+pub use metadata::ResourceMetadata;
+pub use policy::{MethodScopes, RequireRoles, RequireScopes};
 pub use reject::default_response;
 pub use reject::{AuthError, AuthErrorKind, ConfigError, KeySourceError, KeySourceErrorKind};
+
+pub mod api_key {
+    //! API keys beside OAuth tokens ([`JwtAuth::api_keys`](crate::JwtAuth::api_keys)): the
+    //! presented key, how it is judged (a closure, a store of digests, your own validator),
+    //! and the grant it earns.
+    pub use crate::credential::{
+        ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, KeyDigest,
+    };
+}
+
+pub mod replay {
+    //! Where DPoP proofs are remembered against replay ([`Dpop::replay_store`](crate::Dpop::replay_store)):
+    //! in memory for one instance, in Redis (feature `redis`) for a fleet, or a store of your
+    //! own.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub use crate::binding::RedisReplayStore;
+    pub use crate::binding::{MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError};
+}
+
+pub mod service {
+    //! The tower services the layers wrap around yours, their futures and bodies, and the RFC
+    //! 9728 document's service. Named in type signatures only; built by
+    //! [`JwtAuth`](crate::JwtAuth), [`RequireScopes`](crate::RequireScopes),
+    //! [`RequireClaims`](crate::RequireClaims) and
+    //! [`JwtAuth::metadata_service`](crate::JwtAuth::metadata_service).
+    pub use crate::layer::access::RequireClaimsService;
+    pub use crate::layer::body::ResponseBody;
+    pub use crate::layer::future::ResponseFuture;
+    pub use crate::layer::service::JwtAuthService;
+    pub use crate::metadata::{MetadataBody, MetadataService};
+    pub use crate::policy::RequireScopesService;
+}

@@ -14,8 +14,9 @@ use common::{serve, www_authenticate, Captured, Served};
 use tower::ServiceExt;
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{
-    ApiKey, ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, ApiKeyValidator, AuthErrorKind,
-    Claims, Credential, JwtAuth, KeyDigest, ManualClock,
+    api_key::ApiKey, api_key::ApiKeyError, api_key::ApiKeyFn, api_key::ApiKeyGrant,
+    api_key::ApiKeyStore, api_key::ApiKeyValidator, api_key::KeyDigest, AuthErrorKind, Claims,
+    Credential, JwtAuth, ManualClock,
 };
 
 const READER_KEY: &str = "fl_live_3b1f0c9e6a2d4f8b";

@@ -17,7 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_jwt_auth::client::{AccessToken, AddAccessToken, ClientCredentials, TokenErrorKind};
 use tower_jwt_auth::testing::{Failure, TestIssuer};
-use tower_jwt_auth::{Algorithm, Claims, JwtAuth, ManualClock, TokenSource};
+use tower_jwt_auth::{client::TokenSource, Algorithm, Claims, JwtAuth, ManualClock};
 
 use common::serve;
 

@@ -12,7 +12,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::{get as call, serve, www_authenticate};
 use serde_json::{json, Value};
-use tower_jwt_auth::{ApiKeyGrant, ApiKeyStore, Claims, Introspection, Issuer, JwtAuth, KeyDigest};
+use tower_jwt_auth::{
+    api_key::ApiKeyGrant, api_key::ApiKeyStore, api_key::KeyDigest, Claims, Introspection, Issuer,
+    JwtAuth,
+};
 
 /// An authorization server's introspection endpoint: knows its own tokens, records every
 /// token it is shown.

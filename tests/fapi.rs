@@ -9,7 +9,9 @@ use common::challenges;
 use rcgen::{CertificateParams, KeyPair};
 use serde_json::Value;
 use tower_jwt_auth::testing::{DpopKey, TestIssuer};
-use tower_jwt_auth::{Algorithm, Claims, ClientCertificate, Dpop, JwtAuth, MemoryReplayStore};
+use tower_jwt_auth::{
+    replay::MemoryReplayStore, Algorithm, Claims, ClientCertificate, Dpop, JwtAuth,
+};
 
 struct Api {
     usage: String,

@@ -299,7 +299,10 @@ async fn require_scopes_applies_to_the_service_it_wraps_only() {
 
 #[tokio::test]
 async fn api_keys_and_opaque_tokens_get_the_same_grpc_statuses() {
-    use tower_jwt_auth::{ApiKeyError, ApiKeyFn, ApiKeyGrant, ApiKeyStore, Introspection};
+    use tower_jwt_auth::{
+        api_key::ApiKeyError, api_key::ApiKeyFn, api_key::ApiKeyGrant, api_key::ApiKeyStore,
+        Introspection,
+    };
     let issuer = TestIssuer::start().await;
     let keys = ApiKeyStore::new();
     keys.insert(

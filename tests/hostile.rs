@@ -791,7 +791,7 @@ async fn answer(
 ) -> (
     u16,
     Option<AuthError>,
-    Response<tower_jwt_auth::ResponseBody<Body>>,
+    Response<tower_jwt_auth::service::ResponseBody<Body>>,
 ) {
     let svc = auth.layer(service_fn(|_req: Request<Body>| async {
         Ok::<_, Infallible>(Response::new(Body::empty()))

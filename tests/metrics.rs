@@ -14,7 +14,7 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use serde_json::{json, Value};
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{
-    ApiKeyGrant, ApiKeyStore, Introspection, JwtAuth, ManualClock, RequireScopes,
+    api_key::ApiKeyGrant, api_key::ApiKeyStore, Introspection, JwtAuth, ManualClock, RequireScopes,
 };
 
 /// Every metric of a snapshot: `name{label=value,…}` → its value (counters and gauges as

@@ -13,7 +13,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tower_jwt_auth::testing::{DpopKey, TestIssuer};
-use tower_jwt_auth::{Algorithm, Claims, Dpop, JwtAuth, RedisReplayStore};
+use tower_jwt_auth::{replay::RedisReplayStore, Algorithm, Claims, Dpop, JwtAuth};
 
 /// What clients see: the load balancer in front of both instances.
 const PUBLIC: &str = "https://api.example.com";

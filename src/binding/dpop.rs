@@ -33,7 +33,7 @@ const DEFAULT_NONCE_STEP: Duration = Duration::from_secs(300);
 ///
 /// By default bearer tokens are still accepted beside DPoP (a token bound with `cnf.jkt` never
 /// is); [`required`](Dpop::required) refuses them. Proof identifiers are remembered in memory
-/// ([`MemoryReplayStore`](crate::MemoryReplayStore)); a fleet of instances shares a
+/// ([`MemoryReplayStore`](crate::replay::MemoryReplayStore)); a fleet of instances shares a
 /// `RedisReplayStore` instead.
 ///
 /// ```
@@ -115,7 +115,7 @@ impl Dpop {
         self
     }
 
-    /// Where proof identifiers are remembered. Defaults to a [`MemoryReplayStore`](crate::MemoryReplayStore) of this
+    /// Where proof identifiers are remembered. Defaults to a [`MemoryReplayStore`](crate::replay::MemoryReplayStore) of this
     /// layer.
     pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
         self.store = Some(Arc::new(store));
@@ -129,7 +129,7 @@ impl Dpop {
     /// A client that mints proofs faster is answered **429 Too Many Requests** with
     /// `Retry-After` (the end of its window) until its window ends, and only that client:
     /// every other key keeps its own share, so one client cannot fill the store (whose
-    /// capacity, for [`MemoryReplayStore`](crate::MemoryReplayStore), is 1,000,000 entries) and lock the others out.
+    /// capacity, for [`MemoryReplayStore`](crate::replay::MemoryReplayStore), is 1,000,000 entries) and lock the others out.
     /// The count is per instance: with a store shared by a fleet, one key holds at most
     /// `instances × proofs_per_key` entries of it.
     pub fn proofs_per_key(mut self, proofs: u32) -> Self {

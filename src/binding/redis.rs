@@ -29,7 +29,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// this store answers with 503 (fail closed).
 ///
 /// ```
-/// use tower_jwt_auth::{Dpop, JwtAuth, RedisReplayStore};
+/// use tower_jwt_auth::{Dpop, JwtAuth, replay::RedisReplayStore};
 /// let store = RedisReplayStore::new("redis://127.0.0.1:6379").unwrap();
 /// let auth = JwtAuth::new("https://auth.example.com", "insights-api")
 ///     .dpop(Dpop::new("https://api.example.com").replay_store(store));

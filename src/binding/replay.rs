@@ -21,7 +21,7 @@ pub type ReplayFuture<'a> =
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_jwt_auth::{MemoryReplayStore, ReplayFuture, ReplayStore};
+/// use tower_jwt_auth::{replay::MemoryReplayStore, replay::ReplayFuture, replay::ReplayStore};
 ///
 /// /// Delegates to the in-memory store, counting calls.
 /// struct Counted(MemoryReplayStore, std::sync::atomic::AtomicUsize);
@@ -98,7 +98,7 @@ impl std::error::Error for ReplayStoreError {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use std::time::Duration;
-/// use tower_jwt_auth::{MemoryReplayStore, ReplayStore};
+/// use tower_jwt_auth::{replay::MemoryReplayStore, replay::ReplayStore};
 /// let store = MemoryReplayStore::new();
 /// let ttl = Duration::from_secs(120);
 /// assert!(store.first_use("k", 1_000, ttl).await.unwrap());

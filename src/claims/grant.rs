@@ -13,15 +13,15 @@ use crate::reject::{AuthError, Responder};
 ///
 /// Where each field comes from, per credential ([`credential`](Self::credential)):
 ///
-/// | field | JWT | introspected token (RFC 7662 answer) | API key ([`ApiKeyGrant`](crate::ApiKeyGrant)) |
+/// | field | JWT | introspected token (RFC 7662 answer) | API key ([`ApiKeyGrant`](crate::api_key::ApiKeyGrant)) |
 /// |---|---|---|---|
 /// | [`issuer`](Self::issuer) | `iss` (a trusted issuer, matched exactly) | the issuer whose endpoint answered (its `iss`, when present, must equal it) | `api-key:` + the routing prefix |
 /// | [`sub`](Self::sub) | `sub` (required, non-empty) | `sub`, or empty when absent ([`is_client_only`](Self::is_client_only)) | the grant's subject |
-/// | [`sub_type`](Self::sub_type) | `sub_type` | `sub_type` | [`ApiKeyGrant::sub_type`](crate::ApiKeyGrant::sub_type) |
-/// | [`client_id`](Self::client_id) | `client_id` | `client_id` | [`ApiKeyGrant::client_id`](crate::ApiKeyGrant::client_id) |
-/// | [`scopes`](Self::scopes) | `scope` and `scp` | `scope` and `scp` | [`ApiKeyGrant::scopes`](crate::ApiKeyGrant::scopes) |
-/// | [`roles`](Self::roles) | the configured role claims | the configured role claims | [`ApiKeyGrant::roles`](crate::ApiKeyGrant::roles) |
-/// | [`expires_at`](Self::expires_at) | `exp` | `exp`, else 253402300799 | [`ApiKeyGrant::expires_at`](crate::ApiKeyGrant::expires_at), else 253402300799 |
+/// | [`sub_type`](Self::sub_type) | `sub_type` | `sub_type` | [`ApiKeyGrant::sub_type`](crate::api_key::ApiKeyGrant::sub_type) |
+/// | [`client_id`](Self::client_id) | `client_id` | `client_id` | [`ApiKeyGrant::client_id`](crate::api_key::ApiKeyGrant::client_id) |
+/// | [`scopes`](Self::scopes) | `scope` and `scp` | `scope` and `scp` | [`ApiKeyGrant::scopes`](crate::api_key::ApiKeyGrant::scopes) |
+/// | [`roles`](Self::roles) | the configured role claims | the configured role claims | [`ApiKeyGrant::roles`](crate::api_key::ApiKeyGrant::roles) |
+/// | [`expires_at`](Self::expires_at) | `exp` | `exp`, else 253402300799 | [`ApiKeyGrant::expires_at`](crate::api_key::ApiKeyGrant::expires_at), else 253402300799 |
 /// | [`tenant`](Self::tenant) | the tenant a template issuer matched | — | — |
 ///
 /// No field is ever filled from another claim: a client is never shown as a subject, and an
@@ -297,7 +297,7 @@ impl Grant {
     }
 
     /// The subject the credential names: a JWT's `sub`, an introspection answer's `sub`, an
-    /// API key's [`ApiKeyGrant::new`](crate::ApiKeyGrant::new) subject. Empty when it names
+    /// API key's [`ApiKeyGrant::new`](crate::api_key::ApiKeyGrant::new) subject. Empty when it names
     /// none (see [`is_client_only`](Self::is_client_only)): another identifier, such as the
     /// `client_id`, is never put in its place.
     pub fn sub(&self) -> &str {

@@ -23,7 +23,7 @@ use crate::reject::ConfigError;
 /// An API key as presented in the request. Its `Debug` shows the routing prefix only.
 ///
 /// ```
-/// use tower_jwt_auth::ApiKey;
+/// use tower_jwt_auth::api_key::ApiKey;
 /// let key = ApiKey::new("fl_live_0123456789abcdef");
 /// assert_eq!(format!("{key:?}"), r#"ApiKey("fl_…")"#);
 /// assert_eq!(key.digest(), ApiKey::new("fl_live_0123456789abcdef").digest());
@@ -74,11 +74,11 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-/// The SHA-256 digest of an API key: what [`ApiKeyStore`](crate::ApiKeyStore) keeps instead of the key. Equality
+/// The SHA-256 digest of an API key: what [`ApiKeyStore`](crate::api_key::ApiKeyStore) keeps instead of the key. Equality
 /// is constant-time.
 ///
 /// ```
-/// use tower_jwt_auth::KeyDigest;
+/// use tower_jwt_auth::api_key::KeyDigest;
 /// let digest = KeyDigest::of("fl_0123456789abcdef");
 /// assert_eq!(KeyDigest::from_hex(&digest.to_hex()).unwrap(), digest);
 /// assert_eq!(digest.to_hex().len(), 64);
@@ -194,7 +194,7 @@ impl std::error::Error for ApiKeyError {
 /// ([`ApiKey::digest`]), not keys, so that the store never holds a usable key.
 ///
 /// ```
-/// use tower_jwt_auth::{ApiKey, ApiKeyError, ApiKeyGrant, ApiKeyValidator};
+/// use tower_jwt_auth::{api_key::ApiKey, api_key::ApiKeyError, api_key::ApiKeyGrant, api_key::ApiKeyValidator};
 /// struct Database;
 /// impl ApiKeyValidator for Database {
 ///     async fn validate(&self, key: &ApiKey) -> Result<Option<ApiKeyGrant>, ApiKeyError> {
@@ -215,7 +215,7 @@ pub trait ApiKeyValidator: Send + Sync + 'static {
 /// A closure as an [`ApiKeyValidator`]: `Fn(ApiKey) -> impl Future<Output = Result<Option<ApiKeyGrant>, ApiKeyError>>`.
 ///
 /// ```
-/// use tower_jwt_auth::{ApiKeyFn, ApiKeyGrant, JwtAuth};
+/// use tower_jwt_auth::{api_key::ApiKeyFn, api_key::ApiKeyGrant, JwtAuth};
 /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api").api_keys(
 ///     "fl_",
 ///     ApiKeyFn::new(|key| async move {
@@ -363,7 +363,7 @@ impl fmt::Debug for Prefixes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ApiKeyStore;
+    use crate::api_key::ApiKeyStore;
 
     fn prefixes(list: &[&str]) -> Prefixes {
         let mut p = Prefixes::default();

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 /// `client_id`, `sub_type` and your own claims when set.
 ///
 /// ```
-/// use tower_jwt_auth::ApiKeyGrant;
+/// use tower_jwt_auth::api_key::ApiKeyGrant;
 /// let grant = ApiKeyGrant::new("org-42")
 ///     .scopes(["insights.read"])
 ///     .sub_type("organisation")

@@ -13,7 +13,7 @@ use super::key_grant::ApiKeyGrant;
 /// while the layer runs, effective on the next request.
 ///
 /// ```
-/// use tower_jwt_auth::{ApiKeyGrant, ApiKeyStore, JwtAuth, KeyDigest};
+/// use tower_jwt_auth::{api_key::ApiKeyGrant, api_key::ApiKeyStore, JwtAuth, api_key::KeyDigest};
 /// let keys = ApiKeyStore::new();
 /// keys.insert("fl_live_0123456789abcdef", ApiKeyGrant::new("org-42").scopes(["insights.read"]));
 /// // or, never holding the key at all:

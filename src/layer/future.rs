@@ -30,8 +30,8 @@ pub(crate) struct Waiting<S, Req> {
 pub(crate) type Verdict = Pin<Box<dyn Future<Output = Result<Extensions, Response<Bytes>>> + Send>>;
 
 pin_project! {
-    /// Response future of [`JwtAuthService`](crate::JwtAuthService) and
-    /// [`RequireScopesService`](crate::RequireScopesService).
+    /// Response future of [`JwtAuthService`](crate::service::JwtAuthService) and
+    /// [`RequireScopesService`](crate::service::RequireScopesService).
     pub struct ResponseFuture<S, Req>
     where
         S: Service<Req>,

@@ -98,8 +98,8 @@ where
     }
 
     /// Accepts API keys that begin with `prefix` (`fl_`) in the same `Authorization: Bearer`
-    /// header, judged by `validator` ([`ApiKeyStore`](crate::ApiKeyStore), your own
-    /// [`ApiKeyValidator`], or an [`ApiKeyFn`](crate::ApiKeyFn)). Routing is by prefix, before
+    /// header, judged by `validator` ([`ApiKeyStore`](crate::api_key::ApiKeyStore), your own
+    /// [`ApiKeyValidator`], or an [`ApiKeyFn`](crate::api_key::ApiKeyFn)). Routing is by prefix, before
     /// any parsing; with several prefixes the longest that matches wins. A key the validator
     /// does not know is 401 `invalid_token`; a failure of the validator itself is 503.
     ///
@@ -107,7 +107,7 @@ where
     /// capture JWTs (`e`, `ey`, `eyJ…`) is a configuration error (field `api_keys`).
     ///
     /// ```
-    /// use tower_jwt_auth::{ApiKeyGrant, ApiKeyStore, JwtAuth};
+    /// use tower_jwt_auth::{api_key::ApiKeyGrant, api_key::ApiKeyStore, JwtAuth};
     /// let keys = ApiKeyStore::new();
     /// keys.insert("fl_live_0123456789abcdef", ApiKeyGrant::new("org-42").scopes(["insights.read"]));
     /// let auth = JwtAuth::new("https://oauth.flip.energy", "utility-api")
