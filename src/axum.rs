@@ -6,8 +6,9 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
 use crate::claims::{Claims, MissingClaims};
+use crate::credential::token::Scheme;
 use crate::reject::log_refusal;
-use crate::reject::{is_grpc, Responder};
+use crate::reject::{is_grpc, Reply, Responder};
 use crate::reject::{AuthError, AuthErrorKind};
 
 impl IntoResponse for MissingClaims {
@@ -23,7 +24,11 @@ impl IntoResponse for MissingClaims {
             }
         };
         log_refusal(&error);
-        responder.respond(&error, grpc).map(Body::from)
+        let reply = Reply {
+            grpc,
+            scheme: Scheme::Bearer,
+        };
+        responder.respond(&error, reply).map(Body::from)
     }
 }
 

@@ -10,10 +10,11 @@ use http::{Extensions, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use crate::credential::token::Scheme;
 use crate::layer::body::ResponseBody;
 use crate::reject::log_refusal;
 use crate::reject::AuthError;
-use crate::reject::{is_grpc, Responder};
+use crate::reject::{Reply, Responder};
 
 /// The DPoP nonce a successful response hands the client for its next proof (RFC 9449 §8.2).
 #[derive(Clone)]
@@ -100,7 +101,7 @@ impl<S: Service<Request<ReqBody>>, ReqBody> ResponseFuture<S, Request<ReqBody>> 
             Err((err, responder)) => {
                 log_refusal(&err);
                 crate::metrics::route_refused(&err);
-                Self::rejected(responder.respond(&err, is_grpc(req.headers())))
+                Self::rejected(responder.respond(&err, Reply::to(req.headers(), Scheme::Bearer)))
             }
         }
     }

@@ -13,7 +13,7 @@ use crate::credential::token::{Scheme, Sources};
 use crate::metrics;
 use crate::policy::rules::{check_rules, RuleFn};
 use crate::policy::Policy;
-use crate::reject::{log_refusal, AuthError, Responder};
+use crate::reject::{log_refusal, AuthError, Reply, Responder};
 
 /// One layer: the shared authenticator, and what the layer adds to it: its policy, whether
 /// anonymous requests pass, and how it answers.
@@ -90,9 +90,9 @@ impl<C> Gate<C> {
     }
 
     /// The response for a refusal, with its log event.
-    pub(crate) fn refuse(&self, error: &AuthError, grpc: bool) -> http::Response<bytes::Bytes> {
+    pub(crate) fn refuse(&self, error: &AuthError, reply: Reply) -> http::Response<bytes::Bytes> {
         log_refusal(error);
         metrics::refused(error);
-        self.responder.respond(error, grpc)
+        self.responder.respond(error, reply)
     }
 }

@@ -17,7 +17,7 @@ use crate::credential::token::Scheme;
 use crate::credential::token::{dpop_proof, repeated_bearer};
 use crate::layer::body::ResponseBody;
 use crate::layer::future::{NextNonce, ResponseFuture, Verdict};
-use crate::reject::is_grpc;
+use crate::reject::Reply;
 use crate::reject::{AuthError, AuthErrorKind};
 
 /// The service of [`JwtAuth`](crate::JwtAuth).
@@ -76,7 +76,7 @@ where
         let gate = &*self.gate;
         // Whether to answer gRPC-style is only looked up when refusing.
         let refuse = |e: &AuthError, req: &Request<ReqBody>| {
-            ResponseFuture::rejected(gate.refuse(e, is_grpc(req.headers())))
+            ResponseFuture::rejected(gate.refuse(e, Reply::to(req.headers(), Scheme::Bearer)))
         };
         // A token verified before: one cache look-up on the header's bytes, no other parsing.
         let repeated = repeated_bearer(req.headers());
@@ -117,7 +117,7 @@ where
             }
             Step::Wait(wait) => wait,
         };
-        let grpc = is_grpc(req.headers());
+        let reply = Reply::to(req.headers(), Scheme::Bearer);
         let ready_soon = wait.may_be_ready();
         let token = token.to_owned();
         let gate = Arc::clone(&self.gate);
@@ -131,7 +131,7 @@ where
                     admit(&mut extensions, &gate, claims);
                     Ok(extensions)
                 }
-                Err(e) => Err(gate.refuse(&e, grpc)),
+                Err(e) => Err(gate.refuse(&e, reply)),
             }
         });
         if ready_soon {
@@ -168,10 +168,10 @@ where
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     {
-        let grpc = is_grpc(req.headers());
+        let reply = Reply::to(req.headers(), Scheme::Dpop);
         let proof = match dpop_proof(req.headers(), self.gate.max_proof_size()) {
             Ok(proof) => proof.to_owned(),
-            Err(e) => return ResponseFuture::rejected(self.gate.refuse(&e, grpc)),
+            Err(e) => return ResponseFuture::rejected(self.gate.refuse(&e, reply)),
         };
         let request = ProofRequest {
             proof,
@@ -198,7 +198,7 @@ where
                     }
                     Ok(extensions)
                 }
-                Err(e) => Err(gate.refuse(&e.presented_with_dpop(), grpc)),
+                Err(e) => Err(gate.refuse(&e, reply)),
             }
         });
         let clone = self.inner.clone();

@@ -48,8 +48,6 @@ struct Details {
     issuer: Option<Arc<str>>,
     /// How the credential was being judged, once routed (a metrics label).
     credential: Option<Credential>,
-    /// The credential came with the `DPoP` scheme: the error goes on the DPoP challenge.
-    dpop: bool,
     /// A nonce for the client's next DPoP proof (`DPoP-Nonce`).
     dpop_nonce: Option<Arc<str>>,
 }
@@ -132,22 +130,16 @@ impl AuthError {
         self
     }
 
-    /// Marks a refusal of a credential presented with the `DPoP` scheme.
-    pub(crate) fn presented_with_dpop(mut self) -> Self {
-        self.set().dpop = true;
-        self
-    }
-
-    /// Whether the credential came with the `DPoP` scheme, or the refusal is about DPoP.
-    pub(crate) fn is_dpop(&self) -> bool {
-        self.get().is_some_and(|d| d.dpop)
-            || matches!(
-                self.kind,
-                AuthErrorKind::InvalidDpopProof
-                    | AuthErrorKind::UseDpopNonce
-                    | AuthErrorKind::DpopRequired
-                    | AuthErrorKind::NotDpopBound
-            )
+    /// Whether the refusal is about DPoP itself (then it goes on the `DPoP` challenge whatever
+    /// the scheme).
+    pub(crate) fn is_about_dpop(&self) -> bool {
+        matches!(
+            self.kind,
+            AuthErrorKind::InvalidDpopProof
+                | AuthErrorKind::UseDpopNonce
+                | AuthErrorKind::DpopRequired
+                | AuthErrorKind::NotDpopBound
+        )
     }
 
     /// Hands the client a nonce for its next proof.

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
+use crate::credential::token::Scheme;
 use crate::reject::{AuthError, AuthErrorKind};
 
 /// What a kind of failure looks like on the wire.
@@ -126,6 +127,7 @@ pub fn default_response(error: &AuthError, realm: &str) -> Response<Bytes> {
         realm,
         metadata: None,
         dpop: None,
+        presented_with_dpop: false,
     };
     http_response(error, challenges)
 }
@@ -137,6 +139,8 @@ pub(crate) struct Challenges<'a> {
     pub(crate) realm: &'a str,
     pub(crate) metadata: Option<&'a str>,
     pub(crate) dpop: Option<&'a DpopChallenge>,
+    /// The credential came with the `DPoP` scheme: the error goes on the `DPoP` challenge.
+    pub(crate) presented_with_dpop: bool,
 }
 
 /// The `DPoP` challenge of a layer (RFC 9449 §7.1): the proof algorithms it accepts, and
@@ -184,7 +188,7 @@ fn insert_auth_headers(headers: &mut http::HeaderMap, error: &AuthError, c: Chal
                 // The error goes on the scheme the credential came with (RFC 9449 §7.1), and
                 // that challenge comes first, so that a client reading one header value reads
                 // the error.
-                let on_dpop = dpop.required || error.is_dpop();
+                let on_dpop = dpop.required || c.presented_with_dpop || error.is_about_dpop();
                 let bearer =
                     (!dpop.required).then(|| challenge("Bearer", &c, (!on_dpop).then_some(&attrs)));
                 let dpop = challenge("DPoP", &c, on_dpop.then_some(&attrs));
@@ -339,8 +343,9 @@ impl Responder {
     }
 
     /// The response for `error`: the custom closure's, else gRPC-style for gRPC requests, else
-    /// HTTP. Always carries the error in its extensions.
-    pub(crate) fn respond(&self, error: &AuthError, grpc: bool) -> Response<Bytes> {
+    /// HTTP, with the error on the challenge of the scheme the credential came with. Always
+    /// carries the error in its extensions.
+    pub(crate) fn respond(&self, error: &AuthError, to: Reply) -> Response<Bytes> {
         let inner = &*self.0;
         match &inner.custom {
             Some(f) => {
@@ -353,8 +358,9 @@ impl Responder {
                     realm: &inner.realm,
                     metadata: inner.metadata.as_deref(),
                     dpop: inner.dpop.as_ref(),
+                    presented_with_dpop: to.scheme == Scheme::Dpop,
                 };
-                if grpc {
+                if to.grpc {
                     grpc_response(error, challenges)
                 } else {
                     http_response(error, challenges)
@@ -370,6 +376,24 @@ impl fmt::Debug for Responder {
             .field("realm", &self.0.realm)
             .field("custom", &self.0.custom.as_ref().map(|_| "(closure)"))
             .finish()
+    }
+}
+
+/// What a refusal answers besides the error: the request's protocol and the scheme its
+/// credential came with, known only at the edge.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reply {
+    pub(crate) grpc: bool,
+    pub(crate) scheme: Scheme,
+}
+
+impl Reply {
+    /// A reply to `headers`' request, for a credential presented with `scheme`.
+    pub(crate) fn to(headers: &http::HeaderMap, scheme: Scheme) -> Self {
+        Self {
+            grpc: is_grpc(headers),
+            scheme,
+        }
     }
 }
 
@@ -412,6 +436,11 @@ fn grpc_percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const GRPC: Reply = Reply {
+        grpc: true,
+        scheme: Scheme::Bearer,
+    };
 
     fn www(res: &Response<Bytes>) -> &str {
         res.headers()[WWW_AUTHENTICATE].to_str().unwrap()
@@ -456,7 +485,7 @@ mod tests {
     fn grpc_refusals_are_trailers_only_with_a_status() {
         let err =
             AuthError::new(AuthErrorKind::InsufficientScope).with_required_scope("a b".into());
-        let res = Responder::new("api", None).respond(&err, true);
+        let res = Responder::new("api", None).respond(&err, GRPC);
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()[CONTENT_TYPE], "application/grpc");
         assert_eq!(res.headers()["grpc-status"], "7");
@@ -479,7 +508,7 @@ mod tests {
             (AuthErrorKind::UnknownApiKey, "16"),
             (AuthErrorKind::Misconfigured, "13"),
         ] {
-            let res = Responder::new("api", None).respond(&kind.into(), true);
+            let res = Responder::new("api", None).respond(&kind.into(), GRPC);
             assert_eq!(res.headers()["grpc-status"], code, "{kind:?}");
         }
         assert_eq!(
