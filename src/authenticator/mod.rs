@@ -20,7 +20,7 @@ use crate::credential::GrantId;
 use crate::credential::NO_EXPIRY;
 use crate::introspection::{Endpoint, Expect, Introspector, Routing};
 use crate::issuer::Registry;
-use crate::jwt::{Attempt, Need, Verifier};
+use crate::jwt::{Attempt, DirectClaims, Need, Verifier};
 use crate::metadata::Published;
 use crate::metrics;
 use crate::outbound::{parse_url, Fetcher};
@@ -29,15 +29,19 @@ use crate::reject::{shown, AuthError, AuthErrorKind, ConfigError};
 /// The configuration and the authenticator built from it, once.
 pub(crate) struct Core<C> {
     pub(crate) config: Config,
+    /// How the claims type is made from the registered claims without a second parse of the
+    /// payload, when it can be ([`AccessClaims`](crate::AccessClaims)).
+    pub(crate) direct: Option<DirectClaims<C>>,
     built: OnceLock<Result<Arc<Authenticator<C>>, ConfigError>>,
     /// Where the RFC 9728 document is served, derived from the configuration on first ask.
     pub(crate) metadata_path: OnceLock<String>,
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Core<C> {
-    pub(crate) fn new(config: Config) -> Self {
+    pub(crate) fn new(config: Config, direct: Option<DirectClaims<C>>) -> Self {
         Self {
             config,
+            direct,
             built: OnceLock::new(),
             metadata_path: OnceLock::new(),
         }
@@ -46,7 +50,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Core<C> {
     /// The authenticator, built on first use.
     pub(crate) fn authenticator(&self) -> Result<&Arc<Authenticator<C>>, &ConfigError> {
         self.built
-            .get_or_init(|| Authenticator::build(&self.config).map(Arc::new))
+            .get_or_init(|| Authenticator::build(&self.config, self.direct).map(Arc::new))
             .as_ref()
     }
 }
@@ -212,7 +216,10 @@ fn is_compact_jws(token: &str) -> bool {
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     /// Validates the configuration and builds the issuers, their key sources and the caches.
-    pub(crate) fn build(config: &Config) -> Result<Self, ConfigError> {
+    pub(crate) fn build(
+        config: &Config,
+        direct: Option<DirectClaims<C>>,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         metrics::describe();
         let issuers = Registry::build(config.issuer_setup())?;
@@ -222,6 +229,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
                 issuers,
                 (config.rules.max_token_size, config.strict_rfc9068()),
                 config.caches.verified_tokens,
+                direct,
             ),
             introspector,
             api_keys: config.api_keys.clone(),
@@ -475,7 +483,7 @@ mod tests {
 
     #[test]
     fn a_configuration_is_validated_when_built() {
-        let build = |c: Config| Authenticator::<crate::AccessClaims>::build(&c).unwrap_err();
+        let build = |c: Config| Authenticator::<crate::AccessClaims>::build(&c, None).unwrap_err();
         let primary = || Issuer::new("https://auth-api.eliq.com").audience("insights-api");
         let ok = || Config::new(primary());
         assert_eq!(

@@ -7,4 +7,4 @@ mod rules;
 mod verifier;
 
 pub(crate) use rules::Rules;
-pub(crate) use verifier::{Attempt, Need, Verifier};
+pub(crate) use verifier::{Attempt, DirectClaims, Need, Verifier};

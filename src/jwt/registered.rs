@@ -152,13 +152,10 @@ impl Registered<'_> {
         }
     }
 
-    /// The registered claims as [`AccessClaims`], when that is the application's claims type:
-    /// the payload was parsed once already, so it is not parsed again. `None` for other types.
-    /// Call only after validation (`iss`, `sub`, `aud`, `exp` present).
-    pub(crate) fn into_claims<C: 'static>(self) -> Option<C> {
-        if std::any::TypeId::of::<C>() != std::any::TypeId::of::<AccessClaims>() {
-            return None;
-        }
+    /// The registered claims as [`AccessClaims`]: the payload was parsed once already, so for
+    /// layers with that claims type it is not parsed again. `None` when a claim it requires
+    /// (`iss`, `sub`, `aud`, `exp`) is absent.
+    pub(crate) fn into_access_claims(self) -> Option<AccessClaims> {
         let owned = |s: Option<Str<'_>>| s.map(|s| s.0.into_owned());
         let list = |l: Option<StrList<'_>>| {
             l.map(|l| l.0.into_iter().map(Cow::into_owned).collect::<Vec<_>>())
@@ -169,7 +166,7 @@ impl Registered<'_> {
             self.kept("resource_access"),
             self.kept("permissions"),
         );
-        let access = AccessClaims {
+        Some(AccessClaims {
             iss: owned(self.iss)?,
             sub: owned(self.sub)?,
             aud: Audience(list(self.aud)?),
@@ -185,14 +182,7 @@ impl Registered<'_> {
             realm_access,
             resource_access,
             permissions,
-        };
-        let mut slot: Option<C> = None;
-        if let Some(s) =
-            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<AccessClaims>>()
-        {
-            *s = Some(access);
-        }
-        slot
+        })
     }
 }
 
@@ -208,12 +198,12 @@ mod tests {
             r#"{"iss":"i","sub":"u","aud":[],"exp":5,"scp":"one"}"#,
         ] {
             let reg: Registered<'_> = serde_json::from_str(json).unwrap();
-            let fast: AccessClaims = reg.into_claims().unwrap();
+            let fast = reg.into_access_claims().unwrap();
             let serde: AccessClaims = serde_json::from_str(json).unwrap();
             assert_eq!(fast, serde, "{json}");
         }
         let reg: Registered<'_> = serde_json::from_str(r#"{"iss":"i"}"#).unwrap();
-        assert!(reg.into_claims::<serde_json::Value>().is_none());
+        assert!(reg.into_access_claims().is_none());
     }
 
     #[test]

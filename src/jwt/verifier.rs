@@ -7,7 +7,6 @@
 //! at, so it costs no fetch, cold or warm; and a token is only ever checked with the keys of the
 //! issuer its `iss` names.
 
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -39,8 +38,12 @@ pub(crate) struct Verifier<C> {
     max_token_size: usize,
     strict_rfc9068: bool,
     cache: Option<TokenCache<C>>,
-    _claims: PhantomData<fn() -> C>,
+    direct: Option<DirectClaims<C>>,
 }
+
+/// Makes the claims type from the registered claims read while verifying, without parsing the
+/// payload again; `None` falls back to deserialising the payload.
+pub(crate) type DirectClaims<C> = fn(Registered<'_>) -> Option<C>;
 
 /// The decoded header and payload of a token, its issuer accepted, its signature not yet
 /// checked.
@@ -93,13 +96,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         issuers: Registry,
         (max_token_size, strict_rfc9068): (usize, bool),
         cache_capacity: u64,
+        direct: Option<DirectClaims<C>>,
     ) -> Self {
         Self {
             issuers,
             max_token_size,
             strict_rfc9068,
             cache: (cache_capacity > 0).then(|| TokenCache::new(cache_capacity)),
-            _claims: PhantomData,
+            direct,
         }
     }
 
@@ -305,7 +309,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         .with_credential(Credential::Jwt)
         .with_roles(roles_of(&issuer.rules, &reg, payload))
         .with_confirmation(std::mem::take(&mut reg.cnf));
-        let claims: C = match reg.into_claims() {
+        let claims: C = match self.direct.and_then(|direct| direct(reg)) {
             Some(claims) => claims,
             None => serde_json::from_slice(payload).map_err(|e| {
                 AuthError::new(AuthErrorKind::InvalidClaim)

@@ -12,6 +12,7 @@ use crate::authenticator::config::Config;
 use crate::authenticator::Core;
 use crate::claims::AccessClaims;
 use crate::issuer::Issuer;
+use crate::jwt::registered::Registered;
 use crate::reject::{AuthError, ConfigError};
 
 impl JwtAuth<AccessClaims> {
@@ -70,7 +71,10 @@ impl JwtAuth<AccessClaims> {
 impl From<Issuer> for JwtAuth<AccessClaims> {
     fn from(issuer: Issuer) -> Self {
         Self {
-            core: Arc::new(Core::new(Config::new(issuer))),
+            core: Arc::new(Core::new(
+                Config::new(issuer),
+                Some(|registered: Registered<'_>| registered.into_access_claims()),
+            )),
             layer: Arc::default(),
             rules: Arc::new([]),
             gate: Arc::default(),
@@ -109,7 +113,7 @@ where
                 ));
         }
         JwtAuth {
-            core: Arc::new(Core::new(self.core.config.clone())),
+            core: Arc::new(Core::new(self.core.config.clone(), None)),
             layer,
             rules: Arc::new([]),
             gate: Arc::default(),

@@ -107,7 +107,7 @@ where
         let mut config = self.core.config.clone();
         f(&mut config);
         Self {
-            core: Arc::new(Core::new(config)),
+            core: Arc::new(Core::new(config, self.core.direct)),
             layer: self.layer,
             rules: self.rules,
             gate: Arc::default(),
