@@ -8,7 +8,7 @@ use std::ops::Deref;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::jose::json::{NumericDate, StrOrSeq};
+use crate::jose::json::{NumericDate, ScopeList, StrOrSeq};
 
 /// The claims of an OAuth 2.0 JWT access token (RFC 9068 and the seeds' delegated tokens).
 ///
@@ -34,7 +34,9 @@ pub struct AccessClaims {
     /// client is then in `client_id`, and never presented here as a subject.
     #[serde(default)]
     pub sub: String,
-    /// Audience(s).
+    /// Audience(s). Empty for providers whose access tokens carry none (Amazon Cognito checks
+    /// `client_id` instead; an AWS load balancer, its `signer`).
+    #[serde(default)]
     pub aud: Audience,
     /// Expiry, seconds since the Unix epoch.
     #[serde(deserialize_with = "numeric_date")]
@@ -62,10 +64,11 @@ pub struct AccessClaims {
     /// Space-delimited scopes, as issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    /// Scopes as an array (`scp`), as some providers issue them.
+    /// Scopes from `scp`, as some providers issue them: Okta as an array, Microsoft Entra as a
+    /// space-delimited string (split here).
     #[serde(
         default,
-        deserialize_with = "opt_string_list",
+        deserialize_with = "opt_scope_list",
         skip_serializing_if = "Option::is_none"
     )]
     pub scp: Option<Vec<String>>,
@@ -196,9 +199,10 @@ impl<'de> Deserialize<'de> for Audience {
     }
 }
 
-fn opt_string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    let list = d.deserialize_any(StrOrSeq(PhantomData))?;
-    Ok(Some(list.into_iter().map(Cow::into_owned).collect()))
+/// `scp`: a space-delimited string, split into its scopes, or an array of scopes.
+fn opt_scope_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let list = ScopeList::deserialize(d)?;
+    Ok(Some(list.0.into_iter().map(Cow::into_owned).collect()))
 }
 
 fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {

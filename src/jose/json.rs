@@ -35,6 +35,43 @@ impl<'de: 'a, 'a> Visitor<'de> for StrOrSeq<'a> {
     }
 }
 
+/// The `scp` claim: a space-delimited string (split here into its scopes), or an array of
+/// scopes (kept entry by entry: an entry with a space in it is no scope).
+#[derive(Debug, Default)]
+pub(crate) struct ScopeList<'a>(pub(crate) Vec<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for ScopeList<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = ScopeList<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a space-delimited string or an array of strings")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<ScopeList<'a>, E> {
+                Ok(ScopeList(
+                    v.split(' ')
+                        .filter(|s| !s.is_empty())
+                        .map(Cow::Borrowed)
+                        .collect(),
+                ))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ScopeList<'a>, E> {
+                Ok(ScopeList(
+                    v.split(' ')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Cow::Owned(s.to_owned()))
+                        .collect(),
+                ))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ScopeList<'a>, A::Error> {
+                StrOrSeq(PhantomData).visit_seq(seq).map(ScopeList)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
 /// A borrowed string: `Cow<str>` alone does not borrow through serde's derive.
 #[derive(Debug)]
 pub(crate) struct Str<'a>(pub(crate) Cow<'a, str>);

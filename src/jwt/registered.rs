@@ -8,7 +8,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use crate::claims::{AccessClaims, Audience, Confirmation};
-use crate::jose::json::{NumericDate, Seen, Str, StrList};
+use crate::jose::json::{NumericDate, ScopeList, Seen, Str, StrList};
 use crate::policy::roles::KEPT;
 use serde_json::value::RawValue;
 
@@ -32,10 +32,20 @@ pub(crate) struct Registered<'a> {
     pub(crate) jti: Option<Str<'a>>,
     pub(crate) client_id: Option<Str<'a>>,
     pub(crate) scope: Option<Str<'a>>,
-    pub(crate) scp: Option<StrList<'a>>,
+    /// `scp`: a space-delimited string (Microsoft Entra) or an array of scopes (Okta).
+    pub(crate) scp: Option<ScopeList<'a>>,
     pub(crate) sub_type: Option<Str<'a>>,
     /// The tenant, as multi-tenant providers (Microsoft Entra) issue it.
     pub(crate) tid: Option<Str<'a>>,
+    /// The client, where a provider names it elsewhere than `client_id`: `azp` (OpenID
+    /// Connect, Entra v2, Keycloak, Auth0), `appid` (Entra v1), `cid` (Okta), `common_name`
+    /// (Cloudflare Access service tokens).
+    pub(crate) azp: Option<Str<'a>>,
+    pub(crate) appid: Option<Str<'a>>,
+    pub(crate) cid: Option<Str<'a>>,
+    pub(crate) common_name: Option<Str<'a>>,
+    /// Amazon Cognito's token kind: `access` or `id`.
+    pub(crate) token_use: Option<Str<'a>>,
     /// The token's confirmation (`cnf`, RFC 7800): what it is bound to, if anything.
     pub(crate) cnf: Confirmation,
     /// The claims roles are commonly read from, unparsed.
@@ -82,6 +92,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                         "scp" => r.scp = Some(map.next_value()?),
                         "sub_type" => r.sub_type = Some(map.next_value()?),
                         "tid" => r.tid = Some(map.next_value()?),
+                        "azp" => r.azp = Some(map.next_value()?),
+                        "appid" => r.appid = Some(map.next_value()?),
+                        "cid" => r.cid = Some(map.next_value()?),
+                        "common_name" => r.common_name = Some(map.next_value()?),
+                        "token_use" => r.token_use = Some(map.next_value()?),
                         "cnf" => r.cnf = map.next_value::<Cnf>()?.0,
                         name if KEPT.contains(&name) => {
                             let kept = KEPT.iter().find(|k| **k == name).copied().unwrap_or("");
@@ -154,7 +169,7 @@ impl Registered<'_> {
 
     /// The registered claims as [`AccessClaims`]: the payload was parsed once already, so for
     /// layers with that claims type it is not parsed again. `None` when a claim it requires
-    /// (`iss`, `sub`, `aud`, `exp`) is absent.
+    /// (`iss`, `exp`) is absent.
     pub(crate) fn into_access_claims(self) -> Option<AccessClaims> {
         let owned = |s: Option<Str<'_>>| s.map(|s| s.0.into_owned());
         let list = |l: Option<StrList<'_>>| {
@@ -168,15 +183,17 @@ impl Registered<'_> {
         );
         Some(AccessClaims {
             iss: owned(self.iss)?,
-            sub: owned(self.sub)?,
-            aud: Audience(list(self.aud)?),
+            sub: owned(self.sub).unwrap_or_default(),
+            aud: Audience(list(self.aud).unwrap_or_default()),
             exp: self.exp?.0,
             nbf: self.nbf.map(|n| n.0),
             iat: self.iat.map(|n| n.0),
             jti: owned(self.jti),
             client_id: owned(self.client_id),
             scope: owned(self.scope),
-            scp: list(self.scp),
+            scp: self
+                .scp
+                .map(|l| l.0.into_iter().map(Cow::into_owned).collect()),
             sub_type: owned(self.sub_type),
             roles,
             realm_access,
