@@ -64,6 +64,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> &'static str {
         K::MissingClaim => "missing_claim",
         K::InvalidClaim => "invalid_claim",
         K::NotAnAccessToken => "not_an_access_token",
+        K::WrongTokenLocation => "wrong_token_location",
         K::BoundToken => "bound_token",
         K::NotDpopBound => "not_dpop_bound",
         K::InvalidDpopProof => "invalid_dpop_proof",

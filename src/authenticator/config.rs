@@ -88,6 +88,7 @@ impl Config {
                         .and_then(|paths| RoleClaims::new(paths).ok())
                         .unwrap_or_default(),
                 ),
+                profile: Arc::default(),
             },
             fetch: FetchLimits {
                 connect_timeout: self.fetching.connect_timeout,
@@ -164,6 +165,15 @@ impl Config {
                 "audience",
                 format!(
                     "issuer {}: the layer's issuer needs an audience (Issuer::audience)",
+                    crate::reject::shown(&self.primary.url)
+                ),
+            ));
+        }
+        if self.primary.tenants.is_some() {
+            return Err(ConfigError::new(
+                "issuer",
+                format!(
+                    "{} is a template of tenants: give it to add_issuer, beside the layer's own issuer",
                     crate::reject::shown(&self.primary.url)
                 ),
             ));

@@ -15,6 +15,7 @@ use crate::binding::Bindings;
 use crate::claims::{Claims, Grant};
 use crate::clock::Clock;
 use crate::credential::api_key::{ApiKey, Prefixes};
+use crate::credential::token::Proxy;
 use crate::credential::Credential;
 use crate::credential::GrantId;
 use crate::credential::NO_EXPIRY;
@@ -254,6 +255,34 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         self.verifier.cached(token)
     }
 
+    /// The proxies the issuers' tokens arrive through, and whether any credential (a token of
+    /// another issuer, an opaque token, an API key) arrives in `Authorization`.
+    pub(crate) fn locations(&self) -> (Vec<Proxy>, bool) {
+        let (proxies, authorization) = self.verifier.issuers().locations();
+        let proxies = proxies
+            .into_iter()
+            .map(|(header, cookie)| Proxy { header, cookie })
+            .collect();
+        let others = self.introspector.is_some() || self.api_keys.prefixes().next().is_some();
+        (proxies, authorization || others)
+    }
+
+    /// Whether `token` has the shape of a compact JWS; padded base64url counts where an
+    /// issuer sends it (AWS load balancers), so that such a token never goes to introspection.
+    fn is_jws(&self, token: &str) -> bool {
+        is_compact_jws(token)
+            || (self.verifier.issuers().accepts_padding()
+                && token.split('.').count() == 3
+                && token.split('.').all(|s| {
+                    let body = s.trim_end_matches('=');
+                    !body.is_empty()
+                        && s.len() - body.len() <= 2
+                        && body
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                }))
+    }
+
     /// Where `token` goes.
     pub(crate) fn route(&self, token: &str) -> Route {
         if let Some(index) = self.api_keys.route(token) {
@@ -261,7 +290,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         } else if self
             .introspector
             .as_ref()
-            .is_some_and(|i| !is_compact_jws(token) && i.takes(token))
+            .is_some_and(|i| !self.is_jws(token) && i.takes(token))
         {
             Route::Opaque
         } else {

@@ -136,6 +136,8 @@ struct Rare {
     tenant: Option<Arc<str>>,
     /// What the token is bound to.
     confirmation: Confirmation,
+    /// The header a proxy delivers this issuer's tokens in (none: `Authorization`).
+    delivered_in: Option<http::HeaderName>,
 }
 
 /// What a token is bound to (its `cnf` claim, RFC 7800), as the binding step reads it.
@@ -171,6 +173,7 @@ impl Grant {
                     Box::new(Rare {
                         tenant: Some(tenant),
                         confirmation: Confirmation::None,
+                        delivered_in: None,
                     })
                 }),
                 credential: Credential::Jwt,
@@ -241,6 +244,23 @@ impl Grant {
             inner.rare.get_or_insert_with(Box::default).confirmation = confirmation;
         }
         self
+    }
+
+    /// Notes that the token's issuer delivers its tokens in this proxy header.
+    pub(crate) fn delivered_in(mut self, header: Option<&http::HeaderName>) -> Self {
+        let Some(header) = header else {
+            return self;
+        };
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.rare.get_or_insert_with(Box::default).delivered_in = Some(header.clone());
+        }
+        self
+    }
+
+    /// The proxy header the token's issuer delivers its tokens in; `None` for `Authorization`
+    /// (and a layer's own token sources).
+    pub(crate) fn delivery_header(&self) -> Option<&http::HeaderName> {
+        self.inner.rare.as_ref()?.delivered_in.as_ref()
     }
 
     /// What the token is bound to (`cnf`).

@@ -115,6 +115,30 @@ pub(crate) fn dpop_proof(headers: &HeaderMap, max_size: usize) -> Result<&str, A
 pub(crate) struct Sources {
     pub(crate) header: Option<HeaderName>,
     pub(crate) cookie: Option<Box<str>>,
+    /// The headers (and cookies) proxies deliver the issuers' tokens in (Google IAP, AWS
+    /// load balancers, Cloudflare Access), read after the others.
+    pub(crate) proxies: Vec<Proxy>,
+    /// Every issuer is behind a proxy: `Authorization` belongs to the application.
+    pub(crate) skip_authorization: bool,
+}
+
+/// A header a proxy delivers tokens in, and the cookie it also sets, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Proxy {
+    pub(crate) header: HeaderName,
+    pub(crate) cookie: Option<&'static str>,
+}
+
+/// Where a request's token was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found {
+    Authorization,
+    /// The layer's own token header ([`TokenSources::header`](crate::TokenSources::header)).
+    Header,
+    /// The layer's own token cookie.
+    Cookie,
+    /// The header (or cookie) of the proxy at this index of [`Sources::proxies`].
+    Proxy(usize),
 }
 
 impl Sources {
@@ -151,7 +175,35 @@ impl Sources {
                 Some(name.as_str().into())
             }
         };
-        Ok(Self { header, cookie })
+        Ok(Self {
+            header,
+            cookie,
+            ..Self::default()
+        })
+    }
+
+    /// These sources, with the proxies the layer's issuers are behind; `Authorization` is
+    /// read only when some credential may arrive there.
+    pub(crate) fn with_locations(mut self, proxies: Vec<Proxy>, authorization: bool) -> Self {
+        self.proxies = proxies;
+        self.skip_authorization = !authorization;
+        self
+    }
+
+    /// Where `found` is, for a log line.
+    pub(crate) fn describe(&self, found: Found) -> String {
+        match found {
+            Found::Authorization => "Authorization".to_owned(),
+            Found::Header => self
+                .header
+                .as_ref()
+                .map_or_else(String::new, |h| h.as_str().to_owned()),
+            Found::Cookie => format!("the cookie {}", self.cookie.as_deref().unwrap_or("")),
+            Found::Proxy(i) => self
+                .proxies
+                .get(i)
+                .map_or_else(String::new, |p| p.header.as_str().to_owned()),
+        }
     }
 
     /// The token: the `Authorization` header first (it wins whenever it carries a Bearer
@@ -163,7 +215,7 @@ impl Sources {
         headers: &'r HeaderMap,
         max_size: usize,
     ) -> Result<Option<&'r str>, AuthError> {
-        Ok(self.presented(headers, max_size, false)?.map(|(t, _)| t))
+        Ok(self.presented(headers, max_size, false)?.map(|(t, _, _)| t))
     }
 
     /// [`Sources::token`] with its scheme; with `dpop`, `Authorization: DPoP` counts too.
@@ -173,9 +225,11 @@ impl Sources {
         headers: &'r HeaderMap,
         max_size: usize,
         dpop: bool,
-    ) -> Result<Option<(&'r str, Scheme)>, AuthError> {
-        if let Some(presented) = authorization(headers, max_size, dpop)? {
-            return Ok(Some(presented));
+    ) -> Result<Option<(&'r str, Scheme, Found)>, AuthError> {
+        if !self.skip_authorization {
+            if let Some((token, scheme)) = authorization(headers, max_size, dpop)? {
+                return Ok(Some((token, scheme, Found::Authorization)));
+            }
         }
         if let Some(name) = &self.header {
             let mut values = headers.get_all(name).iter();
@@ -190,12 +244,30 @@ impl Sources {
                     _ => value,
                 };
                 return checked(trim_spaces(value), max_size, Origin::Header)
-                    .map(|t| Some((t, Scheme::Bearer)));
+                    .map(|t| Some((t, Scheme::Bearer, Found::Header)));
             }
         }
         if let Some(name) = &self.cookie {
             if let Some(value) = cookie(headers, name) {
-                return checked(value, max_size, Origin::Cookie).map(|t| Some((t, Scheme::Bearer)));
+                return checked(value, max_size, Origin::Cookie)
+                    .map(|t| Some((t, Scheme::Bearer, Found::Cookie)));
+            }
+        }
+        for (i, proxy) in self.proxies.iter().enumerate() {
+            let mut values = headers.get_all(&proxy.header).iter();
+            let value = match (values.next(), proxy.cookie) {
+                (Some(value), _) => {
+                    if values.next().is_some() {
+                        return Err(invalid("the token header is repeated"));
+                    }
+                    Some(value.as_bytes())
+                }
+                (None, Some(name)) => cookie(headers, name),
+                (None, None) => None,
+            };
+            if let Some(value) = value {
+                return proxied(trim_spaces(value), max_size)
+                    .map(|t| Some((t, Scheme::Bearer, Found::Proxy(i))));
             }
         }
         Ok(None)
@@ -250,6 +322,25 @@ fn checked(token: &[u8], max_size: usize, origin: Origin) -> Result<&str, AuthEr
         return Err(invalid(foreign));
     }
     std::str::from_utf8(token).map_err(|_| invalid(foreign))
+}
+
+/// A token a proxy put in its header: a compact JWS, whose segments may carry base64 padding
+/// (AWS load balancers pad them); whether its issuer may is the verifier's to say.
+fn proxied(token: &[u8], max_size: usize) -> Result<&str, AuthError> {
+    if token.len() > max_size {
+        return Err(AuthErrorKind::TokenTooLarge.into());
+    }
+    if token.is_empty() {
+        return Err(invalid("the token header is empty"));
+    }
+    let allowed = |b: &u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(b);
+    if !token.iter().all(allowed) {
+        return Err(invalid(
+            "the token header has characters a token cannot have",
+        ));
+    }
+    std::str::from_utf8(token)
+        .map_err(|_| invalid("the token header has characters a token cannot have"))
 }
 
 fn invalid(detail: &'static str) -> AuthError {
@@ -341,6 +432,7 @@ mod tests {
         let sources = Sources {
             header: Some(HeaderName::from_static("x-access-token")),
             cookie: Some("at".into()),
+            ..Sources::default()
         };
         let mut h = HeaderMap::new();
         assert_eq!(sources.token(&h, 100).unwrap(), None);

@@ -11,7 +11,11 @@ use crate::jwt::Rules;
 use crate::keys::CachePolicy;
 use crate::outbound::FetchLimits;
 
+pub(crate) mod profile;
+mod providers;
 mod registry;
+
+use profile::Profile;
 
 pub(crate) use registry::{Registry, Trusted};
 
@@ -70,6 +74,34 @@ pub struct Issuer {
     pub(crate) jwks: Option<String>,
     pub(crate) pem_keys: Vec<PemKey>,
     pub(crate) introspection: Option<Introspection>,
+    /// What sets this provider's tokens apart (the presets' rules).
+    pub(crate) profile: Profile,
+    /// How this issuer's discovery and key requests authenticate the server and themselves.
+    pub(crate) fetch_auth: FetchAuth,
+}
+
+/// Extra trust and credentials for one issuer's discovery and key requests (a Kubernetes API
+/// server: a private CA, the pod's service-account token).
+#[derive(Clone, Default)]
+pub(crate) struct FetchAuth {
+    /// CA certificates (PEM) trusted besides the platform's.
+    pub(crate) ca_pem: Option<String>,
+    /// A CA file trusted when it exists (the in-cluster one).
+    pub(crate) ca_file_if_present: Option<std::path::PathBuf>,
+    /// A file whose content is sent as a bearer token, read again for every request.
+    pub(crate) token_file: Option<std::path::PathBuf>,
+}
+
+impl FetchAuth {
+    pub(crate) fn is_set(&self) -> bool {
+        self.ca_pem.is_some() || self.ca_file_if_present.is_some() || self.token_file.is_some()
+    }
+
+    /// The CA certificates to trust: the one given, and the in-cluster file when it exists.
+    pub(crate) fn ca_pems(&self) -> Vec<String> {
+        let file = (self.ca_file_if_present.as_ref()).and_then(|p| std::fs::read_to_string(p).ok());
+        self.ca_pem.iter().cloned().chain(file).collect()
+    }
 }
 
 impl Issuer {
@@ -85,6 +117,8 @@ impl Issuer {
             jwks: None,
             pem_keys: Vec::new(),
             introspection: None,
+            profile: Profile::default(),
+            fetch_auth: FetchAuth::default(),
         }
     }
 
@@ -233,6 +267,32 @@ impl Issuer {
         self
     }
 
+    /// Trusts this CA certificate (PEM) for this issuer's discovery and key requests, besides
+    /// the platform's roots: an identity provider on a private network (a Kubernetes API
+    /// server). Ignored when [`KeyFetching::http_client`](crate::KeyFetching::http_client)
+    /// supplies the client. Defaults to none.
+    pub fn key_fetch_ca(mut self, pem: impl Into<String>) -> Self {
+        self.fetch_auth.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Sends the content of this file as a bearer token with this issuer's discovery and key
+    /// requests, reading it again for every request (a Kubernetes service-account token is
+    /// rotated in place). A missing file sends no token. Defaults to none.
+    pub fn key_fetch_token_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.fetch_auth.token_file = Some(path.into());
+        self
+    }
+
+    /// Fetches each key alone, as a PEM document, from this URL with `{kid}` replaced by the
+    /// token's `kid` (as AWS load balancers publish theirs); keys are cached and refetched like
+    /// a JWK set's, an unknown `kid` costing a bounded number of fetches. Defaults to none
+    /// (a JWK set).
+    pub fn key_url_per_kid(mut self, template: impl Into<String>) -> Self {
+        self.profile.key_url_per_kid = Some(template.into());
+        self
+    }
+
     /// The issuer URL, or the template.
     pub fn url(&self) -> &str {
         &self.url
@@ -269,7 +329,8 @@ impl fmt::Debug for Issuer {
             .field("jwks", &self.jwks.as_ref().map(|_| "(configured)"))
             .field("pem_keys", &self.pem_keys.len())
             .field("introspection", &self.introspection)
-            .finish()
+            .field("provider", &self.profile.provider)
+            .finish_non_exhaustive()
     }
 }
 

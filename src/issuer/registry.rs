@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::profile::Location;
 use super::{Issuer, PemKey, ResolverFn, Setup};
 use crate::algorithm::AlgorithmSet;
 use crate::jwt::Rules;
@@ -14,7 +15,7 @@ use crate::keys::jwk::{self, Key};
 use crate::keys::persist::CacheFile;
 use crate::keys::refresh::ms;
 use crate::keys::{pem, Env, KeySet, KeySource, Origin};
-use crate::outbound::{parse_url, Fetcher};
+use crate::outbound::{parse_url, FetchLimits, Fetcher};
 use crate::policy::roles::RoleClaims;
 use crate::reject::{shown, ConfigError};
 
@@ -58,12 +59,17 @@ struct Template {
 struct Shared {
     env: Env,
     base: Rules,
+    /// What a fetcher of an issuer's own (its own CA or token) is built from.
+    fetch: FetchLimits,
+    http_client: Option<reqwest::Client>,
 }
 
 /// Every trusted issuer of one configuration.
 pub(crate) struct Registry {
     primary: Arc<Trusted>,
     exact: HashMap<Box<str>, Arc<Trusted>>,
+    /// Issuers chosen by the JWS header's `signer` (AWS load balancers), not by `iss`.
+    by_signer: HashMap<Box<str>, Arc<Trusted>>,
     templates: Vec<Template>,
     resolver: Option<(Arc<ResolverFn>, Resolved)>,
     shared: Shared,
@@ -83,6 +89,8 @@ impl Registry {
                 policy: setup.cache.clone(),
             },
             base: setup.base,
+            fetch: setup.fetch.clone(),
+            http_client: setup.http_client.cloned(),
         };
         let primary = setup.primary;
         let file = setup.cache_file.map(|path| CacheFile {
@@ -95,22 +103,14 @@ impl Registry {
         });
         let primary =
             Arc::new(shared.trusted(primary, &primary.url, None, file, Declared::Primary)?);
-        let mut exact: HashMap<Box<str>, Arc<Trusted>> = HashMap::new();
-        exact.insert(setup.primary.url.as_str().into(), Arc::clone(&primary));
+        let mut index = Index::default();
+        index.add(setup.primary, Arc::clone(&primary))?;
         let mut templates = Vec::new();
         for spec in setup.added {
             match &spec.tenants {
                 None => {
                     let trusted = shared.trusted(spec, &spec.url, None, None, Declared::Added)?;
-                    if exact
-                        .insert(spec.url.as_str().into(), Arc::new(trusted))
-                        .is_some()
-                    {
-                        return Err(ConfigError::new(
-                            "add_issuer",
-                            format!("{} is configured twice", shown(&spec.url)),
-                        ));
-                    }
+                    index.add(spec, Arc::new(trusted))?;
                 }
                 Some(_) if spec.introspection.is_some() => {
                     return Err(ConfigError::new(
@@ -129,7 +129,8 @@ impl Registry {
             .map(|f| (Arc::clone(f), quick_cache::sync::Cache::new(RESOLVED_CACHE)));
         Ok(Self {
             primary,
-            exact,
+            exact: index.exact,
+            by_signer: index.by_signer,
             templates,
             resolver,
             shared,
@@ -138,7 +139,37 @@ impl Registry {
 
     /// Whether the primary issuer is the only one.
     pub(crate) fn is_single(&self) -> bool {
-        self.exact.len() == 1 && self.templates.is_empty() && self.resolver.is_none()
+        self.exact.len() + self.by_signer.len() == 1
+            && self.templates.is_empty()
+            && self.resolver.is_none()
+    }
+
+    /// The issuer a JWS header's `signer` names (an AWS load balancer), if one is trusted.
+    pub(crate) fn select_by_signer(&self, signer: &str) -> Option<Arc<Trusted>> {
+        self.by_signer.get(signer).cloned()
+    }
+
+    /// Whether any issuer accepts padded base64url (AWS load balancers do).
+    pub(crate) fn accepts_padding(&self) -> bool {
+        !self.by_signer.is_empty()
+    }
+
+    /// The proxy headers (and cookies) the static issuers' tokens arrive in, each once, and
+    /// whether any issuer's tokens arrive in `Authorization`.
+    pub(crate) fn locations(&self) -> (Vec<(http::HeaderName, Option<&'static str>)>, bool) {
+        let mut proxies: Vec<(http::HeaderName, Option<&'static str>)> = Vec::new();
+        let mut authorization = !self.templates.is_empty() || self.resolver.is_some();
+        for trusted in self.exact.values().chain(self.by_signer.values()) {
+            match &trusted.rules.profile.location {
+                Location::Authorization => authorization = true,
+                Location::Proxy { header, cookie } => {
+                    if !proxies.iter().any(|(h, _)| h == header) {
+                        proxies.push((header.clone(), *cookie));
+                    }
+                }
+            }
+        }
+        (proxies, authorization)
     }
 
     /// The issuer given to `JwtAuth::new`.
@@ -212,12 +243,12 @@ impl Registry {
     /// allowed tenant of each template).
     pub(crate) fn all_static(&self) -> Vec<Arc<Trusted>> {
         let mut all = vec![Arc::clone(&self.primary)];
-        all.extend(
-            self.exact
-                .values()
-                .filter(|t| !Arc::ptr_eq(t, &self.primary))
-                .cloned(),
-        );
+        for trusted in self.exact.values().chain(self.by_signer.values()) {
+            // An issuer under two `iss` values (Entra v1 and v2) has one key source.
+            if !all.iter().any(|t| Arc::ptr_eq(&t.keys, &trusted.keys)) {
+                all.push(Arc::clone(trusted));
+            }
+        }
         for t in &self.templates {
             for tenant in t.tenants.keys() {
                 let iss = format!("{}{tenant}{}", t.prefix, t.suffix);
@@ -230,6 +261,11 @@ impl Registry {
     /// Names of trusted issuers, for the log event of an untrusted one.
     pub(crate) fn describe(&self) -> String {
         let mut names: Vec<String> = self.exact.keys().take(4).map(|k| shown(k)).collect();
+        names.extend(
+            self.by_signer
+                .keys()
+                .map(|signer| format!("signer {}", shown(signer))),
+        );
         if self.exact.len() > 4 {
             names.push(format!("and {} more", self.exact.len() - 4));
         }
@@ -240,6 +276,57 @@ impl Registry {
             names.push("the resolver".to_owned());
         }
         names.join(", ")
+    }
+}
+
+/// The static issuers by what selects them: `iss` (and its aliases), or `signer`.
+#[derive(Default)]
+struct Index {
+    exact: HashMap<Box<str>, Arc<Trusted>>,
+    by_signer: HashMap<Box<str>, Arc<Trusted>>,
+}
+
+impl Index {
+    fn add(&mut self, spec: &Issuer, trusted: Arc<Trusted>) -> Result<(), ConfigError> {
+        let twice = |what: &str| {
+            ConfigError::new("add_issuer", format!("{} is configured twice", shown(what)))
+        };
+        if let Some(signer) = &spec.profile.signer {
+            if self
+                .by_signer
+                .insert(signer.as_str().into(), trusted)
+                .is_some()
+            {
+                return Err(twice(signer));
+            }
+            return Ok(());
+        }
+        for alias in &spec.profile.also_iss {
+            // The same keys and rules under another `iss` (Entra's v1.0 issuer).
+            let under_alias = Trusted {
+                rules: Rules {
+                    issuer: Arc::from(alias.as_str()),
+                    ..trusted.rules.clone()
+                },
+                keys: Arc::clone(&trusted.keys),
+                tenant: trusted.tenant.clone(),
+            };
+            if self
+                .exact
+                .insert(alias.as_str().into(), Arc::new(under_alias))
+                .is_some()
+            {
+                return Err(twice(alias));
+            }
+        }
+        if self
+            .exact
+            .insert(spec.url.as_str().into(), trusted)
+            .is_some()
+        {
+            return Err(twice(&spec.url));
+        }
+        Ok(())
     }
 }
 
@@ -275,7 +362,12 @@ impl Shared {
         declared: Declared,
     ) -> Result<Trusted, ConfigError> {
         let named = |field: &'static str, why: String| declared.error(field, issuer, why);
-        let issuer_url = parse_url(issuer).map_err(|e| named("issuer", e))?;
+        let profile = &spec.profile;
+        // An issuer chosen by its `signer` is named by an ARN, not a URL.
+        let issuer_url = match profile.signer {
+            Some(_) => None,
+            None => Some(parse_url(issuer).map_err(|e| named("issuer", e))?),
+        };
         let audiences: Arc<[Box<str>]> = match &spec.audiences {
             Some(own) => own.iter().map(|a| Box::from(a.as_str())).collect(),
             None => Arc::clone(&self.base.audiences),
@@ -308,28 +400,55 @@ impl Shared {
         } else if let Some(uri) = &spec.jwks_uri {
             let url = parse_url(uri).map_err(|e| named("jwks_uri", e))?;
             (Origin::JwksUri(url), None)
-        } else {
+        } else if let Some(template) = &profile.key_url_per_kid {
+            let sample = template.replace("{kid}", "kid");
+            if !template.contains("{kid}") {
+                return Err(named(
+                    "key_url_per_kid",
+                    format!("{} has no {{kid}}", shown(template)),
+                ));
+            }
+            parse_url(&sample).map_err(|e| named("key_url_per_kid", e))?;
+            (Origin::PerKid(template.clone()), Some(KeySet::empty()))
+        } else if let Some(issuer_url) = issuer_url {
             let origin = Origin::Discovery {
                 issuer: issuer.to_owned(),
                 issuer_url,
             };
             (origin, None)
+        } else {
+            return Err(named(
+                "jwks_uri",
+                "this issuer has no URL to discover its keys from: give jwks_uri, jwks, pem_key \
+                 or key_url_per_kid"
+                    .into(),
+            ));
+        };
+        let env = if spec.fetch_auth.is_set() {
+            Env {
+                fetcher: Arc::new(
+                    Fetcher::with_auth(
+                        self.fetch.clone(),
+                        self.http_client.clone(),
+                        &spec.fetch_auth.ca_pems(),
+                        spec.fetch_auth.token_file.clone(),
+                    )
+                    .map_err(|e| named("key_fetch_ca", e))?,
+                ),
+                ..self.env.clone()
+            }
+        } else {
+            self.env.clone()
         };
         let issuer: Arc<str> = Arc::from(issuer);
-        let keys = KeySource::new(
-            origin,
-            Arc::clone(&issuer),
-            self.env.clone(),
-            algorithms,
-            fixed,
-            file,
-        );
+        let keys = KeySource::new(origin, Arc::clone(&issuer), env, algorithms, fixed, file);
         Ok(Trusted {
             rules: Rules {
                 issuer,
                 audiences,
                 algorithms,
                 roles,
+                profile: Arc::new(profile.clone()),
                 ..self.base.clone()
             },
             keys: Arc::new(keys),

@@ -19,6 +19,9 @@ use crate::reject::{AuthError, AuthErrorKind};
 pub(crate) struct Header<'a> {
     pub(crate) alg: Algorithm,
     pub(crate) kid: Option<Cow<'a, str>>,
+    /// An AWS load balancer's ARN (`signer`, its own header parameter): what chooses the
+    /// issuer of such a token.
+    pub(crate) signer: Option<Cow<'a, str>>,
 }
 
 /// The members read from a header; every other member is skipped, but a name may appear only
@@ -29,6 +32,7 @@ struct RawHeader<'a> {
     kid: Option<Str<'a>>,
     typ: Option<Str<'a>>,
     cty: Option<Str<'a>>,
+    signer: Option<Str<'a>>,
     crit: bool,
     b64: bool,
     enc: bool,
@@ -52,6 +56,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawHeader<'a> {
                         "kid" => h.kid = Some(map.next_value()?),
                         "typ" => h.typ = Some(map.next_value()?),
                         "cty" => h.cty = Some(map.next_value()?),
+                        "signer" => h.signer = Some(map.next_value()?),
                         other => {
                             map.next_value::<IgnoredAny>()?;
                             match other {
@@ -122,6 +127,7 @@ pub(crate) fn parse<'a>(json: &'a [u8], typ_policy: TypPolicy) -> Result<Header<
     Ok(Header {
         alg,
         kid: raw.kid.map(|k| k.0),
+        signer: raw.signer.map(|s| s.0),
     })
 }
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::algorithm::AlgorithmSet;
+use crate::issuer::profile::{ClientClaim, Profile};
 use crate::jwt::registered::Registered;
 use crate::policy::roles::RoleClaims;
 use crate::reject::{shown, AuthError, AuthErrorKind};
@@ -21,6 +22,8 @@ pub(crate) struct Rules {
     pub(crate) algorithms: AlgorithmSet,
     /// Where roles are read from.
     pub(crate) roles: Arc<RoleClaims>,
+    /// The provider's rules beyond the RFC's (claim names, `aud` and `sub` optional, …).
+    pub(crate) profile: Arc<Profile>,
 }
 
 impl Rules {
@@ -34,7 +37,16 @@ impl Rules {
         if let Some(claim) = reg.foreign {
             return Err(not_an_access_token(claim));
         }
-        self.check_audience(reg)?;
+        let profile = &*self.profile;
+        if let Some(wanted) = profile.token_use {
+            self.check_token_use(reg, wanted)?;
+        }
+        if profile.audience_checked {
+            self.check_audience(reg)?;
+        }
+        if let Some(client) = &profile.client {
+            self.check_client(reg, client)?;
+        }
         let exp = reg
             .exp
             .ok_or_else(|| missing("the token has no `exp` claim"))?
@@ -69,6 +81,10 @@ impl Rules {
         }
         self.check_lifetime(exp, reg.iat.map(|iat| iat.0), now)?;
         let sub = match &reg.sub {
+            // The provider issues client tokens without a subject: the grant names the client
+            // alone (an empty subject), never another claim as a user's.
+            None if profile.sub_optional => "",
+            Some(s) if s.0.is_empty() && profile.sub_optional => "",
             None => return Err(missing("the token has no `sub` claim")),
             Some(s) if s.0.is_empty() => {
                 return Err(AuthError::new(AuthErrorKind::InvalidClaim)
@@ -110,6 +126,55 @@ impl Rules {
                 .with_context(format!("{what} {lifetime} s, at most {limit} s")));
         }
         Ok(())
+    }
+
+    /// The client the token was issued to, from the provider's client claim.
+    pub(crate) fn client<'r>(&self, reg: &'r Registered<'_>) -> Option<&'r str> {
+        self.profile.client_claims.iter().find_map(|claim| {
+            let found = match claim {
+                ClientClaim::ClientId => &reg.client_id,
+                ClientClaim::Azp => &reg.azp,
+                ClientClaim::Appid => &reg.appid,
+                ClientClaim::Cid => &reg.cid,
+                ClientClaim::CommonName => &reg.common_name,
+            };
+            found.as_ref().map(|s| &*s.0).filter(|s| !s.is_empty())
+        })
+    }
+
+    /// Cognito: `token_use` names the kind of token; only access tokens pass.
+    fn check_token_use(&self, reg: &Registered<'_>, wanted: &str) -> Result<(), AuthError> {
+        match &reg.token_use {
+            Some(t) if *t.0 == *wanted => Ok(()),
+            found => {
+                let found = found.as_ref().map_or_else(
+                    || "no `token_use` claim".to_owned(),
+                    |t| format!("token_use is {}", shown(&t.0)),
+                );
+                Err(
+                    AuthError::new(AuthErrorKind::NotAnAccessToken).with_context(format!(
+                        "{} ({}): {found}, not {wanted:?}",
+                        self.profile.provider,
+                        shown(&self.issuer)
+                    )),
+                )
+            }
+        }
+    }
+
+    /// Cognito: tokens without `aud` must name the configured client instead.
+    fn check_client(&self, reg: &Registered<'_>, client: &str) -> Result<(), AuthError> {
+        match self.client(reg) {
+            Some(found) if found == client => Ok(()),
+            found => Err(
+                AuthError::new(AuthErrorKind::InvalidAudience).with_context(format!(
+                    "{}: the token was issued to client {}, expected {}",
+                    self.profile.provider,
+                    found.map_or_else(|| "(none)".to_owned(), shown),
+                    shown(client)
+                )),
+            ),
+        }
     }
 
     fn check_audience(&self, reg: &Registered<'_>) -> Result<(), AuthError> {

@@ -196,6 +196,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
         let (header_b64, payload_b64, signature, signing_input) = split(token)?;
+        // Padded base64url, only where an issuer sends it (AWS load balancers): the padding
+        // goes before decoding, and a padded token of any other issuer is refused below.
+        let padded = self.issuers.accepts_padding() && token.as_bytes().contains(&b'=');
+        let (header_b64, payload_b64, signature) = if padded {
+            (unpad(header_b64), unpad(payload_b64), unpad(signature))
+        } else {
+            (header_b64, payload_b64, signature)
+        };
         let Buffers {
             header,
             payload,
@@ -223,7 +231,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
                 .with_detail("the token claims are not valid JSON")
         })?;
         let registered: Registered<'b> = serde_json::from_str(text).map_err(claims_error)?;
-        let issuer = self.trusted_issuer(&registered)?;
+        let issuer = self.trusted_issuer(&header, &registered)?;
+        if padded && issuer.rules.profile.signer.is_none() {
+            return Err(not_base64());
+        }
         header::check_allowed(header.alg, issuer.rules.algorithms)?;
         Ok(Unverified {
             issuer,
@@ -237,7 +248,27 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
 
     /// The trusted issuer the unverified `iss` names; for a template issuer, a `tid` claim must
     /// name the same tenant.
-    fn trusted_issuer(&self, reg: &Registered<'_>) -> Result<Arc<Trusted>, AuthError> {
+    fn trusted_issuer(
+        &self,
+        header: &Header<'_>,
+        reg: &Registered<'_>,
+    ) -> Result<Arc<Trusted>, AuthError> {
+        // An AWS load balancer's token is chosen by its `signer`; its `iss` names the identity
+        // provider behind the load balancer.
+        if let Some(signer) = header.signer.as_deref() {
+            if let Some(trusted) = self.issuers.select_by_signer(signer) {
+                return Ok(trusted);
+            }
+            if self.issuers.accepts_padding() {
+                return Err(
+                    AuthError::new(AuthErrorKind::InvalidIssuer).with_context(format!(
+                        "signer is {}, expected one of {}",
+                        shown(signer),
+                        self.issuers.describe()
+                    )),
+                );
+            }
+        }
         let untrusted = |found: String| {
             let expected = if self.issuers.is_single() {
                 format!(
@@ -300,7 +331,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             (
                 sub,
                 reg.sub_type.as_ref().map(|s| &*s.0),
-                reg.client_id.as_ref().map(|c| &*c.0),
+                issuer.rules.client(&reg),
             ),
             &reg.scopes(),
             (exp, reg.nbf.map(|n| n.0)),
@@ -308,7 +339,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         )
         .with_credential(Credential::Jwt)
         .with_roles(roles_of(&issuer.rules, &reg, payload))
-        .with_confirmation(std::mem::take(&mut reg.cnf));
+        .with_confirmation(std::mem::take(&mut reg.cnf))
+        .delivered_in(issuer.rules.profile.proxy_header());
         let claims: C = match self.direct.and_then(|direct| direct(reg)) {
             Some(claims) => claims,
             None => serde_json::from_slice(payload).map_err(|e| {
@@ -357,6 +389,14 @@ fn claims_error(e: serde_json::Error) -> AuthError {
 }
 
 /// `header.payload.signature` → the three segments and the signing input.
+/// A segment without its base64 padding (at most two `=`).
+fn unpad(segment: &str) -> &str {
+    segment
+        .strip_suffix("==")
+        .or_else(|| segment.strip_suffix('='))
+        .unwrap_or(segment)
+}
+
 fn split(token: &str) -> Result<(&str, &str, &str, &str), AuthError> {
     // `.` is ASCII, so each index is a character boundary.
     let mut dots = memchr::memchr_iter(b'.', token.as_bytes());

@@ -100,6 +100,11 @@ impl KeySet {
         }
     }
 
+    /// A set without keys that never expires: where keys are fetched one `kid` at a time.
+    pub(crate) fn empty() -> Self {
+        Self::fixed(Vec::new())
+    }
+
     /// A set that never expires (keys given in configuration).
     pub(crate) fn fixed(keys: Vec<Key>) -> Self {
         Self {

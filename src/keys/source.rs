@@ -36,6 +36,10 @@ pub(crate) enum Origin {
     JwksUri(Url),
     /// Keys given in configuration; never refreshed.
     Fixed,
+    /// Each key alone, as PEM, at this URL template with `{kid}` replaced (AWS load
+    /// balancers): fetched when a token names a `kid` the set lacks, kept for good (a `kid`
+    /// names one key forever).
+    PerKid(String),
 }
 
 /// Timings of the cache. Every default is documented on the builder method that sets it.
@@ -145,6 +149,10 @@ struct State {
     latency_ms: Option<u64>,
     allowance: Allowance,
     absent: Absent,
+    /// [`Origin::PerKid`]: the `kid`s tokens asked for that the set lacks (a few at most),
+    /// and the PEM documents fetched so far.
+    wanted: Vec<Box<str>>,
+    fetched_pems: Vec<(Box<str>, String)>,
 }
 
 /// One refresh: its attempts, and the channel its waiters listen on.
@@ -290,6 +298,12 @@ impl KeySource {
             Why::UnknownKid(_) => self.policy.unknown_kid_wait,
             _ => self.policy.wait_budget,
         };
+        if let (Origin::PerKid(_), Why::UnknownKid(Some(kid))) = (&self.origin, &why) {
+            let mut state = self.lock();
+            if !state.wanted.iter().any(|w| w == kid) && state.wanted.len() < MAX_WANTED {
+                state.wanted.push(kid.clone());
+            }
+        }
         let Start::Waiting(rx) = self.start(&why) else {
             return self.fallback(now, self.not_now(&why));
         };
@@ -347,6 +361,9 @@ impl KeySource {
         }
     }
 }
+
+/// The most `kid`s one per-kid refresh looks for.
+pub(super) const MAX_WANTED: usize = 4;
 
 fn abandoned() -> KeySourceError {
     KeySourceError::new(KeySourceErrorKind::Other, "the key refresh was abandoned")

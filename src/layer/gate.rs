@@ -9,11 +9,11 @@ use http::HeaderMap;
 use crate::authenticator::Authenticator;
 use crate::binding::ClientCertificate;
 use crate::claims::Claims;
-use crate::credential::token::{Scheme, Sources};
+use crate::credential::token::{Found, Scheme, Sources};
 use crate::metrics;
 use crate::policy::rules::{check_rules, RuleFn};
 use crate::policy::Policy;
-use crate::reject::{log_refusal, AuthError, Reply, Responder};
+use crate::reject::{log_refusal, AuthError, AuthErrorKind, Reply, Responder};
 
 /// One layer: the shared authenticator, and what the layer adds to it: its policy, whether
 /// anonymous requests pass, and how it answers.
@@ -45,7 +45,7 @@ impl<C> Gate<C> {
     pub(crate) fn credential<'r>(
         &self,
         headers: &'r HeaderMap,
-    ) -> Result<Option<(&'r str, Scheme)>, AuthError> {
+    ) -> Result<Option<(&'r str, Scheme, Found)>, AuthError> {
         let dpop = self.auth.bindings().dpop_enabled();
         self.sources
             .presented(headers, self.auth.max_token_size(), dpop)
@@ -71,13 +71,39 @@ impl<C> Gate<C> {
         &self,
         verified: Result<Claims<C>, AuthError>,
         certificate: Option<ClientCertificate>,
+        found: Found,
     ) -> Result<Claims<C>, AuthError> {
         let claims = verified?;
+        self.check_location(&claims, found)?;
         self.auth
             .bindings()
             .check_bearer(claims.grant(), certificate)
             .map_err(|e| claims.grant().tie(e))?;
         self.admit_policy(claims)
+    }
+
+    /// A token was found where its issuer delivers tokens: a proxy-asserted token only in
+    /// its proxy's header, any other only in `Authorization` or the layer's own sources.
+    pub(crate) fn check_location(&self, claims: &Claims<C>, found: Found) -> Result<(), AuthError> {
+        let expected = claims.grant().delivery_header();
+        let fits = match (found, expected) {
+            (Found::Proxy(i), Some(header)) => self
+                .sources
+                .proxies
+                .get(i)
+                .is_some_and(|p| p.header == *header),
+            (Found::Proxy(_), None) | (_, Some(_)) => false,
+            (_, None) => true,
+        };
+        if fits {
+            return Ok(());
+        }
+        let err = AuthError::new(AuthErrorKind::WrongTokenLocation).with_context(format!(
+            "token found in {}, this issuer reads {}",
+            self.sources.describe(found),
+            expected.map_or("Authorization", |h| h.as_str())
+        ));
+        Err(claims.grant().tie(err))
     }
 
     /// The policy and rules, for a credential whose binding holds.

@@ -188,11 +188,12 @@ where
                 ),
                 self.layer.policy.scope_attr().cloned(),
             );
+            let (proxies, authorization) = auth.locations();
             Arc::new(Gate {
+                sources: (self.layer.sources.clone()).with_locations(proxies, authorization),
                 auth,
                 policy: self.layer.policy.clone(),
                 rules: self.rules.to_vec(),
-                sources: self.layer.sources.clone(),
                 optional: self.layer.optional,
                 responder,
             })

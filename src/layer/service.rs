@@ -13,8 +13,8 @@ use super::gate::Gate;
 use crate::authenticator::Step;
 use crate::binding::ProofRequest;
 use crate::claims::Claims;
-use crate::credential::token::Scheme;
 use crate::credential::token::{dpop_proof, repeated_bearer};
+use crate::credential::token::{Found, Scheme};
 use crate::layer::body::ResponseBody;
 use crate::layer::future::{NextNonce, ResponseFuture, Verdict};
 use crate::reject::Reply;
@@ -79,10 +79,10 @@ where
             ResponseFuture::rejected(gate.refuse(e, Reply::to(req.headers(), Scheme::Bearer)))
         };
         // A token verified before: one cache look-up on the header's bytes, no other parsing.
-        let repeated = repeated_bearer(req.headers());
+        let repeated = repeated_bearer(req.headers()).filter(|_| !gate.sources.skip_authorization);
         if let Some(claims) = repeated.and_then(|token| gate.auth.cached_bearer(token)) {
             let certificate = gate.certificate(req.extensions());
-            return match gate.admit(Ok(claims), certificate) {
+            return match gate.admit(Ok(claims), certificate, Found::Authorization) {
                 Ok(claims) => {
                     admit(req.extensions_mut(), gate, claims);
                     ResponseFuture::inner(self.inner.call(req))
@@ -91,7 +91,7 @@ where
             };
         }
         let probed = repeated.is_some();
-        let (token, scheme) = match gate.credential(req.headers()) {
+        let (token, scheme, found) = match gate.credential(req.headers()) {
             Ok(Some(presented)) => presented,
             Ok(None) if gate.optional => {
                 // Anonymous: no claims, but per-route layers still know how to answer.
@@ -107,7 +107,7 @@ where
         let certificate = gate.certificate(req.extensions());
         let wait = match gate.auth.try_authenticate(token, probed) {
             Step::Done(verified) => {
-                return match gate.admit(verified, certificate) {
+                return match gate.admit(verified, certificate, found) {
                     Ok(claims) => {
                         admit(req.extensions_mut(), gate, claims);
                         ResponseFuture::inner(self.inner.call(req))
@@ -125,6 +125,7 @@ where
             match gate.admit(
                 gate.auth.authenticate_after(&token, wait).await,
                 certificate,
+                found,
             ) {
                 Ok(claims) => {
                     let mut extensions = Extensions::new();
@@ -182,6 +183,7 @@ where
         let verdict: Verdict = Box::pin(async move {
             let checked = async {
                 let claims = gate.auth.authenticate(&token).await?;
+                gate.check_location(&claims, Found::Authorization)?;
                 let bindings = gate.auth.bindings();
                 let nonce = bindings
                     .check_dpop(claims.grant(), &token, &request)

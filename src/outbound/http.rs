@@ -45,6 +45,10 @@ pub(crate) struct Fetcher {
     /// Whether idle connections are kept: not for key fetches minutes apart, but for an
     /// introspection endpoint called on every cache miss.
     keep_alive: bool,
+    /// CA certificates trusted besides the platform's (a private identity provider).
+    roots: Vec<reqwest::Certificate>,
+    /// A file whose content goes with every GET as a bearer token, read each time.
+    bearer_file: Option<std::path::PathBuf>,
 }
 
 /// A POST body and its client authentication.
@@ -83,7 +87,36 @@ impl Fetcher {
             supplied,
             built: OnceLock::new(),
             keep_alive: false,
+            roots: Vec::new(),
+            bearer_file: None,
         }
+    }
+
+    /// A fetcher of one issuer's own: trusting these CA certificates (PEM) besides the
+    /// platform's, and sending the content of `bearer_file` (when it exists) as a bearer token.
+    ///
+    /// # Errors
+    /// A CA document that holds no certificate.
+    pub(crate) fn with_auth(
+        limits: FetchLimits,
+        supplied: Option<Client>,
+        ca_pems: &[String],
+        bearer_file: Option<std::path::PathBuf>,
+    ) -> Result<Self, String> {
+        let mut roots = Vec::new();
+        for pem in ca_pems {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| format!("not a PEM certificate: {e}"))?;
+            if certs.is_empty() {
+                return Err("the PEM document holds no certificate".into());
+            }
+            roots.extend(certs);
+        }
+        Ok(Self {
+            roots,
+            bearer_file,
+            ..Self::new(limits, supplied)
+        })
     }
 
     /// A fetcher that keeps idle connections open, for frequent calls to one endpoint.
@@ -107,7 +140,11 @@ impl Fetcher {
             .get_or_init(|| {
                 // Key fetches are minutes apart: an idle connection would only go stale.
                 let idle = if self.keep_alive { usize::MAX } else { 0 };
-                Client::builder()
+                let mut builder = Client::builder();
+                for root in &self.roots {
+                    builder = builder.add_root_certificate(root.clone());
+                }
+                builder
                     .connect_timeout(self.limits.connect_timeout)
                     .timeout(self.limits.total_timeout)
                     .pool_max_idle_per_host(idle)
@@ -135,8 +172,24 @@ impl Fetcher {
     /// GETs `url`, refusing non-2xx answers and bodies over the size cap.
     pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, KeySourceError> {
         let client = self.client()?;
-        self.within_timeout(url, self.read(url, client.get(url.clone())))
-            .await
+        let mut request = client.get(url.clone());
+        if let Some(token) = self.bearer_token() {
+            request = request.bearer_auth(token);
+        }
+        self.within_timeout(url, self.read(url, request)).await
+    }
+
+    /// The bearer token of `bearer_file`, read afresh (a rotated service-account token), if
+    /// the file exists.
+    fn bearer_token(&self) -> Option<String> {
+        let path = self.bearer_file.as_ref()?;
+        match std::fs::read_to_string(path) {
+            Ok(token) => Some(token.trim().to_owned()).filter(|t| !t.is_empty()),
+            Err(e) => {
+                tracing::debug!(path = %path.display(), error = %e, "no token file for key requests");
+                None
+            }
+        }
     }
 
     /// POSTs an `application/x-www-form-urlencoded` body to `url`, with the same limits.

@@ -62,6 +62,12 @@ pub enum AuthErrorKind {
     /// naming another kind of JWT, such as `logout+jwt`, `secevent+jwt` or `dpop+jwt`, is
     /// [`UnsupportedHeader`](AuthErrorKind::UnsupportedHeader).)
     NotAnAccessToken,
+    /// The token's issuer delivers its tokens in a proxy's header (Google IAP's
+    /// `x-goog-iap-jwt-assertion`, an AWS load balancer's `x-amzn-oidc-data`, Cloudflare
+    /// Access's `Cf-Access-Jwt-Assertion`), and it was found elsewhere — or the other way
+    /// round: 401 `invalid_token`. A proxy-asserted token replayed in `Authorization` never
+    /// passes.
+    WrongTokenLocation,
     /// A claim has the wrong JSON type or an impossible value, or the claims do not fit the
     /// application's claims type.
     InvalidClaim,
@@ -149,6 +155,7 @@ impl AuthErrorKind {
             K::MissingClaim => "the token lacks a required claim",
             K::InvalidClaim => "the token has an invalid claim",
             K::NotAnAccessToken => "the token is not an access token",
+            K::WrongTokenLocation => "the token was not sent where its issuer delivers it",
             K::BoundToken => "the token is bound to a key and needs its proof of possession",
             K::NotDpopBound => "the token is not bound to a DPoP key",
             K::InvalidDpopProof => "the DPoP proof is invalid",
@@ -198,6 +205,7 @@ mod tests {
             K::MissingClaim,
             K::InvalidClaim,
             K::NotAnAccessToken,
+            K::WrongTokenLocation,
             K::BoundToken,
             K::TooManyProofs,
             K::NotSenderConstrained,

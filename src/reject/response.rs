@@ -61,6 +61,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
         | K::MissingClaim
         | K::InvalidClaim
         | K::NotAnAccessToken
+        | K::WrongTokenLocation
         | K::BoundToken
         | K::NotDpopBound
         | K::NotSenderConstrained

@@ -167,7 +167,7 @@ impl KeySource {
                 self.quiet_until.store(quiet_until, Ordering::Release);
                 self.refreshing.store(false, Ordering::Relaxed);
                 drop(state);
-                if let Some(file) = self.file.clone() {
+                if let Some(file) = self.file.clone().filter(|_| !body.is_empty()) {
                     let written = Arc::clone(&set);
                     // A small file, but still blocking I/O: off the runtime's workers.
                     tokio::task::spawn_blocking(move || file.write(&written, &body));
@@ -202,6 +202,73 @@ impl KeySource {
         }
     }
 
+    /// [`Origin::PerKid`]: the PEM document of each `kid` asked for, added to the keys
+    /// fetched before. A `kid` that is not a plain identifier never goes into a URL.
+    async fn fetch_per_kid(
+        &self,
+        template: &str,
+    ) -> Result<(Arc<KeySet>, Arc<[u8]>), KeySourceError> {
+        let wanted = self.lock().wanted.clone();
+        let mut fetched = Vec::new();
+        for kid in &wanted {
+            if self.lock().fetched_pems.iter().any(|(k, _)| k == kid) {
+                continue;
+            }
+            let plain = !kid.is_empty()
+                && kid.len() <= 128
+                && kid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+                && !kid.starts_with('.');
+            if !plain {
+                tracing::warn!(kid = %crate::reject::shown(kid), "a kid that cannot name a key URL is not fetched");
+                continue;
+            }
+            let url = crate::outbound::parse_url(&template.replace("{kid}", kid))
+                .map_err(|e| KeySourceError::new(KeySourceErrorKind::Other, e))?;
+            match self.fetcher.get(&url).await {
+                Ok(doc) => {
+                    let pem = String::from_utf8(doc.body).map_err(|_| {
+                        KeySourceError::new(
+                            KeySourceErrorKind::InvalidDocument,
+                            format!("{url}: the key is not a PEM document"),
+                        )
+                    })?;
+                    fetched.push((kid.clone(), pem));
+                }
+                // No such key: the kid is looked for in vain, like one a JWK set lacks.
+                Err(e) if e.status() == Some(404) => {
+                    tracing::debug!(error = %e, "no key under this kid");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut state = self.lock();
+        state.wanted.retain(|w| !wanted.contains(w));
+        for (kid, pem) in fetched {
+            if !state.fetched_pems.iter().any(|(k, _)| *k == kid) {
+                state.fetched_pems.push((kid, pem));
+            }
+        }
+        let mut keys = Vec::with_capacity(state.fetched_pems.len());
+        for (kid, pem) in &state.fetched_pems {
+            let alg = self
+                .allowed
+                .iter()
+                .next()
+                .unwrap_or(crate::Algorithm::ES256);
+            match crate::keys::pem::from_pem(kid, alg, pem) {
+                Ok(key) => keys.push(key),
+                Err(e) => {
+                    tracing::warn!(kid = %crate::reject::shown(kid), error = %e, "fetched key skipped")
+                }
+            }
+        }
+        drop(state);
+        tracing::info!(keys = keys.len(), "keys fetched by kid");
+        Ok((Arc::new(KeySet::fixed(keys)), Arc::from(&[][..])))
+    }
+
     /// Discovery (once) and the JWK set. Returns the parsed set and the document as fetched.
     async fn fetch(&self, hedge: bool) -> Result<(Arc<KeySet>, Arc<[u8]>), KeySourceError> {
         let url = match &self.origin {
@@ -219,6 +286,7 @@ impl KeySource {
                     "keys are fixed by configuration",
                 ))
             }
+            Origin::PerKid(template) => return self.fetch_per_kid(template).await,
         };
         let have_ms = self.current.load().as_ref().map(|set| set.fetched_at_ms());
         let clock = &self.clock;
