@@ -61,6 +61,29 @@ pub(crate) struct Setup<'a> {
 ///         ["6f1c2a9e-0000-4000-8000-000000000001", "9a2e7b31-0000-4000-8000-000000000002"]));
 /// assert!(auth.validate().is_ok());
 /// ```
+///
+/// # Identity providers
+///
+/// A preset per provider sets its `iss`, where its keys and tokens are, and which claims name
+/// what; the [`Grant`](crate::Grant) a handler reads has one shape for all:
+///
+/// | preset | audience check | [`client_id`](crate::Grant::client_id) | [`sub`](crate::Grant::sub) | [`scopes`](crate::Grant::scopes) | [`roles`](crate::Grant::roles) | token read from |
+/// |---|---|---|---|---|---|---|
+/// | [`Issuer::new`] | `aud` | `client_id` | `sub` (required) | `scope`, `scp` | `roles`, `realm_access.roles`, `resource_access.{aud}.roles`, `permissions` | `Authorization` |
+/// | [`Issuer::cognito`] | `token_use` = `access`, `client_id` = the client | `client_id` | `sub` | `scope` | `cognito:groups` | `Authorization` |
+/// | [`Issuer::entra`] | `aud` = the application (id or `api://`) | `azp` (v2.0), `appid` (v1.0) | `sub` | `scp` | `roles` | `Authorization` |
+/// | [`Issuer::keycloak`] | `aud` | `azp` | `sub`, or none (the client alone) | `scope` | `realm_access.roles`, `resource_access.{aud}.roles` | `Authorization` |
+/// | [`Issuer::auth0`] | `aud` | `azp`, `client_id` | `sub` | `scope` | `permissions` | `Authorization` |
+/// | [`Issuer::okta`] | `aud` | `cid` | `sub` | `scp` | `groups` | `Authorization` |
+/// | [`Issuer::google_iap`] | `aud` | — | `sub` | — | — | `x-goog-iap-jwt-assertion` |
+/// | [`Issuer::aws_alb`] | the header's `signer` | — | `sub` | — | — | `x-amzn-oidc-data` |
+/// | [`Issuer::cloudflare_access`] | `aud` | `common_name` | `sub`, or empty (the client alone) | — | — | `Cf-Access-Jwt-Assertion`, `CF_Authorization` |
+/// | [`Issuer::github_actions`] | `aud` | — | `sub` | — | — | `Authorization` |
+/// | [`Issuer::kubernetes`] | `aud` | — | `sub` | — | — | `Authorization` |
+///
+/// A token without a subject is the client alone ([`Grant::is_client_only`](crate::Grant::is_client_only)):
+/// no other claim is presented as a user's `sub`. A token a proxy delivers is read only from
+/// its header and refused anywhere else ([`WrongTokenLocation`](crate::AuthErrorKind::WrongTokenLocation)).
 #[derive(Clone)]
 #[must_use = "an `Issuer` does nothing until given to `JwtAuth::add_issuer` or `JwtAuth::from`"]
 pub struct Issuer {

@@ -16,12 +16,13 @@ pub(crate) const DEFAULT_PATHS: [&str; 4] = [
 
 /// Top-level claims a token's registered-claims pass keeps aside (unparsed) for role paths;
 /// a path starting elsewhere costs a parse of the whole payload.
-pub(crate) const KEPT: [&str; 5] = [
+pub(crate) const KEPT: [&str; 6] = [
     "roles",
     "realm_access",
     "resource_access",
     "permissions",
     "groups",
+    "cognito:groups",
 ];
 
 /// Where roles are read from: dotted paths whose `{audience}` segment is the audience. A claim
