@@ -563,6 +563,13 @@ async fn aws_alb_user_claims_verify_with_keys_fetched_per_kid() {
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
     // In `Authorization`, the load balancer's token is refused.
     assert_eq!(bearer(&served.base, &token).await.0, 401);
+    // A `jwks_uri` with `{kid}` in it is the same per-kid URL.
+    let by_uri = JwtAuth::from(
+        Issuer::aws_alb("eu-west-1", arn).jwks_uri(format!("{}/{{kid}}", key_server.base)),
+    );
+    let by_uri = serve(app(by_uri)).await;
+    assert_eq!(call(&by_uri.base, "/", ("x-amzn-oidc-data", &token)).await.0, 200);
+    assert_eq!(fetches.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]

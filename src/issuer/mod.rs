@@ -206,7 +206,8 @@ impl Issuer {
     }
 
     /// Fetches this issuer's keys from this JWK set URL instead of discovering it. Defaults to
-    /// OpenID Connect discovery (then RFC 8414) from the issuer URL.
+    /// OpenID Connect discovery (then RFC 8414) from the issuer URL. A URL with `{kid}` in it
+    /// is a per-`kid` key URL, as [`Issuer::key_url_per_kid`].
     ///
     /// ```
     /// use tower_jwt_auth::{Issuer, JwtAuth};

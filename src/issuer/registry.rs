@@ -397,10 +397,12 @@ impl Shared {
         let (origin, fixed) = if spec.jwks.is_some() || !spec.pem_keys.is_empty() {
             let keys = fixed_keys(spec, algorithms, &named)?;
             (Origin::Fixed, Some(KeySet::fixed(keys)))
-        } else if let Some(uri) = &spec.jwks_uri {
+        } else if let Some(uri) = spec.jwks_uri.as_ref().filter(|u| !u.contains("{kid}")) {
             let url = parse_url(uri).map_err(|e| named("jwks_uri", e))?;
             (Origin::JwksUri(url), None)
-        } else if let Some(template) = &profile.key_url_per_kid {
+        } else if let Some(template) = (spec.jwks_uri.as_ref()).or(profile.key_url_per_kid.as_ref())
+        {
+            // A key URL with `{kid}` in it names one key per `kid`, however it was given.
             let sample = template.replace("{kid}", "kid");
             if !template.contains("{kid}") {
                 return Err(named(
