@@ -3,16 +3,15 @@
 //! `ClientCertificate::from_connection`), and a tonic server with its own TLS (feature
 //! `tonic-tls`). Certificates are made here: a CA, a server certificate and two clients.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{Claims, ClientCertificate, JwtAuth};
 
@@ -92,29 +91,13 @@ fn acceptor(pki: &Pki) -> tokio_rustls::TlsAcceptor {
 /// Serves `app` over TLS: each connection's client certificate goes into its requests'
 /// extensions, as a deployment's acceptor would do it.
 async fn serve_tls(pki: &Pki, app: Router) -> String {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let acceptor = acceptor(pki);
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let (acceptor, app) = (acceptor.clone(), app.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let certificate = ClientCertificate::from_connection(tls.get_ref().1);
-                let app = app.map_request(move |mut req: http::Request<_>| {
-                    if let Some(c) = certificate {
-                        req.extensions_mut().insert(c);
-                    }
-                    req
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
-                    .await;
-            });
+    let port = common::serve_tls(acceptor(pki), app, |connection, app| {
+        match ClientCertificate::from_connection(connection) {
+            Some(certificate) => app.layer(axum::Extension(certificate)),
+            None => app,
         }
-    });
+    })
+    .await;
     format!("https://localhost:{port}")
 }
 

@@ -568,7 +568,12 @@ async fn aws_alb_user_claims_verify_with_keys_fetched_per_kid() {
         Issuer::aws_alb("eu-west-1", arn).jwks_uri(format!("{}/{{kid}}", key_server.base)),
     );
     let by_uri = serve(app(by_uri)).await;
-    assert_eq!(call(&by_uri.base, "/", ("x-amzn-oidc-data", &token)).await.0, 200);
+    assert_eq!(
+        call(&by_uri.base, "/", ("x-amzn-oidc-data", &token))
+            .await
+            .0,
+        200
+    );
     assert_eq!(fetches.load(Ordering::SeqCst), 3);
 }
 
@@ -813,8 +818,6 @@ fn private_ca() -> PrivateCa {
 /// Serves `app` over TLS with the private CA's certificate; returns its `https://localhost`
 /// base URL (loopback).
 async fn serve_tls(pki: &PrivateCa, app: Router) -> String {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::service::TowerToHyperService;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -827,23 +830,7 @@ async fn serve_tls(pki: &PrivateCa, app: Router) -> String {
         )
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let (acceptor, app) = (acceptor.clone(), app.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
-                    .await;
-            });
-        }
-    });
+    let port = common::serve_tls(acceptor, app, |_, app| app).await;
     format!("https://localhost:{port}")
 }
 

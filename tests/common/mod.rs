@@ -36,6 +36,40 @@ pub async fn serve(app: Router) -> Served {
     }
 }
 
+/// Serves `app` over TLS with `acceptor` on 127.0.0.1 and returns its port; `per_connection`
+/// gives each connection's app what its TLS session knows (a client certificate).
+pub async fn serve_tls<F>(
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: Router,
+    per_connection: F,
+) -> u16
+where
+    F: Fn(&rustls::ServerConnection, Router) -> Router + Clone + Send + Sync + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, app, per_connection) =
+                (acceptor.clone(), app.clone(), per_connection.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let app = per_connection(tls.get_ref().1, app);
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                    .await;
+            });
+        }
+    });
+    port
+}
+
 /// GET `url` with `Authorization: Bearer <token>` when a token is given.
 pub async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
     let mut req = reqwest::Client::new().get(url);
