@@ -313,7 +313,9 @@ pub mod testing;
 pub use algorithm::Algorithm;
 pub use authenticator::options::{Caches, KeyFetching, TokenRules, TokenSources};
 pub use binding::{ClientCertificate, Dpop};
-pub use claims::{AccessClaims, Audience, Claims, Grant, MissingClaims};
+pub use claims::{
+    AccessClaims, Actor, Audience, AuthorizationDetail, Claims, Grant, MissingClaims,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::Credential;
 pub use introspection::Introspection;
@@ -322,7 +324,10 @@ pub use keys::KeySetInfo;
 pub use layer::access::RequireClaims;
 pub use layer::JwtAuth;
 pub use metadata::ResourceMetadata;
-pub use policy::{MethodScopes, RequireRoles, RequireScopes};
+pub use policy::{
+    ActorRule, MethodScopes, RequireActors, RequireAsync, RequireAuthorizationDetails,
+    RequireRoles, RequireScopes, RequireStepUp,
+};
 pub use reject::default_response;
 pub use reject::{AuthError, AuthErrorKind, ConfigError, KeySourceError, KeySourceErrorKind};
 
@@ -356,5 +361,5 @@ pub mod service {
     pub use crate::layer::future::ResponseFuture;
     pub use crate::layer::service::JwtAuthService;
     pub use crate::metadata::{MetadataBody, MetadataService};
-    pub use crate::policy::RequireScopesService;
+    pub use crate::policy::{RequireAsyncService, RequireScopesService, RouteCheckService};
 }

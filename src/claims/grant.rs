@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::context::{Actor, AuthorizationDetail};
 use crate::credential::Credential;
 use crate::reject::{AuthError, Responder};
 
@@ -138,6 +139,33 @@ struct Rare {
     confirmation: Confirmation,
     /// The header a proxy delivers this issuer's tokens in (none: `Authorization`).
     delivered_in: Option<http::HeaderName>,
+    /// How the user authenticated, who acts, for exactly what.
+    context: GrantContext,
+}
+
+/// What a grant says beyond identity and scopes, when the credential says it.
+#[derive(Default)]
+pub(crate) struct GrantContext {
+    /// `acr` (RFC 9470).
+    pub(crate) acr: Option<Box<str>>,
+    /// `auth_time` (RFC 9470).
+    pub(crate) auth_time: Option<u64>,
+    /// `act`, current actor first (RFC 8693 §4.1).
+    pub(crate) actors: Box<[Actor]>,
+    /// `may_act` (RFC 8693 §4.4).
+    pub(crate) may_act: Option<Actor>,
+    /// `authorization_details` (RFC 9396).
+    pub(crate) authorization_details: Option<Arc<[AuthorizationDetail]>>,
+}
+
+impl GrantContext {
+    fn is_empty(&self) -> bool {
+        self.acr.is_none()
+            && self.auth_time.is_none()
+            && self.actors.is_empty()
+            && self.may_act.is_none()
+            && self.authorization_details.is_none()
+    }
 }
 
 /// What a token is bound to (its `cnf` claim, RFC 7800), as the binding step reads it.
@@ -174,6 +202,7 @@ impl Grant {
                         tenant: Some(tenant),
                         confirmation: Confirmation::None,
                         delivered_in: None,
+                        context: GrantContext::default(),
                     })
                 }),
                 credential: Credential::Jwt,
@@ -212,9 +241,24 @@ impl Grant {
 
     /// Ties a refusal of this accepted credential to its issuer and kind (the metrics labels).
     pub(crate) fn tie(&self, error: AuthError) -> AuthError {
-        error
+        let error = error
             .at_issuer(&self.inner.iss)
-            .judged_as(self.inner.credential)
+            .judged_as(self.inner.credential);
+        match self.actors() {
+            [] => error,
+            chain => error.acting(super::context::describe_chain(chain)),
+        }
+    }
+
+    /// A key telling grants apart while both are alive: the same token's verdicts (cached)
+    /// share one grant.
+    pub(crate) fn key(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
+    /// Whether `other` is this very grant (not merely an equal one).
+    pub(crate) fn is_same(&self, other: &Grant) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// Sets how the credential was judged; only while the grant is being built (not yet
@@ -244,6 +288,58 @@ impl Grant {
             inner.rare.get_or_insert_with(Box::default).confirmation = confirmation;
         }
         self
+    }
+
+    /// The authentication, delegation and authorization details the credential carries.
+    pub(crate) fn with_context(mut self, context: GrantContext) -> Self {
+        if context.is_empty() {
+            return self;
+        }
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.rare.get_or_insert_with(Box::default).context = context;
+        }
+        self
+    }
+
+    fn context(&self) -> Option<&GrantContext> {
+        self.inner.rare.as_ref().map(|rare| &rare.context)
+    }
+
+    /// The Authentication Context Class Reference the user authenticated with (`acr`), when
+    /// the credential says (RFC 9470).
+    pub fn acr(&self) -> Option<&str> {
+        self.context()?.acr.as_deref()
+    }
+
+    /// When the user authenticated (`auth_time`, seconds since the epoch), when the credential
+    /// says (RFC 9470).
+    pub fn auth_time(&self) -> Option<u64> {
+        self.context()?.auth_time
+    }
+
+    /// The parties acting for the subject (`act`, RFC 8693 §4.1), the current actor first and
+    /// each earlier one after it; empty when nobody acts for the subject.
+    pub fn actors(&self) -> &[Actor] {
+        self.context().map_or(&[], |c| &c.actors)
+    }
+
+    /// Whether someone acts for the subject (the token is delegated: impersonation or an
+    /// agent).
+    pub fn is_delegated(&self) -> bool {
+        !self.actors().is_empty()
+    }
+
+    /// The party allowed to act for the subject (`may_act`, RFC 8693 §4.4), when the
+    /// credential names one.
+    pub fn may_act(&self) -> Option<&Actor> {
+        self.context()?.may_act.as_ref()
+    }
+
+    /// The `authorization_details` entries (RFC 9396); empty when the credential has none.
+    pub fn authorization_details(&self) -> &[AuthorizationDetail] {
+        self.context()
+            .and_then(|c| c.authorization_details.as_deref())
+            .unwrap_or(&[])
     }
 
     /// Notes that the token's issuer delivers its tokens in this proxy header.

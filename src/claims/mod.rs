@@ -2,6 +2,7 @@
 //! [`AccessClaims`], and the type-erased [`Grant`] that per-route policies read.
 
 mod access;
+pub(crate) mod context;
 mod grant;
 
 use std::fmt;
@@ -9,8 +10,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 pub use access::{AccessClaims, Audience};
-pub(crate) use grant::Confirmation;
+pub use context::{Actor, AuthorizationDetail};
 pub use grant::Grant;
+pub(crate) use grant::{Confirmation, GrantContext};
 
 use crate::reject::{AuthError, Responder};
 

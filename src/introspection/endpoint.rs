@@ -200,6 +200,7 @@ impl Endpoint {
                 .roles
                 .collect(expect.audience(), |name| object.get(name).cloned()),
         )
+        .with_context(reg.context()?)
         // A bound token (RFC 7662 §2.2 carries `cnf` too) is judged by the binding step.
         .with_confirmation(reg.cnf.clone());
         drop(reg);

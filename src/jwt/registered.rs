@@ -7,9 +7,11 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::claims::{AccessClaims, Audience, Confirmation};
+use crate::claims::context;
+use crate::claims::{AccessClaims, Audience, Confirmation, GrantContext};
 use crate::jose::json::{NumericDate, ScopeList, Seen, Str, StrList};
 use crate::policy::roles::KEPT;
+use crate::reject::AuthError;
 use serde_json::value::RawValue;
 
 /// Claims that only another kind of signed JWT carries (OpenID Connect Core §2 and §3.3.2.11
@@ -46,6 +48,14 @@ pub(crate) struct Registered<'a> {
     pub(crate) common_name: Option<Str<'a>>,
     /// Amazon Cognito's token kind: `access` or `id`.
     pub(crate) token_use: Option<Str<'a>>,
+    /// How the user authenticated (RFC 9470).
+    pub(crate) acr: Option<Str<'a>>,
+    pub(crate) auth_time: Option<NumericDate>,
+    /// Who acts for whom (RFC 8693), and for what exactly (RFC 9396): read only once the
+    /// credential is verified.
+    pub(crate) act: Option<&'a RawValue>,
+    pub(crate) may_act: Option<&'a RawValue>,
+    pub(crate) authorization_details: Option<&'a RawValue>,
     /// The token's confirmation (`cnf`, RFC 7800): what it is bound to, if anything.
     pub(crate) cnf: Confirmation,
     /// The claims roles are commonly read from, unparsed.
@@ -56,6 +66,24 @@ pub(crate) struct Registered<'a> {
 }
 
 impl<'a> Registered<'a> {
+    /// The authentication, delegation and authorization details, for the grant; a claim of
+    /// the wrong shape is refused.
+    pub(crate) fn context(&self) -> Result<GrantContext, AuthError> {
+        Ok(GrantContext {
+            acr: self.acr.as_ref().map(|a| Box::from(&*a.0)),
+            auth_time: self.auth_time.map(|t| t.0),
+            actors: match self.act {
+                Some(act) => context::actor_chain(act)?,
+                None => Box::default(),
+            },
+            may_act: self.may_act.map(context::may_act).transpose()?,
+            authorization_details: self
+                .authorization_details
+                .map(context::authorization_details)
+                .transpose()?,
+        })
+    }
+
     /// A kept top-level claim, parsed.
     pub(crate) fn kept(&self, name: &str) -> Option<serde_json::Value> {
         let (_, raw) = self.kept.iter().find(|(n, _)| *n == name)?;
@@ -97,6 +125,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                         "cid" => r.cid = Some(map.next_value()?),
                         "common_name" => r.common_name = Some(map.next_value()?),
                         "token_use" => r.token_use = Some(map.next_value()?),
+                        "acr" => r.acr = Some(map.next_value()?),
+                        "auth_time" => r.auth_time = Some(map.next_value()?),
+                        "act" => r.act = Some(map.next_value()?),
+                        "may_act" => r.may_act = Some(map.next_value()?),
+                        "authorization_details" => {
+                            r.authorization_details = Some(map.next_value()?);
+                        }
                         "cnf" => r.cnf = map.next_value::<Cnf>()?.0,
                         name if KEPT.contains(&name) => {
                             let kept = KEPT.iter().find(|k| **k == name).copied().unwrap_or("");

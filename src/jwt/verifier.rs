@@ -339,6 +339,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         )
         .with_credential(Credential::Jwt)
         .with_roles(roles_of(&issuer.rules, &reg, payload))
+        .with_context(reg.context()?)
         .with_confirmation(std::mem::take(&mut reg.cnf))
         .delivered_in(issuer.rules.profile.proxy_header());
         let claims: C = match self.direct.and_then(|direct| direct(reg)) {

@@ -39,6 +39,22 @@ impl<C> fmt::Debug for Gate<C> {
     }
 }
 
+/// A delegated request is auditable: its actor chain goes on the current span (field `actors`,
+/// when the span declares it) and into an info event beside the subject.
+fn audit_delegation(grant: &crate::claims::Grant) {
+    if !grant.is_delegated() {
+        return;
+    }
+    let chain = crate::claims::context::describe_chain(grant.actors());
+    tracing::Span::current().record("actors", tracing::field::display(&chain));
+    tracing::info!(
+        sub = %crate::reject::shown(grant.sub()),
+        issuer = %grant.issuer(),
+        actors = %chain,
+        "delegated request admitted"
+    );
+}
+
 impl<C> Gate<C> {
     /// The request's token and how it was presented, from the `Authorization` header or the
     /// layer's other sources.
@@ -111,6 +127,7 @@ impl<C> Gate<C> {
         let tied = |e: AuthError| claims.grant().tie(e);
         self.policy.check(claims.grant()).map_err(tied)?;
         check_rules(&self.rules, &claims).map_err(tied)?;
+        audit_delegation(claims.grant());
         metrics::accepted(claims.grant());
         Ok(claims)
     }

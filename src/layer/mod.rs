@@ -187,7 +187,8 @@ where
                     auth.bindings().challenge(),
                 ),
                 self.layer.policy.scope_attr().cloned(),
-            );
+            )
+            .with_clock(Arc::clone(&self.core.config.clock));
             let (proxies, authorization) = auth.locations();
             Arc::new(Gate {
                 sources: (self.layer.sources.clone()).with_locations(proxies, authorization),

@@ -5,11 +5,17 @@
 pub(crate) mod roles;
 pub(crate) mod rules;
 
+mod asynchronous;
 mod require;
+mod route;
 
 use std::sync::Arc;
 
+pub use asynchronous::{RequireAsync, RequireAsyncService};
 pub use require::{MethodScopes, RequireRoles, RequireScopes, RequireScopesService};
+pub use route::{
+    ActorRule, RequireActors, RequireAuthorizationDetails, RequireStepUp, RouteCheckService,
+};
 
 use crate::claims::Grant;
 use crate::reject::{shown, AuthError, AuthErrorKind, ConfigError};

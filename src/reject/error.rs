@@ -41,6 +41,13 @@ pub struct AuthError {
 struct Details {
     detail: Option<&'static str>,
     required_scope: Option<Arc<str>>,
+    /// The description, when it names something from the configuration (the
+    /// `authorization_details` type a route requires); never a value from the token.
+    description: Option<Arc<str>>,
+    /// RFC 9470's challenge: the `acr` values and the `max_age` that would satisfy the route.
+    step_up: Option<(Option<Arc<str>>, Option<u64>)>,
+    /// For a delegated credential: the actor chain, for the log.
+    actors: Option<Arc<str>>,
     retry_after: Option<Duration>,
     context: Option<Arc<str>>,
     source: Option<Arc<dyn StdError + Send + Sync>>,
@@ -75,10 +82,55 @@ impl AuthError {
     }
 
     /// The fixed, input-free text that goes into `error_description`.
-    pub fn description(&self) -> &'static str {
-        self.get()
-            .and_then(|d| d.detail)
-            .unwrap_or_else(|| self.kind.description())
+    pub fn description(&self) -> &str {
+        match self.get() {
+            Some(Details {
+                description: Some(text),
+                ..
+            }) => text,
+            details => details
+                .and_then(|d| d.detail)
+                .unwrap_or_else(|| self.kind.description()),
+        }
+    }
+
+    /// For [`AuthErrorKind::InsufficientUserAuthentication`]: the space-delimited `acr` values
+    /// that would satisfy the route (the challenge's `acr_values`, RFC 9470 §3).
+    pub fn acr_values(&self) -> Option<&str> {
+        self.get()?.step_up.as_ref()?.0.as_deref()
+    }
+
+    /// For [`AuthErrorKind::InsufficientUserAuthentication`]: the most seconds since the
+    /// user's authentication the route accepts (the challenge's `max_age`, RFC 9470 §3).
+    pub fn max_age(&self) -> Option<u64> {
+        self.get()?.step_up.as_ref()?.1
+    }
+
+    /// The actor chain of a delegated credential, for the log (RFC 8693).
+    pub(crate) fn acting(mut self, chain: String) -> Self {
+        self.set().actors.get_or_insert_with(|| chain.into());
+        self
+    }
+
+    /// The actor chain of the delegated credential refused, as the log shows it.
+    pub fn actors(&self) -> Option<&str> {
+        self.get()?.actors.as_deref()
+    }
+
+    /// A description naming configuration (never a value taken from the token).
+    pub(crate) fn with_description(mut self, text: impl Into<Arc<str>>) -> Self {
+        self.set().description = Some(text.into());
+        self
+    }
+
+    /// The step-up challenge's attributes.
+    pub(crate) fn with_step_up(
+        mut self,
+        acr_values: Option<Arc<str>>,
+        max_age: Option<u64>,
+    ) -> Self {
+        self.set().step_up = Some((acr_values, max_age));
+        self
     }
 
     /// For [`AuthErrorKind::InsufficientScope`]: the space-delimited scopes the route requires.

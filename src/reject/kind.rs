@@ -62,6 +62,21 @@ pub enum AuthErrorKind {
     /// naming another kind of JWT, such as `logout+jwt`, `secevent+jwt` or `dpop+jwt`, is
     /// [`UnsupportedHeader`](AuthErrorKind::UnsupportedHeader).)
     NotAnAccessToken,
+    /// The user did not authenticate strongly or recently enough for the route: its `acr` is
+    /// not one the route accepts, or its `auth_time` is older than the route's `max_age` (or
+    /// absent under one): 401 `insufficient_user_authentication` with the route's
+    /// `acr_values` and/or `max_age` (RFC 9470 §3), so that the client can ask for a new
+    /// authentication.
+    InsufficientUserAuthentication,
+    /// The token is delegated (`act`) and the route refuses the acting party: delegation at
+    /// all, an actor not on the route's list, a chain deeper than allowed, or an actor its
+    /// `may_act` does not permit: 403 `insufficient_scope`.
+    ActorNotAllowed,
+    /// No `authorization_details` entry of the type the route requires permits the request
+    /// (RFC 9396): 403 `insufficient_scope`, the description naming the type.
+    InsufficientAuthorizationDetails,
+    /// An asynchronous rule could not answer (it failed or timed out): 503, failing closed.
+    RuleUnavailable,
     /// The token's issuer delivers its tokens in a proxy's header (Google IAP's
     /// `x-goog-iap-jwt-assertion`, an AWS load balancer's `x-amzn-oidc-data`, Cloudflare
     /// Access's `Cf-Access-Jwt-Assertion`), and it was found elsewhere — or the other way
@@ -156,6 +171,14 @@ impl AuthErrorKind {
             K::InvalidClaim => "the token has an invalid claim",
             K::NotAnAccessToken => "the token is not an access token",
             K::WrongTokenLocation => "the token was not sent where its issuer delivers it",
+            K::InsufficientUserAuthentication => {
+                "a stronger or more recent authentication is required"
+            }
+            K::ActorNotAllowed => "the acting party may not act on this resource",
+            K::InsufficientAuthorizationDetails => {
+                "the token's authorization details do not permit this request"
+            }
+            K::RuleUnavailable => "the authorization check is unavailable",
             K::BoundToken => "the token is bound to a key and needs its proof of possession",
             K::NotDpopBound => "the token is not bound to a DPoP key",
             K::InvalidDpopProof => "the DPoP proof is invalid",
@@ -206,6 +229,10 @@ mod tests {
             K::InvalidClaim,
             K::NotAnAccessToken,
             K::WrongTokenLocation,
+            K::InsufficientUserAuthentication,
+            K::ActorNotAllowed,
+            K::InsufficientAuthorizationDetails,
+            K::RuleUnavailable,
             K::BoundToken,
             K::TooManyProofs,
             K::NotSenderConstrained,

@@ -9,6 +9,7 @@ pub(crate) fn log_refusal(error: &AuthError) {
     let context = error.context().map(tracing::field::display);
     let source = error.source_chain();
     let source = source.as_deref().map(tracing::field::display);
+    let actors = error.actors().map(tracing::field::display);
     match kind {
         AuthErrorKind::MissingToken => {
             tracing::debug!(?kind, "request refused: no bearer token");
@@ -24,12 +25,28 @@ pub(crate) fn log_refusal(error: &AuthError) {
                 "request refused: the credential could not be checked"
             );
         }
+        AuthErrorKind::RuleUnavailable => {
+            tracing::warn!(
+                ?kind,
+                context,
+                source,
+                actors,
+                "request refused: the authorization check did not answer"
+            );
+        }
         _ if outcome(kind).status.is_server_error() => {
             tracing::error!(?kind, context, source, "request refused: misconfigured");
         }
         _ => {
             let reason = error.description();
-            tracing::info!(?kind, reason, context, source, "bearer token refused");
+            tracing::info!(
+                ?kind,
+                reason,
+                context,
+                source,
+                actors,
+                "bearer token refused"
+            );
         }
     }
 }

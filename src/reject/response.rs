@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
+use crate::clock::{Clock, SystemClock};
 use crate::credential::token::Scheme;
 use crate::reject::{AuthError, AuthErrorKind};
 
@@ -83,13 +84,23 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
             Some("use_dpop_nonce"),
             GRPC_UNAUTHENTICATED,
         ),
-        K::InsufficientScope | K::SubTypeMismatch | K::MissingRole | K::RuleRejected => out(
+        K::InsufficientUserAuthentication => out(
+            StatusCode::UNAUTHORIZED,
+            Some("insufficient_user_authentication"),
+            GRPC_UNAUTHENTICATED,
+        ),
+        K::InsufficientScope
+        | K::SubTypeMismatch
+        | K::MissingRole
+        | K::RuleRejected
+        | K::ActorNotAllowed
+        | K::InsufficientAuthorizationDetails => out(
             StatusCode::FORBIDDEN,
             Some("insufficient_scope"),
             GRPC_PERMISSION_DENIED,
         ),
         K::TooManyProofs => out(StatusCode::TOO_MANY_REQUESTS, None, GRPC_RESOURCE_EXHAUSTED),
-        K::KeysUnavailable | K::ValidationUnavailable => out(
+        K::KeysUnavailable | K::ValidationUnavailable | K::RuleUnavailable => out(
             StatusCode::SERVICE_UNAVAILABLE,
             Some("temporarily_unavailable"),
             GRPC_UNAVAILABLE,
@@ -180,6 +191,8 @@ fn insert_auth_headers(headers: &mut http::HeaderMap, error: &AuthError, c: Chal
             code: o.code,
             description: error.description(),
             scope: error.required_scope(),
+            acr_values: error.acr_values(),
+            max_age: error.max_age(),
         };
         match c.dpop {
             None => {
@@ -219,6 +232,8 @@ struct Attributes<'a> {
     code: Option<&'a str>,
     description: &'a str,
     scope: Option<&'a str>,
+    acr_values: Option<&'a str>,
+    max_age: Option<u64>,
 }
 
 /// `Bearer realm="..", resource_metadata="..", error="..", error_description="..", scope=".."`
@@ -247,6 +262,8 @@ fn challenge(scheme: &str, c: &Challenges<'_>, attrs: Option<&Attributes<'_>>) -
         code: Some(code),
         description,
         scope,
+        acr_values,
+        max_age,
     }) = attrs
     {
         v.push_str(", error=\"");
@@ -258,6 +275,15 @@ fn challenge(scheme: &str, c: &Challenges<'_>, attrs: Option<&Attributes<'_>>) -
             v.push_str(", scope=\"");
             push_quoted(&mut v, scope);
             v.push('"');
+        }
+        // RFC 9470 §3: `acr_values` and `max_age` as quoted strings.
+        if let Some(acr) = acr_values {
+            v.push_str(", acr_values=\"");
+            push_quoted(&mut v, acr);
+            v.push('"');
+        }
+        if let Some(max_age) = max_age {
+            v.push_str(&format!(", max_age=\"{max_age}\""));
         }
     }
     // Every piece is either fixed text or configuration filtered by `push_quoted`.
@@ -287,6 +313,7 @@ fn json_body(code: Option<&str>, description: &str) -> String {
 #[derive(Clone)]
 pub(crate) struct Responder(Arc<ResponderInner>);
 
+#[derive(Clone)]
 struct ResponderInner {
     realm: Box<str>,
     custom: Option<Arc<RejectFn>>,
@@ -297,11 +324,24 @@ struct ResponderInner {
     layer_scope: Option<Arc<str>>,
     /// The DPoP challenge, when DPoP is configured.
     dpop: Option<DpopChallenge>,
+    /// The layer's clock, for the per-route checks that need the time (`max_age`).
+    clock: Arc<dyn Clock>,
 }
 
 impl Responder {
     pub(crate) fn new(realm: &str, custom: Option<Arc<RejectFn>>) -> Self {
-        Self::for_layer(realm, custom, (None, None), None)
+        Self::for_layer(realm, custom, (None, None), None).with_clock(Arc::new(SystemClock))
+    }
+
+    /// This responder, with the layer's clock.
+    pub(crate) fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        let inner = Arc::unwrap_or_clone(self.0);
+        Self(Arc::new(ResponderInner { clock, ..inner }))
+    }
+
+    /// Now, on the layer's clock (seconds).
+    pub(crate) fn now(&self) -> u64 {
+        self.0.clock.now()
     }
 
     pub(crate) fn for_layer(
@@ -316,6 +356,7 @@ impl Responder {
             metadata,
             layer_scope,
             dpop,
+            clock: Arc::new(SystemClock),
         }))
     }
 
