@@ -465,3 +465,57 @@ async fn dpop_bound_tokens_from_oidc_provider_with_proofs_made_by_jose() {
     let fresh = client.proof("GET", &url).await;
     assert_eq!(call(fresh, url, "DPoP").await.status(), 200);
 }
+
+#[tokio::test]
+async fn oidc_provider_tokens_with_acr_and_auth_time_are_stepped_up_as_configured() {
+    let provider = start_provider().await;
+    // A payout route: a second factor within the last five minutes. JWTs and opaque tokens
+    // (their `acr` and `auth_time` from the introspection answer) alike.
+    let auth = JwtAuth::new(&provider.issuer, "payouts-api").introspection(
+        Introspection::from_metadata(&provider.rs_client_id, &provider.rs_client_secret),
+    );
+    let app = Router::new()
+        .route(
+            "/payout-account",
+            get(|c: Claims| async move {
+                let g = c.grant();
+                Json(json!({"acr": g.acr(), "auth_time": g.auth_time()}))
+            })
+            .layer(
+                tower_jwt_auth::RequireStepUp::new()
+                    .acr(["urn:eliq:acr:mfa"])
+                    .max_age(Duration::from_secs(300)),
+            ),
+        )
+        .layer(auth);
+    let served = common::serve(app).await;
+    let url = format!("{}/payout-account", served.base);
+    for format in ["", ":opaque"] {
+        let strong = provider
+            .token(&format!("urn:interop:payouts-api:mfa-recent{format}"))
+            .await;
+        let res = common::get(&url, Some(&strong)).await;
+        assert_eq!(
+            res.status(),
+            200,
+            "{format}: {}",
+            common::www_authenticate(&res)
+        );
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["acr"], "urn:eliq:acr:mfa", "{format}");
+        assert!(body["auth_time"].as_u64().is_some(), "{format}");
+
+        let weak = provider
+            .token(&format!("urn:interop:payouts-api:pwd-old{format}"))
+            .await;
+        let res = common::get(&url, Some(&weak)).await;
+        assert_eq!(res.status(), 401, "{format}");
+        let challenge = common::www_authenticate(&res);
+        assert!(
+            challenge.contains(r#"error="insufficient_user_authentication""#)
+                && challenge.contains(r#"acr_values="urn:eliq:acr:mfa""#)
+                && challenge.contains(r#"max_age="300""#),
+            "{format}: {challenge}"
+        );
+    }
+}

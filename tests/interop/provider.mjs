@@ -4,7 +4,8 @@
 // introspection endpoint (RFC 7662) for a second client (the resource server's) and revocable
 // at its revocation endpoint (RFC 7009). Prints {"issuer", "client_id", "client_secret",
 // "rs_client_id", "rs_client_secret"} once it listens, and exits when its standard input closes
-// (the test that started it is gone).
+// (the test that started it is gone). Tokens of the `payouts-api` resources carry `acr` and
+// `auth_time` (its `acrValues` and `extraTokenClaims`).
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 
@@ -36,6 +37,12 @@ const resources = new Map(Object.keys(specs).map((alg) => [
 resources.set('urn:interop:data-management-api', { audience: 'data-management-api', scope: 'data.read', alg: 'ES256' });
 resources.set('urn:interop:insights-api:opaque', { audience: 'insights-api', scope: 'insights.read insights.write', opaque: true });
 resources.set('urn:interop:data-management-api:opaque', { audience: 'data-management-api', scope: 'data.read', opaque: true });
+// Step-up (RFC 9470): tokens that say how, and how long ago, the user authenticated — a
+// second factor 30 s ago, or a password two hours ago — as JWTs and as opaque tokens.
+for (const [name, acr, authAge] of [['mfa-recent', 'urn:eliq:acr:mfa', 30], ['pwd-old', 'urn:eliq:acr:pwd', 7200]]) {
+  resources.set(`urn:interop:payouts-api:${name}`, { audience: 'payouts-api', scope: 'payouts.write', alg: 'ES256', acr, authAge });
+  resources.set(`urn:interop:payouts-api:${name}:opaque`, { audience: 'payouts-api', scope: 'payouts.write', opaque: true, acr, authAge });
+}
 
 const server = createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -55,6 +62,12 @@ server.listen(0, '127.0.0.1', () => {
       redirect_uris: [],
     }],
     jwks: { keys },
+    acrValues: ['urn:eliq:acr:pwd', 'urn:eliq:acr:mfa'],
+    extraTokenClaims(ctx, token) {
+      const rs = token.resourceServer && resources.get(token.resourceServer.identifier());
+      if (!rs?.acr) return undefined;
+      return { acr: rs.acr, auth_time: Math.floor(Date.now() / 1000) - rs.authAge };
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
