@@ -57,6 +57,10 @@
 //! | malformed, bad signature, expired, not yet valid, wrong `iss`/`aud`, unknown `kid`, header over 8 KiB, bound to a key (`cnf`) but sent as Bearer | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
 //! | valid token lacking a required scope | 403 | `error="insufficient_scope", scope="<required>"` | 7 PERMISSION_DENIED |
 //! | valid token with the wrong `sub_type` | 403 | `error="insufficient_scope"` | 7 PERMISSION_DENIED |
+//! | [`RequireStepUp`]: `acr` not accepted, `auth_time` older than `max_age` or absent under one | 401 | `error="insufficient_user_authentication", acr_values="..", max_age=".."` | 16 UNAUTHENTICATED |
+//! | [`RequireActors`], [`RequireAuthorizationDetails`], [`RequireAsync`] refuse | 403 | `error="insufficient_scope"` | 7 PERMISSION_DENIED |
+//! | [`RequireAsync`]'s rule fails or times out | 503 | `error="temporarily_unavailable"` | 14 UNAVAILABLE |
+//! | a proxy's token found outside its header (or another's in it) | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
 //! | opaque token the introspection endpoint reports inactive (or active but expired, for another audience or issuer); API key no validator knows | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
 //! | with [`JwtAuth::dpop`]: a `DPoP` proof missing, repeated, replayed or failing a rule of RFC 9449 §4.3 | 401 | `DPoP algs="..", error="invalid_dpop_proof"` | 16 UNAUTHENTICATED |
 //! | with DPoP nonces: the proof lacks the current nonce | 401 + `DPoP-Nonce` | `DPoP algs="..", error="use_dpop_nonce"` | 16 UNAUTHENTICATED |
