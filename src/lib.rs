@@ -61,6 +61,8 @@
 //! | [`RequireActors`], [`RequireAuthorizationDetails`], [`RequireAsync`] refuse | 403 | `error="insufficient_scope"` | 7 PERMISSION_DENIED |
 //! | [`RequireAsync`]'s rule fails or times out | 503 | `error="temporarily_unavailable"` | 14 UNAVAILABLE |
 //! | a proxy's token found outside its header (or another's in it) | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
+//! | a revoked credential ([`Revocations`]) | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
+//! | the fleet's revocation list stale past its bound, failing closed | 503 + `Retry-After` | `error="temporarily_unavailable"` | 14 UNAVAILABLE |
 //! | opaque token the introspection endpoint reports inactive (or active but expired, for another audience or issuer); API key no validator knows | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
 //! | with [`JwtAuth::dpop`]: a `DPoP` proof missing, repeated, replayed or failing a rule of RFC 9449 §4.3 | 401 | `DPoP algs="..", error="invalid_dpop_proof"` | 16 UNAUTHENTICATED |
 //! | with DPoP nonces: the proof lacks the current nonce | 401 + `DPoP-Nonce` | `DPoP algs="..", error="use_dpop_nonce"` | 16 UNAUTHENTICATED |
@@ -190,6 +192,8 @@
 //! | `tower_jwt_auth_introspection_duration_seconds` | histogram | `issuer` |
 //! | `tower_jwt_auth_introspection_cache_total` | counter | `result` (`hit`, `miss`) |
 //! | `tower_jwt_auth_calls_in_flight` | gauge | `call` (`introspection`, `jwks`, `client_token`) |
+//! | `tower_jwt_auth_revocations` | gauge | — (revocations in force) |
+//! | `tower_jwt_auth_revocation_staleness_seconds` | gauge | — (time since the fleet's list was last in sync) |
 //!
 //! # gRPC (tonic)
 //!
@@ -280,7 +284,7 @@
 //! - `testing`: `testing::TestIssuer`, an identity provider on loopback for your own tests.
 //! - `metrics`: counters, gauges and histograms through the `metrics` facade (table above).
 //! - `redis`: [`replay::RedisReplayStore`](crate::replay), the DPoP replay store a fleet of
-//!   instances shares.
+//!   instances shares, and `Revocations::redis` (feature `redis`), the revocation list they share.
 //! - `tonic-tls`: certificate-bound tokens on tonic servers, the client certificate read from
 //!   tonic's TLS connection info.
 //! - `client`: access tokens for outgoing calls (module `client`: `ClientCredentials`,
@@ -311,6 +315,7 @@ mod metrics;
 mod outbound;
 mod policy;
 mod reject;
+mod revocation;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -334,6 +339,7 @@ pub use policy::{
 };
 pub use reject::default_response;
 pub use reject::{AuthError, AuthErrorKind, ConfigError, KeySourceError, KeySourceErrorKind};
+pub use revocation::{RevocationError, Revocations, WhenStale};
 
 pub mod api_key {
     //! API keys beside OAuth tokens ([`JwtAuth::api_keys`](crate::JwtAuth::api_keys)): the
@@ -364,6 +370,7 @@ pub mod service {
     pub use crate::layer::body::ResponseBody;
     pub use crate::layer::future::ResponseFuture;
     pub use crate::layer::service::JwtAuthService;
-    pub use crate::metadata::{MetadataBody, MetadataService};
+    pub use crate::metadata::{FixedBody, MetadataService};
     pub use crate::policy::{RequireAsyncService, RequireScopesService, RouteCheckService};
+    pub use crate::revocation::receiver::SecurityEventReceiver;
 }

@@ -218,23 +218,23 @@ impl MetadataService {
         Self { published }
     }
 
-    fn answer(&self, method: &Method) -> Response<MetadataBody> {
+    fn answer(&self, method: &Method) -> Response<FixedBody> {
         let Some(published) = &self.published else {
-            let mut res = Response::new(MetadataBody::empty());
+            let mut res = Response::new(FixedBody::empty());
             *res.status_mut() = StatusCode::NOT_FOUND;
             return res;
         };
         if method != Method::GET && method != Method::HEAD {
-            let mut res = Response::new(MetadataBody::empty());
+            let mut res = Response::new(FixedBody::empty());
             *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
             res.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
             return res;
         }
         let body = if method == Method::HEAD {
-            MetadataBody::empty()
+            FixedBody::empty()
         } else {
-            MetadataBody::new(published.document.clone())
+            FixedBody::new(published.document.clone())
         };
         let mut res = Response::new(body);
         let headers = res.headers_mut();
@@ -249,9 +249,9 @@ impl MetadataService {
 }
 
 impl<B> Service<Request<B>> for MetadataService {
-    type Response = Response<MetadataBody>;
+    type Response = Response<FixedBody>;
     type Error = Infallible;
-    type Future = Ready<Result<Response<MetadataBody>, Infallible>>;
+    type Future = Ready<Result<Response<FixedBody>, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -262,23 +262,24 @@ impl<B> Service<Request<B>> for MetadataService {
     }
 }
 
-/// The body of [`MetadataService`]'s responses.
+/// The body of the crate's own services' responses ([`MetadataService`],
+/// [`SecurityEventReceiver`](crate::service::SecurityEventReceiver)): bytes known in full.
 #[derive(Debug)]
-pub struct MetadataBody {
+pub struct FixedBody {
     data: Option<Bytes>,
 }
 
-impl MetadataBody {
-    fn new(data: Bytes) -> Self {
+impl FixedBody {
+    pub(crate) fn new(data: Bytes) -> Self {
         Self { data: Some(data) }
     }
 
-    fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Self { data: None }
     }
 }
 
-impl Body for MetadataBody {
+impl Body for FixedBody {
     type Data = Bytes;
     type Error = Infallible;
 

@@ -40,6 +40,10 @@ pub(crate) const INTROSPECTION_CACHE: &str = "tower_jwt_auth_introspection_cache
 /// Outbound calls in flight, each shared by the requests waiting for it (gauge): `call` =
 /// `introspection` | `jwks` | `client_token`.
 pub(crate) const CALLS_IN_FLIGHT: &str = "tower_jwt_auth_calls_in_flight";
+/// Gauge: revocations in force.
+pub(crate) const REVOCATIONS: &str = "tower_jwt_auth_revocations";
+/// Gauge: seconds since a fleet's revocation list was last in sync (0 while it is).
+pub(crate) const REVOCATION_STALENESS: &str = "tower_jwt_auth_revocation_staleness_seconds";
 
 /// The `outcome` label of a refusal of this kind.
 pub(crate) fn outcome(kind: AuthErrorKind) -> &'static str {
@@ -69,6 +73,8 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> &'static str {
         K::ActorNotAllowed => "actor_not_allowed",
         K::InsufficientAuthorizationDetails => "insufficient_authorization_details",
         K::RuleUnavailable => "rule_unavailable",
+        K::Revoked => "revoked",
+        K::RevocationUnavailable => "revocation_unavailable",
         K::BoundToken => "bound_token",
         K::NotDpopBound => "not_dpop_bound",
         K::InvalidDpopProof => "invalid_dpop_proof",
@@ -122,6 +128,12 @@ mod on {
                 "Requests a per-route layer refused, by outcome"
             );
             describe_counter!(TOKEN_CACHE, "Verified-token cache look-ups, by result");
+            describe_gauge!(REVOCATIONS, "Revocations in force");
+            describe_gauge!(
+                REVOCATION_STALENESS,
+                Unit::Seconds,
+                "Time since the fleet's revocation list was last in sync"
+            );
             describe_counter!(KEY_FETCHES, "Key-set fetch attempts, by issuer and result");
             describe_histogram!(
                 KEY_FETCH_SECONDS,
@@ -230,6 +242,14 @@ mod on {
         metrics::counter!(ROUTE_REFUSALS, "outcome" => outcome(error.kind())).increment(1);
     }
 
+    pub(crate) fn revocations(count: usize) {
+        metrics::gauge!(REVOCATIONS).set(count as f64);
+    }
+
+    pub(crate) fn revocation_staleness(seconds: f64) {
+        metrics::gauge!(REVOCATION_STALENESS).set(seconds);
+    }
+
     pub(crate) fn token_cache(hit: bool) {
         count(if hit {
             static_key!(TOKEN_CACHE, "result" => "hit")
@@ -299,6 +319,10 @@ mod on {
     #[inline(always)]
     pub(crate) fn route_refused(_: &AuthError) {}
     #[inline(always)]
+    pub(crate) fn revocations(_: usize) {}
+    #[inline(always)]
+    pub(crate) fn revocation_staleness(_: f64) {}
+    #[inline(always)]
     pub(crate) fn token_cache(_: bool) {}
     #[inline(always)]
     pub(crate) fn key_fetch(_: &Arc<str>, _: &'static str, _: Duration) {}
@@ -334,8 +358,13 @@ mod tests {
     use super::*;
 
     fn grant(iss: &Arc<str>, credential: Credential) -> Grant {
-        Grant::new(("u-1", None, None), "a", (1, None), (Arc::clone(iss), None))
-            .with_credential(credential)
+        Grant::new(
+            ("u-1", None, None, None),
+            "a",
+            (1, None),
+            (Arc::clone(iss), None),
+        )
+        .with_credential(credential)
     }
 
     /// Counts per `issuer/credential` after the sequence, read from a local recorder.

@@ -48,6 +48,8 @@ pub(crate) struct Config {
     pub(crate) introspection_in_turn: bool,
     /// The FAPI 2.0 resource-server rules: FAPI algorithms, sender-constrained tokens only.
     pub(crate) fapi2: bool,
+    /// Credentials refused before their `exp`.
+    pub(crate) revocations: Option<crate::revocation::Revocations>,
 }
 
 /// The signature algorithms FAPI 2.0 allows.
@@ -153,6 +155,7 @@ impl Config {
             certificate_bound: false,
             introspection_in_turn: false,
             fapi2: false,
+            revocations: None,
         }
     }
 

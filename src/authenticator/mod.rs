@@ -26,6 +26,7 @@ use crate::metadata::Published;
 use crate::metrics;
 use crate::outbound::{parse_url, Fetcher};
 use crate::reject::{shown, AuthError, AuthErrorKind, ConfigError};
+use crate::revocation::Revocations;
 
 /// The configuration and the authenticator built from it, once.
 pub(crate) struct Core<C> {
@@ -72,6 +73,8 @@ pub(crate) struct Authenticator<C> {
     published: Option<Arc<Published>>,
     /// DPoP and certificate binding.
     bindings: Bindings,
+    /// Revoked credentials, checked after every verdict.
+    revocations: Option<Revocations>,
 }
 
 /// Where a credential goes, decided by its shape alone, before any parsing.
@@ -241,6 +244,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             realm: config.audience().into(),
             published: published(config)?,
             bindings: Bindings::build(config.binding_setup(), Arc::clone(&config.clock))?,
+            revocations: config.revocations.clone(),
         })
     }
 
@@ -416,6 +420,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
                 grant.sub(),
                 grant.granted_sub_type(),
                 grant.granted_client_id(),
+                None,
             ),
             &grant.granted_scopes().join(" "),
             (grant.expiry().unwrap_or(NO_EXPIRY), None),
@@ -448,6 +453,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         need: Need,
     ) -> Result<Claims<C>, AuthError> {
         self.verifier.verify_after(token, need).await
+    }
+}
+
+impl<C: Send + Sync + 'static> crate::revocation::receiver::SetKeys for Authenticator<C> {
+    fn registry(&self) -> &Registry {
+        self.issuers()
     }
 }
 
@@ -492,6 +503,24 @@ fn judged<C>(
     credential: Credential,
 ) -> Result<Claims<C>, AuthError> {
     verdict.map_err(|e| e.judged_as(credential))
+}
+
+impl<C> Authenticator<C> {
+    /// Whether the credential of `claims` (presented as `token`) was revoked: after every
+    /// verdict, cached or not.
+    pub(crate) fn check_revoked(&self, claims: &Claims<C>, token: &[u8]) -> Result<(), AuthError> {
+        match &self.revocations {
+            None => Ok(()),
+            Some(r) => r
+                .check(claims.grant(), Some(token))
+                .map_err(|e| claims.grant().tie(e)),
+        }
+    }
+
+    /// The revocation list, when one is configured.
+    pub(crate) fn revocations(&self) -> Option<&Revocations> {
+        self.revocations.as_ref()
+    }
 }
 
 #[cfg(test)]

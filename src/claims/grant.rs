@@ -55,6 +55,8 @@ struct GrantInner {
     /// `nbf`, 0 when absent (a token not valid before 1970 is valid now either way).
     nbf: u64,
     iss: Arc<str>,
+    /// `iat`, 0 when absent.
+    iat: u64,
     credential: Credential,
     roles: Box<[Box<str>]>,
     /// The tenant and the confirmation, which most tokens lack: boxed together, as a grant
@@ -87,48 +89,69 @@ impl GrantInner {
 /// them, not four, which is what a token seen for the first time mostly pays for in memory.
 struct GrantText {
     text: Box<str>,
-    /// Where `sub`, the scopes and `sub_type` end.
-    ends: [usize; 3],
+    /// Where `sub`, the scopes, `sub_type` and `client_id` end (a credential is at most a few
+    /// KiB: `u32` offsets keep the grant small).
+    ends: [u32; 4],
     sub_type: bool,
     client_id: bool,
+    jti: bool,
 }
 
 impl GrantText {
-    fn new(sub: &str, scopes: &str, sub_type: Option<&str>, client_id: Option<&str>) -> Self {
-        let (sub_type_text, client_id_text) = (sub_type.unwrap_or(""), client_id.unwrap_or(""));
-        let mut text = String::with_capacity(
-            sub.len() + scopes.len() + sub_type_text.len() + client_id_text.len(),
-        );
-        text.push_str(sub);
-        let sub_end = text.len();
-        text.push_str(scopes);
-        let scopes_end = text.len();
-        text.push_str(sub_type_text);
-        let sub_type_end = text.len();
-        text.push_str(client_id_text);
+    fn new(
+        sub: &str,
+        scopes: &str,
+        (sub_type, client_id, jti): (Option<&str>, Option<&str>, Option<&str>),
+    ) -> Self {
+        let parts = [
+            sub,
+            scopes,
+            sub_type.unwrap_or(""),
+            client_id.unwrap_or(""),
+            jti.unwrap_or(""),
+        ];
+        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut ends = [0u32; 4];
+        for (i, part) in parts.iter().enumerate() {
+            text.push_str(part);
+            if let Some(end) = ends.get_mut(i) {
+                *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            }
+        }
         Self {
             text: text.into_boxed_str(),
-            ends: [sub_end, scopes_end, sub_type_end],
+            ends,
             sub_type: sub_type.is_some(),
             client_id: client_id.is_some(),
+            jti: jti.is_some(),
         }
     }
 
+    /// The `i`-th string: `sub`, scopes, `sub_type`, `client_id`, `jti`.
+    fn part(&self, i: usize) -> &str {
+        let start = i.checked_sub(1).map_or(0, |j| self.ends[j] as usize);
+        let end = self.ends.get(i).map_or(self.text.len(), |&e| e as usize);
+        self.text.get(start..end).unwrap_or("")
+    }
+
     fn sub(&self) -> &str {
-        &self.text[..self.ends[0]]
+        self.part(0)
     }
 
     fn scopes(&self) -> &str {
-        &self.text[self.ends[0]..self.ends[1]]
+        self.part(1)
     }
 
     fn sub_type(&self) -> Option<&str> {
-        self.sub_type
-            .then(|| &self.text[self.ends[1]..self.ends[2]])
+        self.sub_type.then(|| self.part(2))
     }
 
     fn client_id(&self) -> Option<&str> {
-        self.client_id.then(|| &self.text[self.ends[2]..])
+        self.client_id.then(|| self.part(3))
+    }
+
+    fn jti(&self) -> Option<&str> {
+        self.jti.then(|| self.part(4))
     }
 }
 
@@ -186,17 +209,18 @@ pub(crate) enum Confirmation {
 impl Grant {
     /// `scopes` space-delimited, as issued.
     pub(crate) fn new(
-        (sub, sub_type, client_id): (&str, Option<&str>, Option<&str>),
+        (sub, sub_type, client_id, jti): (&str, Option<&str>, Option<&str>, Option<&str>),
         scopes: &str,
         (exp, nbf): (u64, Option<u64>),
         (iss, tenant): (Arc<str>, Option<Arc<str>>),
     ) -> Self {
         Self {
             inner: Arc::new(GrantInner {
-                text: GrantText::new(sub, scopes, sub_type, client_id),
+                text: GrantText::new(sub, scopes, (sub_type, client_id, jti)),
                 exp,
                 nbf: nbf.unwrap_or(0),
                 iss,
+                iat: 0,
                 rare: tenant.map(|tenant| {
                     Box::new(Rare {
                         tenant: Some(tenant),
@@ -288,6 +312,24 @@ impl Grant {
             inner.rare.get_or_insert_with(Box::default).confirmation = confirmation;
         }
         self
+    }
+
+    /// When the credential was issued (`iat`), where it says.
+    pub(crate) fn issued(mut self, iat: Option<u64>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.iat = iat.unwrap_or(0);
+        }
+        self
+    }
+
+    /// When the credential was issued (`iat`), when it says.
+    pub fn issued_at(&self) -> Option<u64> {
+        Some(self.inner.iat).filter(|&iat| iat > 0)
+    }
+
+    /// The credential's identifier (`jti`), when it has one.
+    pub fn jti(&self) -> Option<&str> {
+        self.inner.text.jti()
     }
 
     /// The authentication, delegation and authorization details the credential carries.
@@ -501,28 +543,46 @@ mod tests {
 
     #[test]
     fn a_grants_strings_share_one_allocation_and_keep_their_bounds() {
-        let text = GrantText::new("u-1", "a b", Some("user"), Some("acme"));
+        let text = GrantText::new("u-1", "a b", (Some("user"), Some("acme"), Some("j-1")));
         assert_eq!(
-            (text.sub(), text.scopes(), text.sub_type(), text.client_id()),
-            ("u-1", "a b", Some("user"), Some("acme"))
+            (
+                text.sub(),
+                text.scopes(),
+                text.sub_type(),
+                text.client_id(),
+                text.jti()
+            ),
+            ("u-1", "a b", Some("user"), Some("acme"), Some("j-1"))
         );
         // Absent and empty stay apart; multi-byte characters keep their boundaries.
-        let text = GrantText::new("ü", "", Some(""), None);
+        let text = GrantText::new("ü", "", (Some(""), None, None));
         assert_eq!(
             (text.sub(), text.scopes(), text.sub_type(), text.client_id()),
             ("ü", "", Some(""), None)
         );
-        let text = GrantText::new("", "s", None, Some("ç"));
+        let text = GrantText::new("", "s", (None, Some("ç"), Some("é")));
         assert_eq!(
-            (text.sub(), text.scopes(), text.sub_type(), text.client_id()),
-            ("", "s", None, Some("ç"))
+            (
+                text.sub(),
+                text.scopes(),
+                text.sub_type(),
+                text.client_id(),
+                text.jti()
+            ),
+            ("", "s", None, Some("ç"), Some("é"))
         );
     }
 
     #[test]
     fn a_scope_is_granted_only_as_a_whole_word() {
-        let grant =
-            |scopes: &str| Grant::new(("u", None, None), scopes, (1, None), ("i".into(), None));
+        let grant = |scopes: &str| {
+            Grant::new(
+                ("u", None, None, None),
+                scopes,
+                (1, None),
+                ("i".into(), None),
+            )
+        };
         // Each case against the definition: one of the space-separated words, exactly.
         let granted = [
             "",

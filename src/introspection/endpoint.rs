@@ -189,7 +189,12 @@ impl Endpoint {
         let sub = reg.sub.as_ref().map_or("", |s| &*s.0);
         let exp = reg.exp.map_or(NO_EXPIRY, |e| e.0);
         let grant = Grant::new(
-            (sub, reg.sub_type.as_ref().map(|s| &*s.0), client_id),
+            (
+                sub,
+                reg.sub_type.as_ref().map(|s| &*s.0),
+                client_id,
+                reg.jti.as_ref().map(|j| &*j.0),
+            ),
             &reg.scopes(),
             (exp, reg.nbf.map(|n| n.0)),
             (Arc::clone(&expect.issuer), None),
@@ -201,6 +206,7 @@ impl Endpoint {
                 .collect(expect.audience(), |name| object.get(name).cloned()),
         )
         .with_context(reg.context()?)
+        .issued(reg.iat.map(|i| i.0))
         // A bound token (RFC 7662 §2.2 carries `cnf` too) is judged by the binding step.
         .with_confirmation(reg.cnf.clone());
         drop(reg);

@@ -82,6 +82,9 @@ pub(crate) enum TypPolicy {
     Lenient,
     /// `at+jwt` or `application/at+jwt` only (RFC 9068 §4).
     Rfc9068,
+    /// `secevent+jwt` or `application/secevent+jwt` only (RFC 8417 §2.3): a Security Event
+    /// Token, never an access token.
+    SecurityEvent,
 }
 
 /// Parses the decoded header JSON and applies the header rules. The algorithm must be one this
@@ -143,16 +146,23 @@ pub(crate) fn check_allowed(alg: Algorithm, allowed: AlgorithmSet) -> Result<(),
 fn check_typ(typ: Option<&str>, policy: TypPolicy) -> Result<(), AuthError> {
     let access_token =
         |t: &str| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt");
+    let set = |t: &str| {
+        t.eq_ignore_ascii_case("secevent+jwt") || t.eq_ignore_ascii_case("application/secevent+jwt")
+    };
     let ok = match (typ, policy) {
+        (Some(t), TypPolicy::SecurityEvent) => set(t),
+        (None, TypPolicy::SecurityEvent) => false,
         (Some(t), _) if access_token(t) => true,
         (Some(t), TypPolicy::Lenient) => t.eq_ignore_ascii_case("JWT"),
         (None, TypPolicy::Lenient) => true,
         (_, TypPolicy::Rfc9068) => false,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(unsupported("the token type is not an access token"))
+    match (ok, policy) {
+        (true, _) => Ok(()),
+        (false, TypPolicy::SecurityEvent) => {
+            Err(unsupported("the token type is not a security event token"))
+        }
+        (false, _) => Err(unsupported("the token type is not an access token")),
     }
 }
 

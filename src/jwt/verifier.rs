@@ -332,6 +332,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
                 sub,
                 reg.sub_type.as_ref().map(|s| &*s.0),
                 issuer.rules.client(&reg),
+                reg.jti.as_ref().map(|j| &*j.0),
             ),
             &reg.scopes(),
             (exp, reg.nbf.map(|n| n.0)),
@@ -340,6 +341,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         .with_credential(Credential::Jwt)
         .with_roles(roles_of(&issuer.rules, &reg, payload))
         .with_context(reg.context()?)
+        .issued(reg.iat.map(|i| i.0))
         .with_confirmation(std::mem::take(&mut reg.cnf))
         .delivered_in(issuer.rules.profile.proxy_header());
         let claims: C = match self.direct.and_then(|direct| direct(reg)) {

@@ -87,10 +87,11 @@ impl<C> Gate<C> {
         &self,
         verified: Result<Claims<C>, AuthError>,
         certificate: Option<ClientCertificate>,
-        found: Found,
+        (found, token): (Found, &[u8]),
     ) -> Result<Claims<C>, AuthError> {
         let claims = verified?;
         self.check_location(&claims, found)?;
+        self.auth.check_revoked(&claims, token)?;
         self.auth
             .bindings()
             .check_bearer(claims.grant(), certificate)

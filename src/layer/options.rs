@@ -266,6 +266,14 @@ where
         self.configure(|c| c.caches = caches)
     }
 
+    /// Refuses the credentials `revocations` revokes — one token, a subject's or a client's
+    /// tokens issued before a time — at once, whatever a cache remembers; in one process or,
+    /// with `Revocations::redis` (feature `redis`), across a fleet. Defaults to
+    /// none. See [`Revocations`](crate::Revocations).
+    pub fn revocations(self, revocations: crate::revocation::Revocations) -> Self {
+        self.configure(|c| c.revocations = Some(revocations))
+    }
+
     /// The clock for `exp`/`nbf`/`iat` and the key cache. Defaults to
     /// [`SystemClock`](crate::SystemClock); tests use [`ManualClock`](crate::ManualClock).
     ///

@@ -67,6 +67,7 @@ where
             (Ok(auth), None) => {
                 let verified = auth.authenticate(token).await;
                 verified.and_then(|claims| {
+                    auth.check_revoked(&claims, token.as_bytes())?;
                     auth.bindings().check_bearer(claims.grant(), None)?;
                     self.layer.policy.check(claims.grant())?;
                     check_rules(&self.rules, &claims)?;
@@ -127,6 +128,53 @@ where
             (Ok(auth), None) => MetadataService::new(auth.published().cloned()),
             (Err(e), _) | (_, Some(e)) => panic!("tower-jwt-auth: {e}"),
         }
+    }
+
+    /// A Shared Signals receiver (SSF 1.0, RFC 8935 push delivery) for this layer's issuers,
+    /// as a `Clone` tower service to mount outside the layer (its caller is the transmitter,
+    /// not a user): Security Event Tokens whose `aud` is `audience`, signed by a trusted
+    /// issuer's keys, whose CAEP and RISC events revoke through this layer's
+    /// [`revocations`](JwtAuth::revocations). See
+    /// [`SecurityEventReceiver`](crate::service::SecurityEventReceiver).
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower_jwt_auth::{JwtAuth, Revocations};
+    /// let auth = JwtAuth::new("https://auth-api.eliq.com", "insights-api")
+    ///     .revocations(Revocations::new());
+    /// let app: Router = Router::new()
+    ///     .route("/usage", get(|| async { "usage" }))
+    ///     .layer(auth.clone())
+    ///     .route_service(
+    ///         "/ssf/events",
+    ///         auth.security_event_receiver("https://insights.eliq.com/ssf").transmitter_token("s3cr3t"),
+    ///     );
+    /// ```
+    ///
+    /// # Panics
+    /// When the configuration is unusable, or has no [`revocations`](JwtAuth::revocations),
+    /// as applying the layer does.
+    pub fn security_event_receiver(
+        &self,
+        audience: impl Into<String>,
+    ) -> crate::service::SecurityEventReceiver {
+        let auth = match (self.authenticator(), &self.layer.error) {
+            (Ok(auth), None) => auth,
+            (Err(e), _) | (_, Some(e)) => panic!("tower-jwt-auth: {e}"),
+        };
+        let Some(revocations) = auth.revocations() else {
+            panic!(
+                "tower-jwt-auth: invalid `revocations`: a security event receiver revokes through \
+                 the layer's revocations(..), and none is configured"
+            );
+        };
+        let keys: std::sync::Arc<dyn crate::revocation::receiver::SetKeys> = auth.clone();
+        crate::service::SecurityEventReceiver::new(
+            Some(keys),
+            revocations.clone(),
+            audience.into(),
+            self.core.config.rules.leeway.as_secs(),
+        )
     }
 
     /// Loads the keys now (discovery and JWK set) of every configured issuer (each allowed

@@ -82,7 +82,8 @@ where
         let repeated = repeated_bearer(req.headers()).filter(|_| !gate.sources.skip_authorization);
         if let Some(claims) = repeated.and_then(|token| gate.auth.cached_bearer(token)) {
             let certificate = gate.certificate(req.extensions());
-            return match gate.admit(Ok(claims), certificate, Found::Authorization) {
+            let token = repeated.unwrap_or_default();
+            return match gate.admit(Ok(claims), certificate, (Found::Authorization, token)) {
                 Ok(claims) => {
                     admit(req.extensions_mut(), gate, claims);
                     ResponseFuture::inner(self.inner.call(req))
@@ -107,7 +108,7 @@ where
         let certificate = gate.certificate(req.extensions());
         let wait = match gate.auth.try_authenticate(token, probed) {
             Step::Done(verified) => {
-                return match gate.admit(verified, certificate, found) {
+                return match gate.admit(verified, certificate, (found, token.as_bytes())) {
                     Ok(claims) => {
                         admit(req.extensions_mut(), gate, claims);
                         ResponseFuture::inner(self.inner.call(req))
@@ -125,7 +126,7 @@ where
             match gate.admit(
                 gate.auth.authenticate_after(&token, wait).await,
                 certificate,
-                found,
+                (found, token.as_bytes()),
             ) {
                 Ok(claims) => {
                     let mut extensions = Extensions::new();
@@ -184,6 +185,7 @@ where
             let checked = async {
                 let claims = gate.auth.authenticate(&token).await?;
                 gate.check_location(&claims, Found::Authorization)?;
+                gate.auth.check_revoked(&claims, token.as_bytes())?;
                 let bindings = gate.auth.bindings();
                 let nonce = bindings
                     .check_dpop(claims.grant(), &token, &request)

@@ -75,6 +75,11 @@ pub enum AuthErrorKind {
     /// No `authorization_details` entry of the type the route requires permits the request
     /// (RFC 9396): 403 `insufficient_scope`, the description naming the type.
     InsufficientAuthorizationDetails,
+    /// The credential was revoked ([`Revocations`](crate::Revocations)): 401 `invalid_token`.
+    Revoked,
+    /// The fleet's revocation list has not been in sync for longer than its bound, and it
+    /// fails closed ([`WhenStale::FailClosed`](crate::WhenStale::FailClosed)): 503.
+    RevocationUnavailable,
     /// An asynchronous rule could not answer (it failed or timed out): 503, failing closed.
     RuleUnavailable,
     /// The token's issuer delivers its tokens in a proxy's header (Google IAP's
@@ -179,6 +184,8 @@ impl AuthErrorKind {
                 "the token's authorization details do not permit this request"
             }
             K::RuleUnavailable => "the authorization check is unavailable",
+            K::Revoked => "the token has been revoked",
+            K::RevocationUnavailable => "the revocation list is unavailable",
             K::BoundToken => "the token is bound to a key and needs its proof of possession",
             K::NotDpopBound => "the token is not bound to a DPoP key",
             K::InvalidDpopProof => "the DPoP proof is invalid",
@@ -233,6 +240,8 @@ mod tests {
             K::ActorNotAllowed,
             K::InsufficientAuthorizationDetails,
             K::RuleUnavailable,
+            K::Revoked,
+            K::RevocationUnavailable,
             K::BoundToken,
             K::TooManyProofs,
             K::NotSenderConstrained,

@@ -63,6 +63,7 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
         | K::InvalidClaim
         | K::NotAnAccessToken
         | K::WrongTokenLocation
+        | K::Revoked
         | K::BoundToken
         | K::NotDpopBound
         | K::NotSenderConstrained
@@ -100,7 +101,10 @@ pub(crate) fn outcome(kind: AuthErrorKind) -> Outcome {
             GRPC_PERMISSION_DENIED,
         ),
         K::TooManyProofs => out(StatusCode::TOO_MANY_REQUESTS, None, GRPC_RESOURCE_EXHAUSTED),
-        K::KeysUnavailable | K::ValidationUnavailable | K::RuleUnavailable => out(
+        K::KeysUnavailable
+        | K::ValidationUnavailable
+        | K::RuleUnavailable
+        | K::RevocationUnavailable => out(
             StatusCode::SERVICE_UNAVAILABLE,
             Some("temporarily_unavailable"),
             GRPC_UNAVAILABLE,

@@ -18,6 +18,7 @@
 //! ```
 
 mod dpop;
+mod events;
 mod keys;
 mod server;
 mod token;
@@ -31,6 +32,7 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 pub use dpop::{DpopKey, ProofBuilder};
+pub use events::SecurityEventBuilder;
 pub use keys::SigningKey;
 pub use token::TokenBuilder;
 
@@ -335,6 +337,12 @@ impl TestIssuer {
     /// A token builder, starting from a valid app token.
     pub fn token(&self) -> TokenBuilder {
         TokenBuilder::new(Arc::clone(&self.inner))
+    }
+
+    /// A Security Event Token of this issuer (a Shared Signals transmitter), with one event of
+    /// `event_type`: sign it, or push it to a receiver.
+    pub fn security_event(&self, event_type: &str) -> SecurityEventBuilder {
+        SecurityEventBuilder::new(self.token(), event_type)
     }
 
     /// The issuer template of the tenants ([`TestIssuerBuilder::tenants`]):

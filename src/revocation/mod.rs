@@ -1,0 +1,521 @@
+//! Revocation: tokens refused before their `exp` — one token, everything of a subject or a
+//! client issued before a time — checked after every verdict (cached or not), in one process
+//! or, with the Redis backend (feature `redis`), across a fleet; and a receiver of Shared
+//! Signals (SSF 1.0: CAEP and RISC events pushed as Security Event Tokens, RFC 8417/8935) that
+//! turns events into revocations.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::claims::Grant;
+use crate::clock::{Clock, SystemClock};
+use crate::reject::{shown, AuthError, AuthErrorKind};
+
+pub(crate) mod receiver;
+#[cfg(feature = "redis")]
+mod redis;
+
+/// How long a subject's or client's revocation is kept past its time when nothing says how
+/// long its tokens live: the longest token lifetime accepted by default (24 h) plus leeway.
+const DEFAULT_HORIZON: Duration = Duration::from_secs(24 * 3600 + 600);
+/// How often (at most) a write also drops expired entries, in seconds.
+const PRUNE_EVERY: u64 = 60;
+
+/// One revocation, as stored (in memory, and as a member of the Redis sorted set).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Entry {
+    /// One token of `iss`, by its `jti`.
+    Jti { iss: String, jti: String },
+    /// One token without a `jti`, by the SHA-256 of the whole token (hex).
+    Token { sha256: String },
+    /// Every token of `iss` for `sub` issued before `before` (seconds).
+    Subject {
+        iss: String,
+        sub: String,
+        before: u64,
+    },
+    /// Every token of `iss` for `client` issued before `before` (seconds).
+    Client {
+        iss: String,
+        client: String,
+        before: u64,
+    },
+}
+
+/// A map hashed with foldhash (seeded per process), not SipHash: looked up on every request
+/// while anything is revoked.
+type Fast<K, V> = HashMap<K, V, quick_cache::DefaultHashBuilder>;
+
+/// The revocations of one issuer: by `jti` (until), by subject and by client (issued
+/// before, until).
+#[derive(Debug, Default)]
+struct OfIssuer {
+    jti: Fast<Box<str>, u64>,
+    subjects: Fast<Box<str>, (u64, u64)>,
+    clients: Fast<Box<str>, (u64, u64)>,
+}
+
+impl OfIssuer {
+    fn len(&self) -> usize {
+        self.jti.len() + self.subjects.len() + self.clients.len()
+    }
+}
+
+/// The revocations in force, each with the time (seconds) after which it can no longer
+/// matter: the newest `exp` it can affect. One look-up of the issuer, then one per name the
+/// credential has; no allocation.
+#[derive(Debug, Default)]
+pub(crate) struct List {
+    issuers: Fast<Box<str>, OfIssuer>,
+    tokens: Fast<[u8; 32], u64>,
+}
+
+impl List {
+    fn len(&self) -> usize {
+        self.issuers.values().map(OfIssuer::len).sum::<usize>() + self.tokens.len()
+    }
+
+    fn insert(&mut self, entry: &Entry, until: u64) {
+        fn of<'l>(issuers: &'l mut Fast<Box<str>, OfIssuer>, iss: &str) -> &'l mut OfIssuer {
+            issuers.entry(iss.into()).or_default()
+        }
+        let later = |slot: &mut (u64, u64), before: u64| {
+            *slot = (slot.0.max(before), slot.1.max(until));
+        };
+        match entry {
+            Entry::Jti { iss, jti } => {
+                let slot = of(&mut self.issuers, iss)
+                    .jti
+                    .entry(jti.as_str().into())
+                    .or_insert(0);
+                *slot = (*slot).max(until);
+            }
+            Entry::Token { sha256 } => {
+                if let Some(digest) = from_hex(sha256) {
+                    let slot = self.tokens.entry(digest).or_insert(0);
+                    *slot = (*slot).max(until);
+                }
+            }
+            Entry::Subject { iss, sub, before } => {
+                later(
+                    of(&mut self.issuers, iss)
+                        .subjects
+                        .entry(sub.as_str().into())
+                        .or_default(),
+                    *before,
+                );
+            }
+            Entry::Client {
+                iss,
+                client,
+                before,
+            } => {
+                later(
+                    of(&mut self.issuers, iss)
+                        .clients
+                        .entry(client.as_str().into())
+                        .or_default(),
+                    *before,
+                );
+            }
+        }
+    }
+
+    /// Drops what can no longer matter.
+    fn prune(&mut self, now: u64) {
+        for of in self.issuers.values_mut() {
+            of.jti.retain(|_, until| *until > now);
+            of.subjects.retain(|_, (_, until)| *until > now);
+            of.clients.retain(|_, (_, until)| *until > now);
+        }
+        self.issuers.retain(|_, of| of.len() > 0);
+        self.tokens.retain(|_, until| *until > now);
+    }
+
+    /// Why `grant` is revoked, if it is. `token` is hashed only when the list holds whole
+    /// tokens and the grant has no `jti`.
+    fn revoked(&self, grant: &Grant, token: Option<&[u8]>) -> Option<String> {
+        if grant.jti().is_none() && !self.tokens.is_empty() {
+            if let Some(token) = token {
+                if self.tokens.contains_key(&sha256(token)) {
+                    return Some("the token is revoked".to_owned());
+                }
+            }
+        }
+        let iss = grant.issuer();
+        let of = self.issuers.get(iss)?;
+        let issued = grant.issued_at().unwrap_or(0);
+        let before = |map: &Fast<Box<str>, (u64, u64)>, who: &str| {
+            map.get(who)
+                .filter(|(before, _)| issued < *before)
+                .map(|(before, _)| *before)
+        };
+        if let Some(jti) = grant.jti().filter(|_| !of.jti.is_empty()) {
+            if of.jti.contains_key(jti) {
+                return Some(format!("jti {} of {} is revoked", shown(jti), shown(iss)));
+            }
+        }
+        if !grant.sub().is_empty() && !of.subjects.is_empty() {
+            if let Some(before) = before(&of.subjects, grant.sub()) {
+                return Some(format!(
+                    "tokens of subject {} issued before {before} are revoked",
+                    shown(grant.sub())
+                ));
+            }
+        }
+        if let Some(client) = grant.client_id().filter(|_| !of.clients.is_empty()) {
+            if let Some(before) = before(&of.clients, client) {
+                return Some(format!(
+                    "tokens of client {} issued before {before} are revoked",
+                    shown(client)
+                ));
+            }
+        }
+        None
+    }
+}
+
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// What a fleet backend does when it has not been able to synchronise for longer than the
+/// bound ([`Revocations::when_stale`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenStale {
+    /// Keep refusing what the last known list revokes, and accept the rest (the default: a
+    /// revocation store's outage does not take the API down, and every revocation seen before
+    /// it still holds).
+    ServeLastKnown,
+    /// Answer every request 503 (`RevocationUnavailable`) until the list is fresh again.
+    FailClosed,
+}
+
+/// Shared state of one revocation list.
+pub(crate) struct State {
+    /// Read on every request while anything is revoked; written in place (a flood of
+    /// revocations costs each one an insert, not a copy of the list).
+    pub(crate) list: RwLock<List>,
+    /// When expired entries are dropped next (seconds).
+    next_prune: AtomicU64,
+    /// Whether the list holds anything: the check on the request path is one load when not.
+    pub(crate) any: AtomicBool,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) horizon: u64,
+    /// For a fleet backend: whether it is in sync now, and since when it last was (ms).
+    pub(crate) synced: AtomicBool,
+    pub(crate) last_sync_ms: AtomicU64,
+    stale: Mutex<Option<(Duration, WhenStale)>>,
+    #[cfg(feature = "redis")]
+    pub(crate) backend: std::sync::OnceLock<redis::Backend>,
+}
+
+impl State {
+    /// Adds revocations (from this instance, a fleet peer or an event), pruning the expired.
+    pub(crate) fn apply(&self, entries: &[(Entry, u64)]) {
+        let now = self.clock.now();
+        let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
+        if now >= self.next_prune.load(Ordering::Relaxed) {
+            list.prune(now);
+            self.next_prune.store(now + PRUNE_EVERY, Ordering::Relaxed);
+        }
+        for (entry, until) in entries {
+            if *until > now {
+                list.insert(entry, *until);
+            }
+        }
+        self.any.store(list.len() > 0, Ordering::Release);
+        crate::metrics::revocations(list.len());
+    }
+
+    /// Replaces the list with a full copy (a fleet's reconciliation).
+    pub(crate) fn replace(&self, entries: &[(Entry, u64)]) {
+        let now = self.clock.now();
+        let mut fresh = List::default();
+        for (entry, until) in entries.iter().filter(|(_, until)| *until > now) {
+            fresh.insert(entry, *until);
+        }
+        let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
+        *list = fresh;
+        self.any.store(list.len() > 0, Ordering::Release);
+        crate::metrics::revocations(list.len());
+    }
+
+    /// Drops what expired (on every count, so that what is reported is in force).
+    fn prune(&self) -> usize {
+        let now = self.clock.now();
+        let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
+        list.prune(now);
+        self.any.store(list.len() > 0, Ordering::Release);
+        list.len()
+    }
+}
+
+/// A revocation list: tokens refused from now on, until their `exp`. Give it to
+/// [`JwtAuth::revocations`](crate::JwtAuth::revocations); revoke through any clone of it (an
+/// admin endpoint, a Shared Signals receiver, a message consumer). In memory by default; with
+/// `Revocations::redis` (feature `redis`) (feature `redis`), shared by every instance of a fleet.
+///
+/// A revoked credential is refused 401 `invalid_token` ("the token has been revoked") at once,
+/// whatever verdict a cache holds. Each entry is dropped once the newest `exp` it can affect
+/// has passed: a token's own `exp`, or for a subject or client, the time plus the longest
+/// token lifetime (24 h and the leeway by default).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tower_jwt_auth::{testing::TestIssuer, AuthErrorKind, JwtAuth, Revocations};
+/// let issuer = TestIssuer::start().await;
+/// let revocations = Revocations::new();
+/// let auth = JwtAuth::new(issuer.url(), "insights-api").revocations(revocations.clone());
+/// let token = issuer.token().sub("customer-1042").sign();
+/// assert!(auth.verify(&token).await.is_ok());
+/// // The customer's account is disabled: every token issued to them until now is refused.
+/// revocations.revoke_subject(issuer.url(), "customer-1042", None).await.unwrap();
+/// assert_eq!(auth.verify(&token).await.unwrap_err().kind(), AuthErrorKind::Revoked);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Revocations {
+    pub(crate) state: Arc<State>,
+}
+
+impl fmt::Debug for Revocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Revocations")
+            .field(
+                "entries",
+                &self.state.list.read().map_or(0, |list| list.len()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Revocations {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why a revocation could not be recorded (the fleet's store failed; this instance still
+/// applies it).
+#[derive(Debug, Clone)]
+pub struct RevocationError(pub(crate) String);
+
+impl fmt::Display for RevocationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the revocation could not be shared: {}", self.0)
+    }
+}
+
+impl std::error::Error for RevocationError {}
+
+impl Revocations {
+    /// An empty list, in this process.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    pub(crate) fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            state: Arc::new(State {
+                list: RwLock::new(List::default()),
+                next_prune: AtomicU64::new(0),
+                any: AtomicBool::new(false),
+                clock,
+                horizon: DEFAULT_HORIZON.as_secs(),
+                synced: AtomicBool::new(true),
+                last_sync_ms: AtomicU64::new(0),
+                stale: Mutex::new(None),
+                #[cfg(feature = "redis")]
+                backend: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The clock deciding when entries expire. Defaults to the system clock; give the layer's
+    /// [`ManualClock`](crate::ManualClock) in tests.
+    pub fn clock(self, clock: impl Clock) -> Self {
+        Self::with_clock(Arc::new(clock))
+    }
+
+    /// For a fleet backend: how long the list may go without synchronising before `policy`
+    /// applies. Defaults to 30 s and [`WhenStale::ServeLastKnown`].
+    pub fn when_stale(self, after: Duration, policy: WhenStale) -> Self {
+        *self.state.stale.lock().unwrap_or_else(|e| e.into_inner()) = Some((after, policy));
+        self
+    }
+
+    /// Revokes one token: by its `jti` when it has one (every copy of it), else the token
+    /// itself; until its `exp`. The token is read, not verified: revoking a forged token
+    /// harms no one.
+    ///
+    /// # Errors
+    /// With a fleet backend, the store could not record it (this instance refuses the token
+    /// all the same).
+    pub async fn revoke_token(&self, token: &str) -> Result<(), RevocationError> {
+        let claims = unverified_claims(token);
+        let field = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let now = self.state.clock.now();
+        let until = claims
+            .get("exp")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(now + self.state.horizon);
+        let entry = match (field("iss"), field("jti")) {
+            (Some(iss), Some(jti)) => Entry::Jti { iss, jti },
+            _ => Entry::Token {
+                sha256: to_hex(&sha256(token.as_bytes())),
+            },
+        };
+        self.record(vec![(entry, until)]).await
+    }
+
+    /// Revokes the token of `issuer` whose `jti` is this, until `expires_at` (its `exp`).
+    ///
+    /// # Errors
+    /// As [`Revocations::revoke_token`].
+    pub async fn revoke_jti(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: u64,
+    ) -> Result<(), RevocationError> {
+        let entry = Entry::Jti {
+            iss: issuer.into(),
+            jti: jti.into(),
+        };
+        self.record(vec![(entry, expires_at)]).await
+    }
+
+    /// Revokes every token of `issuer` for subject `sub` issued before `before` (seconds since
+    /// the epoch; `None`: now). Tokens without `iat` count as issued before.
+    ///
+    /// # Errors
+    /// As [`Revocations::revoke_token`].
+    pub async fn revoke_subject(
+        &self,
+        issuer: &str,
+        sub: &str,
+        before: Option<u64>,
+    ) -> Result<(), RevocationError> {
+        let before = before.unwrap_or_else(|| self.state.clock.now() + 1);
+        let entry = Entry::Subject {
+            iss: issuer.into(),
+            sub: sub.into(),
+            before,
+        };
+        self.record(vec![(entry, before + self.state.horizon)])
+            .await
+    }
+
+    /// Revokes every token of `issuer` issued to `client_id` (`client_id`, `azp`, …) before
+    /// `before` (`None`: now): a client whose credentials leaked.
+    ///
+    /// # Errors
+    /// As [`Revocations::revoke_token`].
+    pub async fn revoke_client(
+        &self,
+        issuer: &str,
+        client_id: &str,
+        before: Option<u64>,
+    ) -> Result<(), RevocationError> {
+        let before = before.unwrap_or_else(|| self.state.clock.now() + 1);
+        let entry = Entry::Client {
+            iss: issuer.into(),
+            client: client_id.into(),
+            before,
+        };
+        self.record(vec![(entry, before + self.state.horizon)])
+            .await
+    }
+
+    /// How many revocations are in force (expired ones are dropped first).
+    pub fn len(&self) -> usize {
+        self.state.prune()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Applies `entries` here, then shares them with the fleet.
+    pub(crate) async fn record(&self, entries: Vec<(Entry, u64)>) -> Result<(), RevocationError> {
+        self.state.apply(&entries);
+        #[cfg(feature = "redis")]
+        if let Some(backend) = self.state.backend.get() {
+            return backend.publish(&entries).await;
+        }
+        Ok(())
+    }
+
+    /// The verdict on an admitted credential: refused if revoked, or (fail closed) if the
+    /// list is stale beyond its bound. One atomic load when nothing is revoked and the list is
+    /// in sync.
+    pub(crate) fn check(&self, grant: &Grant, token: Option<&[u8]>) -> Result<(), AuthError> {
+        let state = &*self.state;
+        if !state.synced.load(Ordering::Relaxed) {
+            self.check_staleness()?;
+        }
+        if !state.any.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let list = state.list.read().unwrap_or_else(|e| e.into_inner());
+        match list.revoked(grant, token) {
+            None => Ok(()),
+            Some(why) => Err(AuthError::new(AuthErrorKind::Revoked).with_context(why)),
+        }
+    }
+
+    fn check_staleness(&self) -> Result<(), AuthError> {
+        let state = &*self.state;
+        let (after, policy) = (*state.stale.lock().unwrap_or_else(|e| e.into_inner()))
+            .unwrap_or((Duration::from_secs(30), WhenStale::ServeLastKnown));
+        let stale_ms = state
+            .clock
+            .now_millis()
+            .saturating_sub(state.last_sync_ms.load(Ordering::Relaxed));
+        if policy == WhenStale::FailClosed && stale_ms > after.as_millis() as u64 {
+            return Err(AuthError::new(AuthErrorKind::RevocationUnavailable)
+                .with_retry_after(Duration::from_secs(1))
+                .with_context(format!(
+                    "the revocation list has not been synchronised for {} ms",
+                    stale_ms
+                )));
+        }
+        Ok(())
+    }
+}
+
+/// The claims of a token, unverified (for revoking it by its `jti`).
+fn unverified_claims(token: &str) -> serde_json::Map<String, serde_json::Value> {
+    let payload = token.split('.').nth(1).unwrap_or("");
+    crate::jose::b64::decode(payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
