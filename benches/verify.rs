@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tower_jwt_auth::testing::SigningKey;
 use tower_jwt_auth::{AccessClaims, JwtAuth};
-use tower_jwt_auth::{Caches, Issuer};
+use tower_jwt_auth::{Caches, Issuer, Revocations};
 
 /// Distinct tokens for the first-sight row.
 const FIRST_SIGHT_POOL: usize = 4096;
@@ -112,6 +112,25 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function("ours_cache_hit", |b| {
             b.iter(|| ready(cached.verify(black_box(&token))).unwrap())
+        });
+        // The same hit with a revocation list: empty, then holding 2,000 revocations of
+        // other subjects and other tokens (the token's own lookups miss, as most do).
+        let empty = JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone()))
+            .revocations(Revocations::new());
+        ready(empty.verify(&token)).unwrap();
+        group.bench_function("ours_cache_hit_revocations_empty", |b| {
+            b.iter(|| ready(empty.verify(black_box(&token))).unwrap())
+        });
+        let list = Revocations::new();
+        for i in 0..1000 {
+            ready(list.revoke_subject(ISS, &format!("other-{i}"), None)).unwrap();
+            ready(list.revoke_jti(ISS, &format!("jti-{i}"), u64::MAX / 2)).unwrap();
+        }
+        let held =
+            JwtAuth::from(Issuer::new(ISS).audience(AUD).jwks(set.clone())).revocations(list);
+        ready(held.verify(&token)).unwrap();
+        group.bench_function("ours_cache_hit_revocations_2000", |b| {
+            b.iter(|| ready(held.verify(black_box(&token))).unwrap())
         });
         group.finish();
     }

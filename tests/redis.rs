@@ -5,57 +5,15 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
 use tower_jwt_auth::testing::{DpopKey, TestIssuer};
 use tower_jwt_auth::{replay::RedisReplayStore, Algorithm, Claims, Dpop, JwtAuth};
 
 /// What clients see: the load balancer in front of both instances.
 const PUBLIC: &str = "https://api.example.com";
-
-struct Redis {
-    url: String,
-    child: Child,
-}
-
-impl Redis {
-    async fn start() -> Self {
-        let probe = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let port = probe.local_addr().unwrap().port();
-        drop(probe);
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start redis-server (`.ci/run` installs Debian's redis-server package)");
-        // Wait (bounded) until it accepts connections.
-        for _ in 0..500 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Self {
-                    url: format!("redis://127.0.0.1:{port}"),
-                    child,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("redis-server did not listen on port {port} within 5 s");
-    }
-
-    async fn stop(&mut self) {
-        self.child.kill().await.unwrap();
-    }
-}
 
 /// One instance behind the public URL, with its own connection to the shared store.
 async fn instance(issuer: &TestIssuer, store: Option<RedisReplayStore>) -> common::Served {
@@ -81,7 +39,7 @@ async fn call(served: &common::Served, token: &str, proof: &str) -> reqwest::Res
 
 #[tokio::test]
 async fn a_proof_accepted_by_one_instance_is_refused_by_the_other() {
-    let redis = Redis::start().await;
+    let redis = common::Redis::start().await;
     let issuer = TestIssuer::start().await;
     let a = instance(&issuer, Some(RedisReplayStore::new(&redis.url).unwrap())).await;
     let b = instance(&issuer, Some(RedisReplayStore::new(&redis.url).unwrap())).await;
@@ -118,7 +76,7 @@ async fn a_proof_accepted_by_one_instance_is_refused_by_the_other() {
 
 #[tokio::test]
 async fn without_redis_dpop_requests_are_refused_with_503() {
-    let mut redis = Redis::start().await;
+    let mut redis = common::Redis::start().await;
     let issuer = TestIssuer::start().await;
     let store = RedisReplayStore::new(&redis.url)
         .unwrap()

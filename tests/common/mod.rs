@@ -214,3 +214,56 @@ pub async fn warm(
     auth.ready().await.unwrap();
     (issuer, auth, clock)
 }
+
+/// A real `redis-server` on a free loopback port (installed by `tests/setup.sh`), stopped when
+/// dropped.
+pub struct Redis {
+    pub url: String,
+    pub port: u16,
+    child: tokio::process::Child,
+}
+
+impl Redis {
+    pub async fn start() -> Self {
+        let probe = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        Self::start_on(port).await
+    }
+
+    /// A server on `port` (again, after [`Redis::stop`]: the same address).
+    pub async fn start_on(port: u16) -> Self {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect(
+                "start redis-server (`bash tests/setup.sh` installs Debian's redis-server package)",
+            );
+        // Wait (bounded) until it accepts connections.
+        for _ in 0..500 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Self {
+                    url: format!("redis://127.0.0.1:{port}"),
+                    port,
+                    child,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("redis-server did not listen on port {port} within 5 s");
+    }
+
+    pub async fn stop(&mut self) {
+        self.child.kill().await.unwrap();
+        let _ = self.child.wait().await;
+    }
+}
