@@ -214,9 +214,13 @@ async fn three_instances_on_one_redis_refuse_within_a_second_and_survive_its_out
         .await
         .unwrap();
     assert_eq!(res.status(), 202);
-    for member in &fleet {
+    for (i, member) in fleet.iter().enumerate() {
         let took = until_status(&usage(member), &alice, 401, Duration::from_secs(1)).await;
         assert!(took < Duration::from_secs(1), "{took:?}");
+        eprintln!(
+            "instance {}: refused {took:?} after the push was answered",
+            i + 1
+        );
         assert_eq!(call(&usage(member), Some(&bob)).await.status(), 200);
     }
 
