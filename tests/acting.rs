@@ -538,33 +538,10 @@ async fn introspected_tokens_carry_actors_authentication_and_details_too() {
 
 mod grpc {
     use super::*;
-    use tonic::transport::server::TcpIncoming;
-    use tonic::transport::{Channel, Server};
-    use tonic::{Code, Request, Response, Status};
-    use tonic_health::pb::health_client::HealthClient;
-    use tonic_health::pb::health_server::{Health, HealthServer};
-    use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
-
-    struct Probe;
-
-    #[tonic::async_trait]
-    impl Health for Probe {
-        async fn check(
-            &self,
-            _req: Request<HealthCheckRequest>,
-        ) -> Result<Response<HealthCheckResponse>, Status> {
-            Ok(Response::new(HealthCheckResponse { status: 1 }))
-        }
-
-        type WatchStream = tonic::codegen::tokio_stream::Empty<Result<HealthCheckResponse, Status>>;
-
-        async fn watch(
-            &self,
-            _req: Request<HealthCheckRequest>,
-        ) -> Result<Response<Self::WatchStream>, Status> {
-            Ok(Response::new(tonic::codegen::tokio_stream::empty()))
-        }
-    }
+    use common::health::{self, ask, Probe};
+    use tonic::transport::Server;
+    use tonic::Code;
+    use tonic_health::pb::health_server::HealthServer;
 
     #[tokio::test]
     async fn async_rules_and_actor_rules_answer_grpc_calls_with_their_codes() {
@@ -575,37 +552,21 @@ mod grpc {
             .layer(entitled_rule(service.base.clone()))
             .layer(RequireActors::none())
             .add_service(HealthServer::new(Probe));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(router.serve_with_incoming(TcpIncoming::from(listener)));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut client = HealthClient::new(channel);
-        let ask = |token: String| {
-            let mut req = Request::new(HealthCheckRequest::default());
-            req.metadata_mut()
-                .insert("authorization", format!("Bearer {token}").parse().unwrap());
-            req
-        };
+        let (mut client, task) = health::run(|incoming| router.serve_with_incoming(incoming)).await;
         let entitled = issuer.token().sub("customer-1042").sign();
         assert_eq!(
-            client.check(ask(entitled)).await.unwrap().get_ref().status,
+            client.check(ask(&entitled)).await.unwrap().get_ref().status,
             1
         );
         let refused = issuer.token().sub("customer-0").sign();
-        let status = client.check(ask(refused)).await.unwrap_err();
+        let status = client.check(ask(&refused)).await.unwrap_err();
         assert_eq!(status.code(), Code::PermissionDenied);
         let delegated = issuer
             .token()
             .sub("customer-1042")
             .claim("act", json!({"sub": "agent-7"}))
             .sign();
-        let status = client.check(ask(delegated)).await.unwrap_err();
+        let status = client.check(ask(&delegated)).await.unwrap_err();
         assert_eq!(status.code(), Code::PermissionDenied);
         task.abort();
 
@@ -614,18 +575,9 @@ mod grpc {
             .layer(JwtAuth::new(issuer.url(), "insights-api"))
             .layer(entitled_rule(hung.base.clone()))
             .add_service(HealthServer::new(Probe));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(router.serve_with_incoming(TcpIncoming::from(listener)));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let status = HealthClient::new(channel)
-            .check(ask(issuer.token().sub("customer-1042").sign()))
+        let (mut client, task) = health::run(|incoming| router.serve_with_incoming(incoming)).await;
+        let status = client
+            .check(ask(&issuer.token().sub("customer-1042").sign()))
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::Unavailable);

@@ -8,13 +8,11 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
+use common::health::{self, ask, Probe};
 use common::{get as call, serve, www_authenticate};
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Server};
-use tonic::{Code, Request, Response, Status};
-use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::health_server::{Health, HealthServer};
-use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
+use tonic::transport::Server;
+use tonic::Code;
+use tonic_health::pb::health_server::HealthServer;
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{Claims, JwtAuth, ManualClock, RequireStepUp, ResourceMetadata};
 
@@ -163,27 +161,6 @@ fn an_unusable_acr_value_stops_the_service_naming_it() {
     assert!(message.contains("RequireStepUp::acr"), "{message}");
 }
 
-struct Probe;
-
-#[tonic::async_trait]
-impl Health for Probe {
-    async fn check(
-        &self,
-        _req: Request<HealthCheckRequest>,
-    ) -> Result<Response<HealthCheckResponse>, Status> {
-        Ok(Response::new(HealthCheckResponse { status: 1 }))
-    }
-
-    type WatchStream = tonic::codegen::tokio_stream::Empty<Result<HealthCheckResponse, Status>>;
-
-    async fn watch(
-        &self,
-        _req: Request<HealthCheckRequest>,
-    ) -> Result<Response<Self::WatchStream>, Status> {
-        Ok(Response::new(tonic::codegen::tokio_stream::empty()))
-    }
-}
-
 #[tokio::test]
 async fn over_grpc_it_is_unauthenticated_with_the_same_challenge() {
     let issuer = TestIssuer::start().await;
@@ -193,29 +170,13 @@ async fn over_grpc_it_is_unauthenticated_with_the_same_challenge() {
         .layer(JwtAuth::new(issuer.url(), "insights-api").clock(clock))
         .layer(payout_step_up())
         .add_service(HealthServer::new(Probe));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(router.serve_with_incoming(TcpIncoming::from(listener)));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = HealthClient::new(channel);
-    let ask = |token: String| {
-        let mut req = Request::new(HealthCheckRequest::default());
-        req.metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        req
-    };
+    let (mut client, task) = health::run(|incoming| router.serve_with_incoming(incoming)).await;
     let weak = issuer
         .token()
         .claim("acr", PWD)
         .claim("auth_time", now)
         .sign();
-    let status = client.check(ask(weak)).await.unwrap_err();
+    let status = client.check(ask(&weak)).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     let challenge = status
         .metadata()
@@ -232,6 +193,9 @@ async fn over_grpc_it_is_unauthenticated_with_the_same_challenge() {
         .claim("acr", MFA)
         .claim("auth_time", now)
         .sign();
-    assert_eq!(client.check(ask(strong)).await.unwrap().get_ref().status, 1);
+    assert_eq!(
+        client.check(ask(&strong)).await.unwrap().get_ref().status,
+        1
+    );
     task.abort();
 }

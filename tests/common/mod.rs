@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: serve an axum app on 127.0.0.1:0 and call it.
 #![allow(dead_code)]
 
+pub mod health;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tower_jwt_auth::KeyFetching;
