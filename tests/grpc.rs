@@ -113,17 +113,7 @@ where
     F: FnOnce(TcpIncoming) -> Fut,
     Fut: Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let served = serve(TcpIncoming::from(listener));
-    let task = tokio::spawn(async move { served.await.unwrap() });
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let (channel, task) = common::health::channel(serve).await;
     Running { channel, task }
 }
 

@@ -32,9 +32,9 @@ impl Health for Probe {
     }
 }
 
-/// A server run by `serve` on a free loopback port, and a connected client; the server stops
-/// when the handle is aborted or dropped with the runtime.
-pub async fn run<F, Fut>(serve: F) -> (HealthClient<Channel>, tokio::task::JoinHandle<()>)
+/// Runs `serve` on a free loopback port and connects a channel to it; the server stops when
+/// the handle is aborted or dropped with the runtime.
+pub async fn channel<F, Fut>(serve: F) -> (Channel, tokio::task::JoinHandle<()>)
 where
     F: FnOnce(TcpIncoming) -> Fut,
     Fut: Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
@@ -50,6 +50,16 @@ where
         .connect()
         .await
         .unwrap();
+    (channel, task)
+}
+
+/// [`channel`], with a health client on it.
+pub async fn run<F, Fut>(serve: F) -> (HealthClient<Channel>, tokio::task::JoinHandle<()>)
+where
+    F: FnOnce(TcpIncoming) -> Fut,
+    Fut: Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+{
+    let (channel, task) = channel(serve).await;
     (HealthClient::new(channel), task)
 }
 
