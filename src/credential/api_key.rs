@@ -89,10 +89,15 @@ pub struct KeyDigest([u8; 32]);
 impl KeyDigest {
     /// The digest of `key` (prefix included).
     pub fn of(key: &str) -> Self {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
-        let mut bytes = [0; 32];
-        bytes.copy_from_slice(digest.as_ref());
-        Self(bytes)
+        Self::of_bytes(key.as_bytes())
+    }
+
+    /// The digest of any bytes (a whole token, for its revocation).
+    pub(crate) fn of_bytes(bytes: &[u8]) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+        let mut out = [0; 32];
+        out.copy_from_slice(digest.as_ref());
+        Self(out)
     }
 
     /// Reads 64 hex digits, as [`KeyDigest::to_hex`] writes them (for digests kept in

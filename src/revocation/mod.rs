@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::claims::Grant;
 use crate::clock::{Clock, SystemClock};
+use crate::credential::KeyDigest;
 use crate::reject::{shown, AuthError, AuthErrorKind};
 
 pub(crate) mod receiver;
@@ -97,8 +98,8 @@ impl List {
                 *slot = (*slot).max(until);
             }
             Entry::Token { sha256 } => {
-                if let Some(digest) = from_hex(sha256) {
-                    let slot = self.tokens.entry(digest).or_insert(0);
+                if let Ok(digest) = KeyDigest::from_hex(sha256) {
+                    let slot = self.tokens.entry(*digest.as_bytes()).or_insert(0);
                     *slot = (*slot).max(until);
                 }
             }
@@ -143,7 +144,10 @@ impl List {
     fn revoked(&self, grant: &Grant, token: Option<&[u8]>) -> Option<String> {
         if grant.jti().is_none() && !self.tokens.is_empty() {
             if let Some(token) = token {
-                if self.tokens.contains_key(&sha256(token)) {
+                if self
+                    .tokens
+                    .contains_key(KeyDigest::of_bytes(token).as_bytes())
+                {
                     return Some("the token is revoked".to_owned());
                 }
             }
@@ -179,28 +183,6 @@ impl List {
         }
         None
     }
-}
-
-pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
-}
-
-pub(crate) fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
-        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// What a fleet backend does when it has not been able to synchronise for longer than the
@@ -388,7 +370,7 @@ impl Revocations {
         let entry = match (field("iss"), field("jti")) {
             (Some(iss), Some(jti)) => Entry::Jti { iss, jti },
             _ => Entry::Token {
-                sha256: to_hex(&sha256(token.as_bytes())),
+                sha256: KeyDigest::of(token).to_hex(),
             },
         };
         self.record(vec![(entry, until)]).await
