@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -211,7 +211,10 @@ pub(crate) struct State {
     /// For a fleet backend: whether it is in sync now, and since when it last was (ms).
     pub(crate) synced: AtomicBool,
     pub(crate) last_sync_ms: AtomicU64,
-    stale: Mutex<Option<(Duration, WhenStale)>>,
+    /// Under [`WhenStale::FailClosed`], how long out of sync (ms) before refusing;
+    /// `u64::MAX` when serving on the last known list. Read on the request path while out of
+    /// sync: an atomic, not a lock.
+    fail_closed_after_ms: AtomicU64,
     #[cfg(feature = "redis")]
     pub(crate) backend: std::sync::OnceLock<redis::Backend>,
 }
@@ -332,7 +335,7 @@ impl Revocations {
                 horizon: DEFAULT_HORIZON.as_secs(),
                 synced: AtomicBool::new(true),
                 last_sync_ms: AtomicU64::new(0),
-                stale: Mutex::new(None),
+                fail_closed_after_ms: AtomicU64::new(u64::MAX),
                 #[cfg(feature = "redis")]
                 backend: std::sync::OnceLock::new(),
             }),
@@ -348,7 +351,13 @@ impl Revocations {
     /// For a fleet backend: how long the list may go without synchronising before `policy`
     /// applies. Defaults to 30 s and [`WhenStale::ServeLastKnown`].
     pub fn when_stale(self, after: Duration, policy: WhenStale) -> Self {
-        *self.state.stale.lock().unwrap_or_else(|e| e.into_inner()) = Some((after, policy));
+        let after_ms = match policy {
+            WhenStale::FailClosed => u64::try_from(after.as_millis()).unwrap_or(u64::MAX - 1),
+            WhenStale::ServeLastKnown => u64::MAX,
+        };
+        self.state
+            .fail_closed_after_ms
+            .store(after_ms, Ordering::Relaxed);
         self
     }
 
@@ -475,13 +484,15 @@ impl Revocations {
 
     fn check_staleness(&self) -> Result<(), AuthError> {
         let state = &*self.state;
-        let (after, policy) = (*state.stale.lock().unwrap_or_else(|e| e.into_inner()))
-            .unwrap_or((Duration::from_secs(30), WhenStale::ServeLastKnown));
+        let after_ms = state.fail_closed_after_ms.load(Ordering::Relaxed);
+        if after_ms == u64::MAX {
+            return Ok(());
+        }
         let stale_ms = state
             .clock
             .now_millis()
             .saturating_sub(state.last_sync_ms.load(Ordering::Relaxed));
-        if policy == WhenStale::FailClosed && stale_ms > after.as_millis() as u64 {
+        if stale_ms > after_ms {
             return Err(AuthError::new(AuthErrorKind::RevocationUnavailable)
                 .with_retry_after(Duration::from_secs(1))
                 .with_context(format!(
