@@ -349,7 +349,8 @@ impl Revocations {
     }
 
     /// For a fleet backend: how long the list may go without synchronising before `policy`
-    /// applies. Defaults to 30 s and [`WhenStale::ServeLastKnown`].
+    /// applies. Defaults to [`WhenStale::ServeLastKnown`], which has no bound: the last known
+    /// list keeps serving however long the outage.
     pub fn when_stale(self, after: Duration, policy: WhenStale) -> Self {
         let after_ms = match policy {
             WhenStale::FailClosed => u64::try_from(after.as_millis()).unwrap_or(u64::MAX - 1),

@@ -64,7 +64,7 @@ impl Revocations {
     ///
     /// Redis unreachable: the instance keeps its last known list, logs it, and exposes the
     /// time since it was last in sync (`tower_jwt_auth_revocation_staleness_seconds`); past
-    /// the bound of [`when_stale`](Revocations::when_stale) (30 s by default) it keeps serving
+    /// the bound of [`when_stale`](Revocations::when_stale) it keeps serving
     /// on that list unless told to fail closed. Back in touch, it reads the whole set again.
     ///
     /// # Errors
