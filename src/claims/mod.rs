@@ -254,3 +254,26 @@ pub(crate) fn layer_around<'e>(
         (err, Responder::fallback())
     })
 }
+
+/// The claims a per-route requirement named `what` reads, with the layer around it; refused
+/// as that layer answers when there are none: no credential (anonymous under `optional()`),
+/// or claims of another type (500: a wiring mistake, not the caller's).
+pub(crate) fn claims_around<'e, C: Send + Sync + 'static>(
+    extensions: &'e http::Extensions,
+    what: &'static str,
+) -> Result<(&'e Claims<C>, &'e Responder), (AuthError, Responder)> {
+    let responder = layer_around(extensions, what)?;
+    match extensions.get::<Claims<C>>() {
+        Some(claims) => Ok((claims, responder)),
+        None if extensions.get::<Grant>().is_some() => {
+            let err = AuthError::new(crate::reject::AuthErrorKind::Misconfigured).with_context(
+                format!("{what} reads a claims type the JwtAuth layer around it does not produce"),
+            );
+            Err((err, responder.clone()))
+        }
+        None => Err((
+            crate::reject::AuthErrorKind::MissingToken.into(),
+            responder.clone(),
+        )),
+    }
+}

@@ -14,14 +14,13 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::authenticator::options::TokenSources;
-use crate::claims::layer_around;
-use crate::claims::Claims;
+use crate::claims::claims_around;
 use crate::credential::token::Sources;
 use crate::layer::body::ResponseBody;
 use crate::layer::future::ResponseFuture;
 use crate::layer::JwtAuth;
 use crate::policy::rules::{check_rules, RuleFn};
-use crate::reject::{AuthError, AuthErrorKind, ConfigError};
+use crate::reject::ConfigError;
 
 impl<C> JwtAuth<C>
 where
@@ -221,21 +220,12 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let extensions = req.extensions();
-        let verdict = layer_around(extensions, "RequireClaims").and_then(|responder| {
-            match extensions.get::<Claims<C>>() {
-                Some(claims) => check_rules(std::slice::from_ref(&self.rule), claims)
-                    .map_err(|e| (e, responder.clone())),
-                // Verified, but for another claims type: a wiring mistake, not the caller's.
-                None if extensions.get::<crate::claims::Grant>().is_some() => {
-                    let err = AuthError::new(AuthErrorKind::Misconfigured).with_context(
-                        "RequireClaims reads a claims type the JwtAuth layer around it does not produce",
-                    );
-                    Err((err, responder.clone()))
-                }
-                None => Err((AuthErrorKind::MissingToken.into(), responder.clone())),
-            }
-        });
+        let verdict = claims_around::<C>(req.extensions(), "RequireClaims").and_then(
+            |(claims, responder)| {
+                check_rules(std::slice::from_ref(&self.rule), claims)
+                    .map_err(|e| (e, responder.clone()))
+            },
+        );
         ResponseFuture::route(&mut self.inner, req, verdict)
     }
 }

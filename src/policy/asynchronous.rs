@@ -15,7 +15,7 @@ use http::{Extensions, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::claims::{layer_around, AccessClaims, Claims, Grant};
+use crate::claims::{claims_around, AccessClaims, Claims, Grant};
 use crate::credential::token::Scheme;
 use crate::layer::body::ResponseBody;
 use crate::layer::future::{ResponseFuture, Verdict};
@@ -249,17 +249,7 @@ fn ask<C: Send + Sync + 'static>(
     rule: &RequireAsync<C>,
     parts: &Parts,
 ) -> Result<Asked, (AuthError, Responder)> {
-    let responder = layer_around(&parts.extensions, "RequireAsync")?;
-    let Some(claims) = parts.extensions.get::<Claims<C>>() else {
-        let err = if parts.extensions.get::<Grant>().is_some() {
-            AuthError::new(AuthErrorKind::Misconfigured).with_context(
-                "RequireAsync reads a claims type the JwtAuth layer around it does not produce",
-            )
-        } else {
-            AuthErrorKind::MissingToken.into()
-        };
-        return Err((err, responder.clone()));
-    };
+    let (claims, responder) = claims_around::<C>(&parts.extensions, "RequireAsync")?;
     let now = responder.now();
     if let Some((_, memo)) = &rule.memo {
         let grant = claims.grant();
