@@ -266,7 +266,7 @@ impl Sources {
                 (None, None) => None,
             };
             if let Some(value) = value {
-                return proxied(trim_spaces(value), max_size)
+                return checked(trim_spaces(value), max_size, Origin::Proxy)
                     .map(|t| Some((t, Scheme::Bearer, Found::Proxy(i))));
             }
         }
@@ -298,15 +298,19 @@ fn cookie<'r>(headers: &'r HeaderMap, name: &str) -> Option<&'r [u8]> {
 enum Origin {
     Header,
     Cookie,
+    /// A proxy's header or cookie: a compact JWS whose segments may carry base64 padding
+    /// (AWS load balancers pad them); whether its issuer may is the verifier's to say.
+    Proxy,
 }
 
-/// A token from a header or cookie: not empty, within the cap, a `b64token`.
+/// A token from a header or cookie: not empty, within the cap, a `b64token` (for a proxy's,
+/// `=` may also end each segment).
 fn checked(token: &[u8], max_size: usize, origin: Origin) -> Result<&str, AuthError> {
     if token.len() > max_size {
         return Err(AuthErrorKind::TokenTooLarge.into());
     }
     let (empty, foreign) = match origin {
-        Origin::Header => (
+        Origin::Header | Origin::Proxy => (
             "the token header is empty",
             "the token header has characters a token cannot have",
         ),
@@ -318,29 +322,18 @@ fn checked(token: &[u8], max_size: usize, origin: Origin) -> Result<&str, AuthEr
     if token.is_empty() {
         return Err(invalid(empty));
     }
-    if !is_b64token(token) {
+    let padded_jws = |t: &[u8]| {
+        t.iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(b))
+    };
+    let fits = match origin {
+        Origin::Proxy => padded_jws(token),
+        Origin::Header | Origin::Cookie => is_b64token(token),
+    };
+    if !fits {
         return Err(invalid(foreign));
     }
     std::str::from_utf8(token).map_err(|_| invalid(foreign))
-}
-
-/// A token a proxy put in its header: a compact JWS, whose segments may carry base64 padding
-/// (AWS load balancers pad them); whether its issuer may is the verifier's to say.
-fn proxied(token: &[u8], max_size: usize) -> Result<&str, AuthError> {
-    if token.len() > max_size {
-        return Err(AuthErrorKind::TokenTooLarge.into());
-    }
-    if token.is_empty() {
-        return Err(invalid("the token header is empty"));
-    }
-    let allowed = |b: &u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(b);
-    if !token.iter().all(allowed) {
-        return Err(invalid(
-            "the token header has characters a token cannot have",
-        ));
-    }
-    std::str::from_utf8(token)
-        .map_err(|_| invalid("the token header has characters a token cannot have"))
 }
 
 fn invalid(detail: &'static str) -> AuthError {
