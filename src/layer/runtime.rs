@@ -170,7 +170,7 @@ where
         };
         let keys: std::sync::Arc<dyn crate::revocation::receiver::SetKeys> = auth.clone();
         crate::service::SecurityEventReceiver::new(
-            Some(keys),
+            keys,
             revocations.clone(),
             audience.into(),
             self.core.config.rules.leeway.as_secs(),

@@ -231,9 +231,6 @@ impl StepUp {
     }
 
     fn error(&self) -> Option<&ConfigError> {
-        if self.acr.is_empty() && self.max_age.is_none() {
-            return None;
-        }
         self.error.as_ref()
     }
 }

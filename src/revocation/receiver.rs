@@ -62,7 +62,7 @@ pub struct SecurityEventReceiver {
 }
 
 struct Inner {
-    registry: Option<Arc<dyn SetKeys>>,
+    keys: Arc<dyn SetKeys>,
     revocations: Revocations,
     audience: String,
     transmitter_token: Option<String>,
@@ -90,14 +90,14 @@ type Refusal = (StatusCode, &'static str, String);
 
 impl SecurityEventReceiver {
     pub(crate) fn new(
-        registry: Option<Arc<dyn SetKeys>>,
+        keys: Arc<dyn SetKeys>,
         revocations: Revocations,
         audience: String,
         leeway: u64,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                registry,
+                keys,
                 revocations,
                 audience,
                 transmitter_token: None,
@@ -110,7 +110,7 @@ impl SecurityEventReceiver {
 
     fn with(self, f: impl FnOnce(&mut Inner)) -> Self {
         let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
-            registry: shared.registry.clone(),
+            keys: Arc::clone(&shared.keys),
             revocations: shared.revocations.clone(),
             audience: shared.audience.clone(),
             transmitter_token: shared.transmitter_token.clone(),
@@ -136,7 +136,7 @@ impl SecurityEventReceiver {
         self.with(|i| i.max_age = max_age.as_secs())
     }
 
-    async fn receive(&self, token: &str) -> Result<usize, Refusal> {
+    async fn receive(&self, token: &str) -> Result<(), Refusal> {
         let inner = &*self.inner;
         let bad = |code: &'static str, why: String| (StatusCode::BAD_REQUEST, code, why);
         let invalid = |why: &str| bad("invalid_request", why.to_owned());
@@ -157,14 +157,7 @@ impl SecurityEventReceiver {
             return Err(invalid("the SET has no events object"));
         };
         let iss = text("iss").ok_or_else(|| invalid("the SET has no iss"))?;
-        let registry = inner.registry.as_ref().ok_or_else(|| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "invalid_issuer",
-                "misconfigured".to_owned(),
-            )
-        })?;
-        let trusted = registry.registry().select(iss).ok_or_else(|| {
+        let trusted = inner.keys.registry().select(iss).ok_or_else(|| {
             bad(
                 "invalid_issuer",
                 format!("{} is not a trusted issuer", shown(iss)),
@@ -225,6 +218,7 @@ impl SecurityEventReceiver {
             .seen
             .insert(seen_key, iat + inner.max_age + inner.leeway);
 
+        let horizon = inner.revocations.state.horizon;
         let mut revocations = Vec::new();
         for (kind, event) in events {
             if !REVOKING.contains(&kind.as_str()) {
@@ -246,28 +240,18 @@ impl SecurityEventReceiver {
                 .and_then(Value::as_u64)
                 .unwrap_or(iat);
             tracing::info!(event = %shown(kind), issuer = %shown(&subject_iss), sub = %shown(&sub), before = at + 1, "security event: revoking the subject's tokens");
-            revocations.push(Entry::Subject {
+            let before = at + 1;
+            let entry = Entry::Subject {
                 iss: subject_iss,
                 sub,
-                before: at + 1,
-            });
+                before,
+            };
+            revocations.push((entry, before + horizon));
         }
-        let count = revocations.len();
-        let horizon = inner.revocations.state.horizon;
-        let entries = revocations
-            .into_iter()
-            .map(|e| {
-                let until = match &e {
-                    Entry::Subject { before, .. } => before + horizon,
-                    _ => now + horizon,
-                };
-                (e, until)
-            })
-            .collect();
-        if let Err(e) = inner.revocations.record(entries).await {
+        if let Err(e) = inner.revocations.record(revocations).await {
             tracing::error!(error = %e, "security event applied here, not shared with the fleet");
         }
-        Ok(count)
+        Ok(())
     }
 }
 
@@ -371,7 +355,7 @@ where
             };
             let token = String::from_utf8_lossy(&body);
             Ok(match receiver.receive(&token).await {
-                Ok(_) => answer(StatusCode::ACCEPTED, None),
+                Ok(()) => answer(StatusCode::ACCEPTED, None),
                 Err((status, code, why)) => {
                     tracing::info!(err = code, reason = %why, "security event refused");
                     answer(status, Some(json!({"err": code, "description": why})))
