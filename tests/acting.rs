@@ -108,11 +108,15 @@ async fn energyzero_partner_support_reads_usage_for_a_customer_but_never_changes
         json!([{"sub": "support-agent-7", "client_id": PARTNER}])
     );
     let text = logs.text();
+    let admitted = text
+        .lines()
+        .find(|l| l.contains("delegated request admitted"))
+        .unwrap_or_else(|| panic!("no admission event: {text}"));
     assert!(
-        text.contains("delegated request admitted")
-            && text.contains("customer-1042")
-            && text.contains("support-agent-7"),
-        "{text}"
+        admitted.contains(r#"sub="customer-1042""#)
+            && admitted
+                .contains(r#"actors="support-agent-7" (client "energyzero-partner-portal")"#),
+        "{admitted}"
     );
 
     // /payout-account refuses it; the customer's own token passes.
@@ -148,7 +152,12 @@ async fn energyzero_partner_support_reads_usage_for_a_customer_but_never_changes
         .sign();
     let res = call(&format!("{}/usage", api.base), Some(&stranger)).await;
     assert_eq!(res.status(), 403);
-    assert!(logs.text().contains("agent-99"), "{}", logs.text());
+    assert!(
+        logs.text()
+            .contains(r#"actor chain: "agent-99" (client "other-partner")"#),
+        "{}",
+        logs.text()
+    );
 
     // A chain deeper than the cap: an automation acting for the agent acting for the customer.
     let deep = issuer
@@ -162,7 +171,12 @@ async fn energyzero_partner_support_reads_usage_for_a_customer_but_never_changes
         .sign();
     let res = call(&format!("{}/usage", api.base), Some(&deep)).await;
     assert_eq!(res.status(), 403);
-    assert!(logs.text().contains("2 deep"), "{}", logs.text());
+    assert!(
+        logs.text()
+            .contains("the actor chain is 2 deep, the route accepts 1"),
+        "{}",
+        logs.text()
+    );
 }
 
 #[tokio::test]
