@@ -462,3 +462,51 @@ async fn every_ssf_subject_format_revokes_its_subject() {
         assert_eq!(call(&usage, Some(&token)).await.status(), 401, "{sub}");
     }
 }
+
+#[tokio::test]
+async fn a_revoked_dpop_bound_token_is_refused_with_a_valid_proof() {
+    use tower_jwt_auth::testing::DpopKey;
+    use tower_jwt_auth::Dpop;
+    let issuer = TestIssuer::start().await;
+    let revocations = Revocations::new();
+    // The public URL is the served base, known once listening: build the app inside.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let auth = JwtAuth::new(issuer.url(), "insights-api")
+        .dpop(Dpop::new(&base))
+        .revocations(revocations.clone());
+    let app = Router::new()
+        .route("/usage", get(|| async { "usage" }))
+        .layer(auth);
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = format!("{base}/usage");
+    let key = DpopKey::generate(Algorithm::ES256);
+    let token = issuer.token().sub("customer-1").dpop_bound(&key).sign();
+    let send = |proof: String| {
+        reqwest::Client::new()
+            .get(&url)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .send()
+    };
+    let res = send(key.proof("GET", &url).access_token(&token).sign())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    revocations
+        .revoke_subject(issuer.url(), "customer-1", None)
+        .await
+        .unwrap();
+    let res = send(key.proof("GET", &url).access_token(&token).sign())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let challenge = common::challenges(&res).join(" | ");
+    assert!(
+        challenge.contains("the token has been revoked"),
+        "{challenge}"
+    );
+    task.abort();
+}

@@ -90,8 +90,7 @@ impl<C> Gate<C> {
         (found, token): (Found, &[u8]),
     ) -> Result<Claims<C>, AuthError> {
         let claims = verified?;
-        self.check_location(&claims, found)?;
-        self.auth.check_revoked(&claims, token)?;
+        self.check_presented(&claims, (found, token))?;
         self.auth
             .bindings()
             .check_bearer(claims.grant(), certificate)
@@ -99,9 +98,20 @@ impl<C> Gate<C> {
         self.admit_policy(claims)
     }
 
+    /// What every credential must pass once verified, whatever its binding: found where its
+    /// issuer delivers tokens, and not revoked.
+    pub(crate) fn check_presented(
+        &self,
+        claims: &Claims<C>,
+        (found, token): (Found, &[u8]),
+    ) -> Result<(), AuthError> {
+        self.check_location(claims, found)?;
+        self.auth.check_revoked(claims, token)
+    }
+
     /// A token was found where its issuer delivers tokens: a proxy-asserted token only in
     /// its proxy's header, any other only in `Authorization` or the layer's own sources.
-    pub(crate) fn check_location(&self, claims: &Claims<C>, found: Found) -> Result<(), AuthError> {
+    fn check_location(&self, claims: &Claims<C>, found: Found) -> Result<(), AuthError> {
         let expected = claims.grant().delivery_header();
         let fits = match (found, expected) {
             (Found::Proxy(i), Some(header)) => self

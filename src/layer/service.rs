@@ -184,8 +184,7 @@ where
         let verdict: Verdict = Box::pin(async move {
             let checked = async {
                 let claims = gate.auth.authenticate(&token).await?;
-                gate.check_location(&claims, Found::Authorization)?;
-                gate.auth.check_revoked(&claims, token.as_bytes())?;
+                gate.check_presented(&claims, (Found::Authorization, token.as_bytes()))?;
                 let bindings = gate.auth.bindings();
                 let nonce = bindings
                     .check_dpop(claims.grant(), &token, &request)
