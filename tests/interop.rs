@@ -8,6 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::Duration;
 use tower_jwt_auth::TokenRules;
 
@@ -27,41 +28,75 @@ struct Provider {
     /// The resource server's client, for introspection.
     rs_client_id: String,
     rs_client_secret: String,
-    // Killed when dropped; the script also exits when its stdin closes.
-    _child: Child,
 }
 
-async fn start_provider() -> Provider {
+/// How long Node may take to load oidc-provider and listen, on a loaded 2-core machine.
+const PROVIDER_START: Duration = Duration::from_secs(120);
+
+/// The oidc-provider every test of this file talks to, started by the first test that asks for
+/// it. One server for all: each test uses its own tokens and clients of the server, and one
+/// process start per run is one chance less for a loaded machine to be slow. The server exits
+/// when this test process does (its standard input, held here, closes).
+fn provider() -> &'static Provider {
+    static PROVIDER: OnceLock<Provider> = OnceLock::new();
+    PROVIDER.get_or_init(start_provider)
+}
+
+fn start_provider() -> Provider {
+    use std::io::{BufRead as _, Read as _};
+
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     assert!(
         dir.join("node_modules/oidc-provider").is_dir(),
         "oidc-provider is not installed: run `bash tests/setup.sh` (the README's test command does)"
     );
-    let mut child = Command::new("node")
+    let mut child = std::process::Command::new("node")
         .arg(dir.join("provider.mjs"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start node (Node.js is needed for the interoperability test)");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("oidc-provider did not start within 30 s")
-        .unwrap()
-        .expect("oidc-provider exited before listening");
-    // Whatever else it prints is read and dropped: a closed pipe would make Node exit (EPIPE).
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // Both streams are read to their end on threads of their own: a full pipe would stall
+    // Node, a closed one would make it exit (EPIPE). The first line of standard output says
+    // where it listens; standard error is kept for the message if it never does.
+    let (first_line, listening) = std::sync::mpsc::channel();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        let mut lines = stdout.lines();
+        let _ = first_line.send(lines.next());
+        lines.for_each(drop);
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr_text = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let said = |mut child: std::process::Child, what: &str| -> String {
+        // Once Node is gone its standard error ends, and all of it is here.
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = stderr_text.join().unwrap_or_default();
+        format!("oidc-provider {what}; Node's standard error:\n{text}")
+    };
+    let line = match listening.recv_timeout(PROVIDER_START) {
+        Ok(Some(Ok(line))) => line,
+        Ok(_) => panic!("{}", said(child, "exited before listening")),
+        Err(_) => panic!(
+            "{}",
+            said(child, &format!("did not listen within {PROVIDER_START:?}"))
+        ),
+    };
     let info: Value = serde_json::from_str(&line).unwrap();
+    // Held for the life of the test process: when it closes, the server exits.
+    std::mem::forget(child);
     Provider {
         issuer: info["issuer"].as_str().unwrap().to_owned(),
         client_id: info["client_id"].as_str().unwrap().to_owned(),
         client_secret: info["client_secret"].as_str().unwrap().to_owned(),
         rs_client_id: info["rs_client_id"].as_str().unwrap().to_owned(),
         rs_client_secret: info["rs_client_secret"].as_str().unwrap().to_owned(),
-        _child: child,
     }
 }
 
@@ -107,7 +142,7 @@ fn header_of(token: &str) -> Value {
 
 #[tokio::test]
 async fn tokens_from_oidc_provider_pass_for_every_shared_algorithm() {
-    let provider = start_provider().await;
+    let provider = provider();
     let auth = JwtAuth::new(&provider.issuer, "insights-api")
         .require_scopes(["insights.read"])
         .token_rules(TokenRules {
@@ -158,7 +193,7 @@ async fn tokens_from_oidc_provider_pass_for_every_shared_algorithm() {
 
 #[tokio::test]
 async fn oidc_provider_and_a_second_issuer_share_one_layer() {
-    let provider = start_provider().await;
+    let provider = provider();
     let second = tower_jwt_auth::testing::TestIssuer::start().await;
     let auth = JwtAuth::new(&provider.issuer, "insights-api")
         .add_issuer(second.url())
@@ -198,7 +233,7 @@ async fn oidc_provider_and_a_second_issuer_share_one_layer() {
 
 #[tokio::test]
 async fn opaque_tokens_from_oidc_provider_are_introspected_and_revocation_is_honoured() {
-    let provider = start_provider().await;
+    let provider = provider();
     let clock = ManualClock::starting_now();
     // The endpoint from the provider's own discovery document; a short bound on remembered
     // verdicts so that revocation shows within the test.
@@ -292,7 +327,7 @@ async fn opaque_tokens_from_oidc_provider_are_introspected_and_revocation_is_hon
 async fn client_credentials_obtains_tokens_from_oidc_provider_for_an_axum_service() {
     use tower_jwt_auth::client::{AddAccessToken, ClientCredentials, TokenSource};
 
-    let provider = start_provider().await;
+    let provider = provider();
     let auth = JwtAuth::new(&provider.issuer, "insights-api").require_scopes(["insights.read"]);
     let app = Router::new()
         .route("/usage", get(|c: Claims| async move { c.sub.clone() }))
@@ -369,9 +404,9 @@ impl DpopClient {
             .expect("start node");
         let stdin = child.stdin.take().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        let first = tokio::time::timeout(PROVIDER_START, lines.next_line())
             .await
-            .expect("the DPoP client did not answer within 30 s")
+            .expect("the DPoP client did not answer in time")
             .unwrap()
             .expect("the DPoP client exited");
         let info: Value = serde_json::from_str(&first).unwrap();
@@ -398,7 +433,7 @@ impl DpopClient {
 
 #[tokio::test]
 async fn dpop_bound_tokens_from_oidc_provider_with_proofs_made_by_jose() {
-    let provider = start_provider().await;
+    let provider = provider();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
@@ -410,7 +445,7 @@ async fn dpop_bound_tokens_from_oidc_provider_with_proofs_made_by_jose() {
         .route("/usage", get(|c: Claims| async move { c.sub.clone() }))
         .layer(auth);
     let _server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let mut client = DpopClient::start(&provider, "urn:interop:insights-api:ES256").await;
+    let mut client = DpopClient::start(provider, "urn:interop:insights-api:ES256").await;
     let claims: Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD
             .decode(client.token.split('.').nth(1).unwrap())
@@ -468,7 +503,7 @@ async fn dpop_bound_tokens_from_oidc_provider_with_proofs_made_by_jose() {
 
 #[tokio::test]
 async fn oidc_provider_tokens_with_acr_and_auth_time_are_stepped_up_as_configured() {
-    let provider = start_provider().await;
+    let provider = provider();
     // A payout route: a second factor within the last five minutes. JWTs and opaque tokens
     // (their `acr` and `auth_time` from the introspection answer) alike.
     let auth = JwtAuth::new(&provider.issuer, "payouts-api").introspection(

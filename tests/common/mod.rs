@@ -247,8 +247,9 @@ impl Redis {
             .expect(
                 "start redis-server (`bash tests/setup.sh` installs Debian's redis-server package)",
             );
-        // Wait (bounded) until it accepts connections.
-        for _ in 0..500 {
+        // Wait (bounded, generously for a loaded machine) until it accepts connections.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
@@ -261,7 +262,7 @@ impl Redis {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        panic!("redis-server did not listen on port {port} within 5 s");
+        panic!("redis-server did not listen on port {port} within 30 s");
     }
 
     pub async fn stop(&mut self) {
