@@ -136,11 +136,7 @@ impl<S, C> Layer<S> for RequireAsync<C> {
     fn layer(&self, inner: S) -> Self::Service {
         RequireAsyncService {
             inner,
-            rule: RequireAsync {
-                rule: Arc::clone(&self.rule),
-                timeout: self.timeout,
-                memo: self.memo.clone(),
-            },
+            rule: self.clone(),
         }
     }
 }
@@ -184,17 +180,12 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (parts, body) = req.into_parts();
-        let asked = match ask(&self.rule, &parts) {
-            Ok(asked) => asked,
-            Err(refusal) => {
-                let req = Request::from_parts(parts, body);
-                return ResponseFuture::route(&mut self.inner, req, Err(refusal));
-            }
-        };
+        let asked = ask(&self.rule, &parts);
         let req = Request::from_parts(parts, body);
         let (answer, grant, responder, now) = match asked {
-            Asked::Allowed => return ResponseFuture::route(&mut self.inner, req, Ok(())),
-            Asked::Pending(answer, grant, responder, now) => (answer, grant, responder, now),
+            Ok(Asked::Pending(answer, grant, responder, now)) => (answer, grant, responder, now),
+            Ok(Asked::Allowed) => return ResponseFuture::route(&mut self.inner, req, Ok(())),
+            Err(refusal) => return ResponseFuture::route(&mut self.inner, req, Err(refusal)),
         };
         let reply = Reply::to(req.headers(), Scheme::Bearer);
         let (timeout, memo) = (self.rule.timeout, self.rule.memo.clone());
