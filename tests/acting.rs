@@ -423,7 +423,10 @@ async fn an_async_rule_asks_once_per_token_while_remembered_and_fails_closed() {
     let refused = issuer.token().sub("customer-0").sign();
     let res = call(&url, Some(&refused)).await;
     assert_eq!(res.status(), 403);
-    assert!(common::www_authenticate(&res).contains("insufficient_scope"));
+    assert_eq!(
+        common::www_authenticate(&res),
+        r#"Bearer realm="insights-api", error="insufficient_scope", error_description="the token does not satisfy this route's rule""#
+    );
     assert_eq!(call(&url, Some(&refused)).await.status(), 403);
     assert_eq!(service.asked.load(Ordering::SeqCst), 3);
 }

@@ -255,10 +255,13 @@ async fn a_wrong_secret_is_a_configuration_error_not_a_retry_loop() {
     let bad = ClientCredentials::new("http://auth.example.com/token", ID, SECRET);
     let err = bad.validate().unwrap_err();
     assert!(err.to_string().contains("https"), "{err}");
-    assert!(ClientCredentials::new(issuer.token_endpoint(), ID, SECRET)
-        .scopes(["two words"])
-        .validate()
-        .is_err());
+    let two_words =
+        ClientCredentials::new(issuer.token_endpoint(), ID, SECRET).scopes(["two words"]);
+    let err = two_words.validate().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"scopes: "two words" is not a scope token"#
+    );
 }
 
 #[tokio::test]

@@ -289,12 +289,14 @@ async fn a_supplied_http_client_is_used_for_every_fetch() {
         },
     );
     auth.verify(&issuer.token().sign()).await.unwrap();
-    assert!(
-        JwtAuth::from(Issuer::new(issuer.url()).audience(AUD).jwks_uri(&uri))
-            .ready()
-            .await
-            .is_err()
-    );
+    // Without it the key server's 403 is what the layer reports.
+    let err = JwtAuth::from(Issuer::new(issuer.url()).audience(AUD).jwks_uri(&uri))
+        .ready()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::KeysUnavailable, "{err:?}");
+    let source = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(source, Some(format!("{uri}: HTTP status 403")));
 }
 
 #[tokio::test]

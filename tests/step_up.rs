@@ -80,13 +80,20 @@ async fn the_challenge_is_rfc_9470s_and_names_what_would_pass() {
     clock.advance(Duration::from_secs(600));
     let res = call(&url("/payout-account"), Some(&fresh)).await;
     assert_eq!(res.status(), 401);
-    assert!(www_authenticate(&res).contains(r#"max_age="300""#));
+    // The same challenge: the client learns both what and how recent.
+    assert_eq!(
+        www_authenticate(&res),
+        r#"Bearer realm="insights-api", error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required", acr_values="urn:eliq:acr:mfa urn:eliq:acr:passkey", max_age="300""#
+    );
 
     // No auth_time under a max_age: refused the same way.
     let timeless = issuer.token().claim("acr", MFA).sign();
     let res = call(&url("/payout-account"), Some(&timeless)).await;
     assert_eq!(res.status(), 401);
-    assert!(www_authenticate(&res).contains("insufficient_user_authentication"));
+    assert_eq!(
+        www_authenticate(&res),
+        r#"Bearer realm="insights-api", error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required", acr_values="urn:eliq:acr:mfa urn:eliq:acr:passkey", max_age="300""#
+    );
 
     // Each attribute alone when the route asks for one thing.
     let now = clock_now(&clock);
