@@ -2,5 +2,6 @@
 //! JWS header rules.
 
 pub(crate) mod b64;
+pub(crate) mod compact;
 pub(crate) mod header;
 pub(crate) mod json;

@@ -17,8 +17,8 @@ use super::registered::Registered;
 use crate::claims::{Claims, Grant};
 use crate::credential::Credential;
 use crate::issuer::{Registry, Trusted};
-use crate::jose::b64;
 use crate::jose::header::{self, Header, TypPolicy};
+use crate::jose::{b64, compact};
 use crate::keys::{KeySet, Why};
 use crate::reject::{shown, AuthError, AuthErrorKind};
 
@@ -195,7 +195,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         if token.len() > self.max_token_size {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
-        let (header_b64, payload_b64, signature, signing_input) = split(token)?;
+        let (header_b64, payload_b64, signature, signing_input) = compact::split(token)?;
         // Padded base64url, only where an issuer sends it (AWS load balancers): the padding
         // goes before decoding, and a padded token of any other issuer is refused below.
         let padded = self.issuers.accepts_padding() && token.as_bytes().contains(&b'=');
@@ -391,50 +391,10 @@ fn claims_error(e: serde_json::Error) -> AuthError {
     }
 }
 
-/// `header.payload.signature` → the three segments and the signing input.
 /// A segment without its base64 padding (at most two `=`).
 fn unpad(segment: &str) -> &str {
     segment
         .strip_suffix("==")
         .or_else(|| segment.strip_suffix('='))
         .unwrap_or(segment)
-}
-
-fn split(token: &str) -> Result<(&str, &str, &str, &str), AuthError> {
-    // `.` is ASCII, so each index is a character boundary.
-    let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
-    let (Some(first), Some(second)) = (dots.next(), dots.next()) else {
-        return Err(
-            AuthError::new(AuthErrorKind::Malformed).with_detail("the token is not a compact JWS")
-        );
-    };
-    if dots.next().is_some() {
-        // Five segments is the JWE compact form.
-        return Err(AuthErrorKind::EncryptedOrNested.into());
-    }
-    let header = &token[..first];
-    let payload = &token[first + 1..second];
-    let sig = &token[second + 1..];
-    if header.is_empty() || payload.is_empty() || sig.is_empty() {
-        return Err(
-            AuthError::new(AuthErrorKind::Malformed).with_detail("the token has an empty segment")
-        );
-    }
-    Ok((header, payload, sig, &token[..second]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn split_needs_exactly_three_segments() {
-        assert_eq!(split("a.b.c").unwrap(), ("a", "b", "c", "a.b"));
-        assert_eq!(split("a.b").unwrap_err().kind(), AuthErrorKind::Malformed);
-        assert_eq!(split("a..c").unwrap_err().kind(), AuthErrorKind::Malformed);
-        assert_eq!(
-            split("a.b.c.d.e").unwrap_err().kind(),
-            AuthErrorKind::EncryptedOrNested
-        );
-    }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::claims::Grant;
 use crate::clock::{Clock, SystemClock};
 use crate::credential::KeyDigest;
+use crate::jose::compact::unverified_claims;
 use crate::reject::{AuthError, AuthErrorKind};
 
 mod list;
@@ -213,7 +214,7 @@ impl Revocations {
     /// With a fleet backend, the store could not record it (this instance refuses the token
     /// all the same).
     pub async fn revoke_token(&self, token: &str) -> Result<(), RevocationError> {
-        let claims = unverified_claims(token);
+        let claims = unverified_claims(token).unwrap_or_default();
         let field = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         let now = self.state.clock.now();
         let until = claims
@@ -346,13 +347,4 @@ impl Revocations {
         }
         Ok(())
     }
-}
-
-/// The claims of a token, unverified (for revoking it by its `jti`).
-fn unverified_claims(token: &str) -> serde_json::Map<String, serde_json::Value> {
-    let payload = token.split('.').nth(1).unwrap_or("");
-    crate::jose::b64::decode(payload)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
 }

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Entry, Revocations};
 use crate::issuer::Registry;
-use crate::jose::{b64, header};
+use crate::jose::{b64, compact, header};
 use crate::keys::Why;
 use crate::metadata::FixedBody;
 use crate::reject::shown;
@@ -140,12 +140,8 @@ impl SecurityEventReceiver {
         let inner = &*self.inner;
         let bad = |code: &'static str, why: String| (StatusCode::BAD_REQUEST, code, why);
         let invalid = |why: &str| bad("invalid_request", why.to_owned());
-        let mut parts = token.trim().split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid("the body is not a compact JWS"));
-        };
+        let (h, p, s, signing_input) =
+            compact::split(token.trim()).map_err(|_| invalid("the body is not a compact JWS"))?;
         let header_json = b64::decode(h).map_err(|_| invalid("the header is not base64url"))?;
         let header = header::parse(&header_json, header::TypPolicy::SecurityEvent)
             .map_err(|e| invalid(&format!("{} (a SET has typ secevent+jwt)", e.description())))?;
@@ -166,7 +162,6 @@ impl SecurityEventReceiver {
         header::check_allowed(header.alg, trusted.rules.algorithms)
             .map_err(|_| bad("invalid_key", format!("alg {} is not allowed", header.alg)))?;
         let signature = b64::decode(s).map_err(|_| invalid("the signature is not base64url"))?;
-        let signing_input = &token.trim()[..h.len() + 1 + p.len()];
         let mut set = trusted.keys.load_now().await.map_err(|e| {
             bad(
                 "invalid_key",

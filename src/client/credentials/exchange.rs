@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::{lock, ClientCredentials, Endpoint, Failed, Held, Renew, Style};
 use super::{CONFIGURATION_RETRY_MS, MAX_BACKOFF_MS, UNKNOWN_LIFETIME};
 use crate::client::{AccessToken, ClientSecret, TokenError, TokenErrorKind};
+use crate::jose::compact::unverified_claims;
 use crate::keys::discovery;
 use crate::keys::refresh::jittered;
 use crate::outbound::{basic_authorization, form_encode, Answer, Form};
@@ -328,10 +329,7 @@ fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Err
 
 /// The `exp` of a JWT access token, read without verification (only to time its renewal).
 fn jwt_exp(token: &str) -> Option<u64> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = crate::jose::b64::decode(payload).ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("exp")?.as_u64()
+    unverified_claims(token)?.get("exp")?.as_u64()
 }
 
 /// The error a refusal explains, classified: a server failure passes, a refused client or grant
